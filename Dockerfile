@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Builds the locked environment with uv, then runs the README's main command.
+FROM python:3.11-slim AS build
+RUN pip install --no-cache-dir "uv>=0.5"
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+COPY features features
+COPY models models
+COPY training training
+COPY service service
+COPY cli cli
+RUN uv sync --locked --no-dev
+
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir "uv>=0.5" \
+    && useradd --create-home --uid 10001 dropout
+WORKDIR /app
+COPY --from=build --chown=dropout:dropout /app /app
+COPY --chown=dropout:dropout Makefile ./
+USER dropout
+ENV UV_NO_SYNC=1
+# The same command as the README's: make serve.
+CMD ["make", "serve"]

@@ -1,0 +1,1 @@
+"""The ``dropout-risk`` command line: a thin layer over features, training and service."""
