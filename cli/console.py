@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
 from rich.console import Console
-
-
-def _stderr() -> Console:
-    return Console(stderr=True)
 
 
 def say(text: str) -> None:
@@ -26,8 +23,14 @@ def fail(reason: str, *, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def progress(task: str) -> Iterator[None]:
-    """Show a spinner with elapsed time on stderr while a step runs."""
-    console = _stderr()
-    with console.status(f"{task}…", spinner="dots"):
-        yield
+def progress(task: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr; the yielded callback logs a finished step and starts the next."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with console.status(f"{task}…", spinner="dots") as status:
+
+        def step(message: str) -> None:
+            console.log(f"[{time.perf_counter() - started:6.1f}s] {message}")
+            status.update(f"{message}…")
+
+        yield step

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from cli.console import fail, progress, say
-from features.contract import ContractError, read_table, validate_extract
+from features.contract import ContractError, ContractViolation, read_table, validate_extract
 
 app = typer.Typer(
     name="dropout-risk",
@@ -76,6 +76,142 @@ def validate(clients: ClientsOption, sessions: SessionsOption) -> None:
     if not report.ok:
         fail(report.summary())
     say(report.summary())
+
+
+def _training_settings():
+    from training.settings import TrainingSettings
+
+    return TrainingSettings()
+
+
+@app.command()
+def train(
+    clients: ClientsOption,
+    sessions: SessionsOption,
+    landmarks: Annotated[
+        int, typer.Option("--landmarks", min=1, max=20, help="Landmarks L (sessions 1..L).")
+    ] = 5,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="MLflow experiment name.")
+    ] = None,
+    cv_folds: Annotated[
+        int, typer.Option("--cv-folds", min=0, help="Client-grouped CV folds (0: none).")
+    ] = 5,
+    leave_one_clinic_out: Annotated[
+        bool, typer.Option(help="Also train without each clinic and test on it.")
+    ] = True,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap replicates for CIs.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed of the client splits.")] = 0,
+    if_no_champion: Annotated[
+        bool, typer.Option("--if-no-champion", help="Do nothing when a champion exists.")
+    ] = False,
+) -> None:
+    """Train, evaluate and register both predictors; promote if the gate passes."""
+    from training.pipeline import TrainingConfig
+    from training.registry import champion_version
+    from training.run import train_and_register
+
+    settings = _training_settings()
+    if experiment:
+        settings = settings.model_copy(update={"experiment": experiment})
+    if if_no_champion and (version := champion_version(settings)) is not None:
+        say(f"champion is version {version}; nothing to train")
+        return
+    config = TrainingConfig(
+        max_landmark=landmarks,
+        cv_folds=cv_folds,
+        leave_one_clinic_out=leave_one_clinic_out,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+    try:
+        with progress("training") as step:
+            run = train_and_register(
+                clients, sessions, settings=settings, config=config, progress=step
+            )
+    except (ContractError, ContractViolation) as error:
+        fail(str(error))
+    for outcome, sections in run.result.metrics.items():
+        for model, stats in sections["test"].items():
+            auroc, ece = stats["auroc"], stats["ece"]
+            say(
+                f"{outcome:12s} {model:16s} AUROC {auroc['value']:.3f} "
+                f"({auroc['low']:.3f}-{auroc['high']:.3f})  ECE {ece['value']:.3f}  "
+                f"slope {stats['calibration_slope']['value']:.2f}"
+            )
+    registration = run.registration
+    say(f"registered {settings.model_name} version {registration.version}: {registration.reason}")
+
+
+@app.command()
+def score(
+    clients: ClientsOption,
+    sessions: SessionsOption,
+    out: Annotated[Path, typer.Option("--out", help="Output table (.csv or .parquet).")],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model version (default: champion).")
+    ] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="Add factors and signals.")] = False,
+) -> None:
+    """Score every client at each landmark k = 1..min(L, sessions so far)."""
+    from features.contract import read_extract
+    from models.batch import score_extract
+    from training.registry import load_model
+
+    try:
+        with progress("scoring") as step:
+            step("loading the model")
+            risk_model, version = load_model(_training_settings(), version=model)
+            step("reading and validating the extract")
+            client_table, session_table = read_extract(clients, sessions)
+            step("scoring")
+            scores = score_extract(risk_model, client_table, session_table, explain=explain)
+            _write_table(scores, out)
+    except (ContractError, ContractViolation, LookupError) as error:
+        fail(str(error))
+    say(f"scored {len(scores):,} landmarks with version {version}: {out}")
+
+
+def _write_table(table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        table.to_parquet(path, index=False)
+    elif path.suffix.lower() == ".csv":
+        table.to_csv(path, index=False)
+    else:
+        fail(f"{path}: unsupported output type; use .csv or .parquet")
+
+
+@app.command()
+def evaluate(
+    clients: ClientsOption,
+    sessions: SessionsOption,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model version (default: champion).")
+    ] = None,
+    oracle: Annotated[
+        Path | None,
+        typer.Option("--oracle", help="Simulator's true probabilities (oracle.csv), if known."),
+    ] = None,
+) -> None:
+    """Score a labelled extract with a registered model; print and log the metrics."""
+    import pandas as pd
+
+    from training.run import evaluate_registered
+
+    settings = _training_settings()
+    try:
+        with progress("evaluating") as step:
+            step("scoring the extract")
+            truth = pd.read_csv(oracle) if oracle else None
+            version, table = evaluate_registered(
+                clients, sessions, settings=settings, version=model, oracle=truth
+            )
+    except (ContractError, ContractViolation, LookupError) as error:
+        fail(str(error))
+    say(f"{settings.model_name} version {version}")
+    columns = ["outcome", "model", "n", "auroc", "auprc", "brier", "calibration_slope", "ece"]
+    say(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def main() -> None:

@@ -39,6 +39,8 @@ class Instrument:
             fewer than 5% of cases (reliable change index); ``None`` where not established.
         healthy_level: a typical score of people not in treatment, used as the asymptote of
             the expected recovery curve; ``None`` for alliance measures.
+        rupture_drop: for alliance measures, the session-to-session fall that counts as an
+            alliance rupture; ``None`` for symptom measures.
         source: where these facts come from.
     """
 
@@ -53,6 +55,7 @@ class Instrument:
     reliable_change: float | None
     healthy_level: float | None
     source: str
+    rupture_drop: float | None = None
 
     @property
     def measurement_sem(self) -> float | None:
@@ -87,8 +90,11 @@ WAI_CLIENT = Instrument(
     healthy_level=None,
     source=(
         "Hatcher & Gillaspy 2006, Psychother Res (12 items rated 1-5; contract stores the item "
-        "mean). No published cut-off: Rivet's bands are a vendor convention."
+        "mean). No published cut-off: Rivet's bands are a vendor convention. Rupture: a fall of "
+        "0.5 item points, about 1 SD of scores (the 1-2 SD session-to-session criterion of "
+        "Stiles et al. 2004 / Strauss et al. 2006, PMC3320522)."
     ),
+    rupture_drop=0.5,
 )
 WAI_THERAPIST = Instrument(
     column="wai_therapist",
@@ -101,7 +107,11 @@ WAI_THERAPIST = Instrument(
     clinical_cutoff=None,
     reliable_change=None,
     healthy_level=None,
-    source="Hatcher, Lindqvist & Falkenström 2019, Psychother Res 30:706-717 (therapist form).",
+    source=(
+        "Hatcher, Lindqvist & Falkenström 2019, Psychother Res 30:706-717 (therapist form). "
+        "Rupture: a fall of 0.5 item points, as for the client form."
+    ),
+    rupture_drop=0.5,
 )
 SRS = Instrument(
     column="srs",
@@ -116,8 +126,11 @@ SRS = Instrument(
     healthy_level=None,
     source=(
         "Duncan et al. 2003, J Brief Therapy 3(1):3-12 (4 items 0-10); cut-off: below 36 is an "
-        "alliance concern (OpenFIT KA-01028; cauceos.com glossary)."
+        "alliance concern (OpenFIT KA-01028; cauceos.com glossary). Rupture: a fall of 3 points, "
+        "about 1 SD of scores; OpenFIT's 1-point rule is within measurement noise (test-retest "
+        ".54-.70, SRS review 2020)."
     ),
+    rupture_drop=3.0,
 )
 ORS = Instrument(
     column="ors",

@@ -60,3 +60,50 @@ def clients() -> pd.DataFrame:
 @pytest.fixture
 def sessions() -> pd.DataFrame:
     return make_sessions()
+
+
+# --- synthetic cohort and a trained model, shared by the model and training tests -----------
+
+
+@pytest.fixture(scope="session")
+def cohort():
+    """A contract-valid synthetic cohort of 4,000 clients (parsed tables)."""
+    from features.contract import validate_extract
+    from training.synth import simulate_cohort
+
+    simulated = simulate_cohort(n_clients=4000, seed=11)
+    report = validate_extract(simulated.clients, simulated.sessions)
+    assert report.ok, report.lines()[:5]
+    return report.clients, report.sessions
+
+
+def light_config(**changes):
+    """A quick training configuration for tests: fewer rounds, folds and replicates."""
+    from models.estimators import BoosterSettings
+    from training.pipeline import TrainingConfig
+
+    options = {
+        "cv_folds": 0,
+        "leave_one_clinic_out": False,
+        "bootstrap": 20,
+        "booster": BoosterSettings(max_rounds=400, learning_rate=0.1),
+    } | changes
+    return TrainingConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def trained(cohort):
+    """A training result on :func:`cohort` with the light configuration."""
+    from training.pipeline import train
+
+    clients, sessions = cohort
+    return train(clients, sessions, config=light_config())
+
+
+@pytest.fixture
+def mlflow_settings(tmp_path, monkeypatch):
+    """Training settings pointing at a fresh SQLite MLflow store in a temporary directory."""
+    from training.settings import TrainingSettings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return TrainingSettings(data_dir=tmp_path / "data")

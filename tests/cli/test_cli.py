@@ -52,3 +52,56 @@ def test_validate_names_a_missing_file_in_one_line(tmp_path):
     )
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == f"error: {tmp_path / 'x.csv'}: no such file"
+
+
+def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
+    """The documented workflow through the real command line, on a small cohort."""
+    monkeypatch.setenv("DROPOUT_RISK_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_dir, test_dir = tmp_path / "train", tmp_path / "test"
+    for seed, out, size in ((1, train_dir, "3000"), (2, test_dir, "1000")):
+        result = runner.invoke(
+            app, ["synth", "--clients", size, "--seed", str(seed), "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    extract = [
+        "--clients",
+        str(train_dir / "clients.csv"),
+        "--sessions",
+        str(train_dir / "sessions.csv"),
+    ]
+    result = runner.invoke(
+        app,
+        ["train", *extract, "--cv-folds", "2", "--no-leave-one-clinic-out", "--bootstrap", "10"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "registered dropout-risk version 1: promoted" in result.output
+    again = runner.invoke(app, ["train", *extract, "--if-no-champion"])
+    assert "champion is version 1; nothing to train" in again.output
+
+    held_out = [
+        "--clients",
+        str(test_dir / "clients.csv"),
+        "--sessions",
+        str(test_dir / "sessions.csv"),
+    ]
+    scored = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["score", *held_out, "--out", str(scored), "--explain"])
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    scores = pd.read_csv(scored)
+    assert list(scores.columns[:6]) == [
+        "client_id", "as_of_session", "dropout_probability", "dropout_risk_level",
+        "poor_outcome_probability", "poor_outcome_risk_level",
+    ]  # fmt: skip
+    assert scores["as_of_session"].between(1, 5).all()
+    assert scores["dropout_probability"].between(0, 1).all()
+    assert scores["dropout_factors"].str.contains("estimate").any()
+
+    result = runner.invoke(app, ["evaluate", *held_out, "--oracle", str(test_dir / "oracle.csv")])
+    assert result.exit_code == 0, result.output
+    assert "xgboost" in result.output and "logistic" in result.output and "oracle" in result.output
+
+    missing = runner.invoke(app, ["score", *held_out, "--out", str(scored), "--model", "9"])
+    assert missing.exit_code == 1 and "has no version 9" in missing.output

@@ -1,0 +1,294 @@
+"""The one feature function: client histories through session k -> feature vectors.
+
+:func:`compute_features` turns a :class:`~features.history.HistoryBatch` into a matrix with
+one column per :data:`FEATURES` entry. Training, batch scoring and the service all call it;
+a request is a batch of one. It is numpy only (no pandas), vectorised over clients, and a
+missing input gives a missing (NaN) feature, never 0.
+
+Each feature has a clinical concept (used to group explanations) and, per outcome, the
+direction in which it may move the risk where that direction is established in the
+literature (used as the model's monotone constraints): for example a better client-rated
+alliance never raises dropout risk (Sharf et al. 2010).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.history import HistoryBatch
+from features.instruments import (
+    INSTRUMENTS,
+    MEASURE_COLUMNS,
+    SRS,
+    SYMPTOM_MEASURES,
+)
+from features.recovery import distance_from_expected
+from features.schemas import GENDERS, PRIMARY_CONCERNS
+
+RAISES, LOWERS, FREE = 1, -1, 0
+OUTCOMES = ("dropout", "poor_outcome")
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    """One model input.
+
+    Attributes:
+        name: column name.
+        concept: the clinical concept it belongs to (explanations are grouped by it).
+        measure: the session measure it is computed from, if any.
+        statistic: what it is of that measure (``latest``, ``improvement``, ...).
+        dropout: direction constraint for the dropout model (RAISES, LOWERS or FREE).
+        poor_outcome: direction constraint for the poor-outcome model.
+    """
+
+    name: str
+    concept: str
+    measure: str | None
+    statistic: str
+    dropout: int = FREE
+    poor_outcome: int = FREE
+
+    def direction(self, outcome: str) -> int:
+        """The monotone constraint of this feature in the model of ``outcome``."""
+        return self.dropout if outcome == "dropout" else self.poor_outcome
+
+
+#: Concepts in the words a clinician uses, for explanations and the model card.
+CONCEPTS = {
+    "client_alliance": "Client-rated alliance (WAI-SR)",
+    "therapist_alliance": "Therapist-rated alliance (WAI-SR-T)",
+    "session_feedback": "Session feedback (SRS)",
+    "alliance_agreement": "Client and therapist views of the alliance",
+    "symptom_level": "Symptom level",
+    "symptom_change": "Symptom change and progress",
+    "attendance": "Attendance",
+    "demographics": "Age, gender and treatment history",
+    "presenting_concern": "Presenting concern",
+    "treatment_stage": "Point in treatment",
+}
+_ALLIANCE_CONCEPT = {
+    "wai_client": "client_alliance",
+    "wai_therapist": "therapist_alliance",
+    "srs": "session_feedback",
+}
+_LEVEL_STATISTICS = ("latest", "first", "best", "worst")
+
+
+def _measure_features(measure: str) -> list[Feature]:
+    instrument = INSTRUMENTS[measure]
+    if instrument.kind == "alliance":
+        # A better alliance, at any session and in any summary, never raises either risk;
+        # an unrepaired rupture raises it, a repaired one does not (Safran et al. 2011).
+        concept = _ALLIANCE_CONCEPT[measure]
+        better = {"dropout": LOWERS, "poor_outcome": LOWERS}
+        worse = {"dropout": RAISES, "poor_outcome": RAISES}
+        return [
+            *(Feature(f"{measure}_{s}", concept, measure, s, **better) for s in _LEVEL_STATISTICS),
+            Feature(f"{measure}_improvement", concept, measure, "improvement", **better),
+            Feature(f"{measure}_slope", concept, measure, "slope", **better),
+            Feature(f"{measure}_drop_from_previous", concept, measure, "drop", **worse),
+            Feature(f"{measure}_largest_drop", concept, measure, "largest_drop", **worse),
+            Feature(f"{measure}_rupture_repaired", concept, measure, "repaired", **better),
+            Feature(f"{measure}_rupture_unrepaired", concept, measure, "unrepaired", **worse),
+        ]
+    # Symptoms: the direction for dropout is not established (dropouts include improvers,
+    # Romero et al.); for poor outcome, a worse latest score, less improvement and a larger
+    # gap to the expected curve never lower the risk.
+    worse_latest = RAISES if not instrument.higher_is_better else LOWERS
+    return [
+        Feature(
+            f"{measure}_latest", "symptom_level", measure, "latest", poor_outcome=worse_latest
+        ),
+        Feature(f"{measure}_first", "symptom_level", measure, "first"),
+        Feature(f"{measure}_best", "symptom_level", measure, "best"),
+        Feature(f"{measure}_worst", "symptom_level", measure, "worst"),
+        Feature(f"{measure}_improvement", "symptom_change", measure, "improvement", FREE, LOWERS),
+        Feature(f"{measure}_slope", "symptom_change", measure, "slope", FREE, LOWERS),
+        Feature(f"{measure}_off_track", "symptom_change", measure, "off_track", FREE, RAISES),
+    ]
+
+
+def _all_features() -> tuple[Feature, ...]:
+    features = [f for measure in MEASURE_COLUMNS for f in _measure_features(measure)]
+    features += [
+        Feature("symptoms_off_track", "symptom_change", None, "off_track", FREE, RAISES),
+        Feature("srs_below_cutoff", "session_feedback", "srs", "below_cutoff", RAISES, RAISES),
+        Feature("alliance_client_minus_therapist", "alliance_agreement", None, "gap", LOWERS),
+        # Missed appointments foreshadow dropout (Davis et al. 2020; domain.md 2.4).
+        Feature("missed_sessions", "attendance", None, "missed", RAISES),
+        Feature("missed_share", "attendance", None, "missed_share", RAISES),
+        Feature("latest_missed", "attendance", None, "latest_missed", RAISES),
+        Feature("days_since_intake", "attendance", None, "days"),
+        Feature("mean_days_between_sessions", "attendance", None, "mean_gap"),
+        Feature("days_since_previous_session", "attendance", None, "latest_gap"),
+        # Younger clients drop out more (Bennemann et al. 2022; Swift & Greenberg 2012).
+        Feature("age", "demographics", None, "age", LOWERS),
+        Feature("prior_treatment", "demographics", None, "prior_treatment"),
+        *(Feature(f"gender_{g}", "demographics", None, "gender") for g in GENDERS),
+        *(
+            Feature(f"concern_{c}", "presenting_concern", None, "concern")
+            for c in PRIMARY_CONCERNS
+        ),
+        Feature("as_of_session", "treatment_stage", None, "k"),
+    ]
+    return tuple(features)
+
+
+FEATURES: tuple[Feature, ...] = _all_features()
+FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def monotone_constraints(outcome: str) -> tuple[int, ...]:
+    """The monotone constraint of every feature, in :data:`FEATURE_NAMES` order."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
+    return tuple(f.direction(outcome) for f in FEATURES)
+
+
+def compute_features(history: HistoryBatch) -> np.ndarray:
+    """Feature matrix of shape ``(len(history), len(FEATURES))``, NaN where unknown."""
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # All-missing slices are expected (a measure a clinic does not use): they give NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        columns = _measure_columns(history)
+        columns |= _cross_measure_columns(columns)
+        columns |= _attendance_columns(history)
+        columns |= _client_columns(history)
+    return np.column_stack([columns[name] for name in FEATURE_NAMES]).astype(np.float64)
+
+
+def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
+    scores = history.measures
+    n, window, _ = scores.shape
+    seen = ~np.isnan(scores)
+    count = seen.sum(axis=1)
+    first_slot = np.argmax(seen, axis=1)
+    last_slot = window - 1 - np.argmax(seen[:, ::-1, :], axis=1)
+    first = np.take_along_axis(scores, first_slot[:, None, :], axis=1)[:, 0, :]
+    latest = np.take_along_axis(scores, last_slot[:, None, :], axis=1)[:, 0, :]
+    first[count == 0] = np.nan
+    latest[count == 0] = np.nan
+    slope = _slope(scores, seen, count)
+
+    columns: dict[str, np.ndarray] = {}
+    for m, measure in enumerate(MEASURE_COLUMNS):
+        instrument = INSTRUMENTS[measure]
+        sign = 1.0 if instrument.higher_is_better else -1.0
+        high, low = np.nanmax(scores[:, :, m], axis=1), np.nanmin(scores[:, :, m], axis=1)
+        two_or_more = count[:, m] >= 2
+        columns[f"{measure}_latest"] = latest[:, m]
+        columns[f"{measure}_first"] = first[:, m]
+        columns[f"{measure}_best"] = high if instrument.higher_is_better else low
+        columns[f"{measure}_worst"] = low if instrument.higher_is_better else high
+        columns[f"{measure}_improvement"] = np.where(
+            two_or_more, sign * (latest[:, m] - first[:, m]), np.nan
+        )
+        columns[f"{measure}_slope"] = sign * slope[:, m]
+        if instrument.kind == "alliance":
+            columns |= _rupture_columns(measure, scores[:, :, m], two_or_more)
+        else:
+            columns[f"{measure}_off_track"] = np.where(
+                two_or_more,
+                distance_from_expected(
+                    measure,
+                    intake_score=first[:, m],
+                    score=latest[:, m],
+                    sessions_since_intake=last_slot[:, m] - first_slot[:, m],
+                ),
+                np.nan,
+            )
+    return columns
+
+
+def _slope(scores: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Least-squares change per session of each measure; NaN with fewer than two scores."""
+    session = np.arange(1, scores.shape[1] + 1, dtype=float)[None, :, None]
+    session = np.where(seen, session, np.nan)
+    centred_session = session - np.nanmean(session, axis=1, keepdims=True)
+    centred_score = scores - np.nanmean(scores, axis=1, keepdims=True)
+    spread = np.nansum(centred_session**2, axis=1)
+    slope = np.nansum(centred_session * centred_score, axis=1) / spread
+    return np.where(count >= 2, slope, np.nan)
+
+
+def _rupture_columns(
+    measure: str, score: np.ndarray, two_or_more: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Falls from the previous recorded score, and ruptures with whether they were repaired.
+
+    A rupture is a fall of at least the instrument's rupture threshold from one recorded
+    score to the next; it counts as repaired once a later score is back within half a
+    threshold of the score before the fall.
+    """
+    threshold = INSTRUMENTS[measure].rupture_drop
+    n, window = score.shape
+    seen = ~np.isnan(score)
+    slots = np.arange(window)
+    last_seen = np.maximum.accumulate(np.where(seen, slots, -1), axis=1)
+    previous_slot = np.concatenate([np.full((n, 1), -1), last_seen[:, :-1]], axis=1)
+    previous = np.take_along_axis(score, np.maximum(previous_slot, 0), axis=1)
+    previous[previous_slot < 0] = np.nan
+    fall = np.where(seen, previous - score, np.nan)
+
+    last_slot = last_seen[:, -1]
+    fall_at_latest = np.take_along_axis(fall, np.maximum(last_slot, 0)[:, None], axis=1)[:, 0]
+    # Best score recorded after each slot (reverse running maximum).
+    later_best = np.fmax.accumulate(score[:, ::-1], axis=1)[:, ::-1]
+    later_best = np.concatenate([later_best[:, 1:], np.full((n, 1), np.nan)], axis=1)
+    rupture = fall >= threshold
+    repaired = rupture & (later_best >= previous - threshold / 2)
+    unrepaired = rupture & ~repaired
+    return {
+        f"{measure}_drop_from_previous": np.where(two_or_more, fall_at_latest, np.nan),
+        f"{measure}_largest_drop": np.where(two_or_more, np.nanmax(fall, axis=1), np.nan),
+        f"{measure}_rupture_repaired": np.where(two_or_more, repaired.any(axis=1), np.nan),
+        f"{measure}_rupture_unrepaired": np.where(two_or_more, unrepaired.any(axis=1), np.nan),
+    }
+
+
+def _cross_measure_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    off_track = np.column_stack([columns[f"{m}_off_track"] for m in SYMPTOM_MEASURES])
+    srs_latest = columns["srs_latest"]
+    return {
+        "symptoms_off_track": np.nanmax(off_track, axis=1),
+        "srs_below_cutoff": np.where(
+            np.isnan(srs_latest), np.nan, (srs_latest < SRS.clinical_cutoff).astype(float)
+        ),
+        "alliance_client_minus_therapist": columns["wai_client_latest"]
+        - columns["wai_therapist_latest"],
+    }
+
+
+def _attendance_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
+    attended, day = history.attended, history.session_day
+    k = history.as_of_session
+    rows = np.arange(len(k))
+    missed = np.nansum(attended == 0, axis=1).astype(float)
+    latest_day = day[rows, k - 1]
+    previous_day = np.where(k >= 2, day[rows, np.maximum(k - 2, 0)], np.nan)
+    return {
+        "missed_sessions": missed,
+        "missed_share": missed / k,
+        "latest_missed": (attended[rows, k - 1] == 0).astype(float),
+        "days_since_intake": latest_day,
+        "mean_days_between_sessions": np.where(k >= 2, (latest_day - day[:, 0]) / (k - 1), np.nan),
+        "days_since_previous_session": latest_day - previous_day,
+    }
+
+
+def _client_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
+    columns = {
+        "age": history.age.astype(float),
+        "prior_treatment": history.prior_treatment.astype(float),
+        "as_of_session": history.as_of_session.astype(float),
+    }
+    for gender in GENDERS:
+        columns[f"gender_{gender}"] = (history.gender == gender).astype(float)
+    for concern in PRIMARY_CONCERNS:
+        columns[f"concern_{concern}"] = (history.primary_concern == concern).astype(float)
+    return columns

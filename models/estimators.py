@@ -1,0 +1,131 @@
+"""The estimators: a monotone XGBoost per outcome, and the baselines it is judged against.
+
+* :func:`fit_booster`: XGBoost with the clinical monotone constraints of
+  :mod:`features.engineering`, early stopping on a client-disjoint validation split; the
+  returned booster holds only the trees up to the best iteration, so every later use
+  (calibration, TreeSHAP, serving) sees one plain model.
+* :func:`fit_logistic_baseline`: regularised logistic regression (mean imputation with
+  missing-value indicators, standardised inputs), its penalty chosen on the same validation
+  split. Published prediction studies rarely see boosting beat it by much (domain.md 5).
+* The rule-based flags of existing systems (SRS below 36; not on track against the expected
+  recovery curve) are the clinical signals of :mod:`features.signals`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import xgboost as xgb
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from features.engineering import FEATURE_NAMES, monotone_constraints
+
+
+@dataclass(frozen=True)
+class BoosterSettings:
+    """XGBoost hyper-parameters; defaults suit a few thousand to a million episodes.
+
+    Shallow trees and strong shrinkage: the signal in early-session measures is mostly
+    additive (domain.md 5: interactions were "dispensable"), and shallow trees keep the
+    monotone constraints from over-restricting splits.
+    """
+
+    max_depth: int = 3
+    learning_rate: float = 0.1
+    max_rounds: int = 1000
+    early_stopping_rounds: int = 30
+    min_child_weight: float = 20.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    reg_lambda: float = 5.0
+    max_bin: int = 256
+    threads: int = 2
+    seed: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def params(self, outcome: str) -> dict[str, object]:
+        """Native XGBoost parameters for the model of ``outcome``."""
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.learning_rate,
+            "min_child_weight": self.min_child_weight,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "lambda": self.reg_lambda,
+            "max_bin": self.max_bin,
+            "nthread": self.threads,
+            "seed": self.seed,
+            "monotone_constraints": "(" + ",".join(map(str, monotone_constraints(outcome))) + ")",
+            **self.extra,
+        }
+
+
+def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
+    """A DMatrix with the feature names the boosters were trained with (NaN = missing)."""
+    return xgb.DMatrix(features, feature_names=list(FEATURE_NAMES), missing=np.nan)
+
+
+def fit_booster(
+    *,
+    outcome: str,
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    valid_features: np.ndarray,
+    valid_labels: np.ndarray,
+    settings: BoosterSettings | None = None,
+) -> xgb.Booster:
+    """Train the monotone booster of ``outcome`` with early stopping on the validation split."""
+    settings = settings or BoosterSettings()
+    train = feature_matrix(train_features)
+    train.set_label(train_labels)
+    valid = feature_matrix(valid_features)
+    valid.set_label(valid_labels)
+    booster = xgb.train(
+        settings.params(outcome),
+        train,
+        num_boost_round=settings.max_rounds,
+        evals=[(valid, "validation")],
+        early_stopping_rounds=settings.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    best = booster.best_iteration
+    trimmed = booster[: best + 1]
+    trimmed.set_attr(best_iteration=str(best), outcome=outcome)
+    return trimmed
+
+
+def booster_margin(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
+    """Raw log-odds of ``booster`` for each row of ``features``."""
+    return booster.inplace_predict(features, predict_type="margin", missing=np.nan)
+
+
+def fit_logistic_baseline(
+    *,
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    valid_features: np.ndarray,
+    valid_labels: np.ndarray,
+    penalties: tuple[float, ...] = (0.01, 0.1, 1.0),
+) -> Pipeline:
+    """Regularised logistic regression; the penalty with the best validation log-loss wins."""
+    best: tuple[float, Pipeline] | None = None
+    for penalty in penalties:
+        model = make_pipeline(
+            SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=penalty, max_iter=1000),
+        )
+        model.fit(train_features, train_labels)
+        loss = log_loss(valid_labels, model.predict_proba(valid_features)[:, 1])
+        if best is None or loss < best[0]:
+            best = (loss, model)
+    assert best is not None
+    return best[1]

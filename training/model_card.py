@@ -1,0 +1,167 @@
+"""The model card: markdown logged with every version and shown by the service."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.engineering import OUTCOMES
+from training.pipeline import THRESHOLD_RULE, TrainingResult
+
+_NAMES = {
+    "xgboost": "XGBoost, calibrated (this model)",
+    "logistic": "Regularised logistic regression",
+    "srs_below_cutoff": "Rule: SRS below 36",
+    "not_on_track": "Rule: not on track (expected recovery curve)",
+}
+_OUTCOME_TITLES = {"dropout": "Dropout", "poor_outcome": "Poor outcome"}
+_SUBGROUP_TABLES = ("landmark", "gender", "age_band", "primary_concern", "clinic")
+
+
+def _ci(stats: dict[str, float], digits: int = 3) -> str:
+    value, low, high = stats["value"], stats["low"], stats["high"]
+    if pd.isna(value):
+        return "n/a"
+    return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object]) -> str:
+    """Markdown card: intended use, data, metrics with intervals, subgroups, limitations."""
+    counts = result.counts
+    lines = [
+        "# dropout-risk model card",
+        "",
+        "## Intended use",
+        "",
+        "Decision support for psychotherapy services: a calibrated estimate, after each of the",
+        "first sessions, of the chance that a client drops out and of the chance that the",
+        "episode ends without reliable improvement, with the factors behind each estimate.",
+        "It is **not a diagnosis** and not a reason to end or refuse treatment: it prompts a",
+        "conversation (about the alliance, attendance barriers, the treatment plan).",
+        "Not for use with children (contract ages 16-100) or outside outpatient therapy.",
+        "",
+        "## Data",
+        "",
+        f"- Episodes: {counts['clients']:,}; landmarks (client x session k): "
+        f"{counts['landmarks']:,}.",
+        f"- Left out of the dropout model: {counts['left_out_referred']:,} referred and "
+        f"{counts['left_out_ongoing']:,} ongoing episodes (no label).",
+        f"- Left out of the poor-outcome model: {counts['left_out_no_outcome_scores']:,} ended "
+        "episodes with fewer than two scores on every outcome measure.",
+        f"- Fingerprint: `{fingerprint}`",
+        "- Held-out test clients: a fixed hash of the client id (the same clients in every",
+        "  retraining), never seen in fitting, early stopping or calibration.",
+        "",
+    ]
+    for outcome in OUTCOMES:
+        lines += _outcome_section(result, outcome)
+    lines += [
+        "## Risk levels",
+        "",
+        THRESHOLD_RULE,
+        "",
+        "| outcome | moderate from | high from |",
+        "|---|---|---|",
+    ]
+    for outcome in OUTCOMES:
+        thresholds = result.model.outcome_model(outcome).thresholds
+        lines.append(
+            f"| {_OUTCOME_TITLES[outcome]} | {thresholds.moderate:.1%} | {thresholds.high:.1%} |"
+        )
+    lines += [
+        "",
+        "## Limitations",
+        "",
+        "- Trained on the data described above: performance at another clinic can differ (see",
+        "  leave-one-clinic-out); check calibration on local data before relying on the numbers.",
+        "- Rule flags are shown beside the score, not replaced by it; the score does not see",
+        "  anything outside the recorded measures (life events, risk to self).",
+        "- Subgroups with few events have wide intervals; unequal performance is reported, not",
+        "  corrected.",
+        "- Probabilities are calibrated on average; an individual estimate is not a certainty.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _outcome_section(result: TrainingResult, outcome: str) -> list[str]:
+    test = result.metrics[outcome]["test"]
+    lines = [
+        f"## {_OUTCOME_TITLES[outcome]}",
+        "",
+        "Held-out clients, 95% client-cluster bootstrap intervals.",
+        "",
+        "| model | AUROC | AUPRC | Brier | calibration slope | calibration intercept | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for model, stats in test.items():
+        calibration = (
+            [
+                _ci(stats["calibration_slope"], 2),
+                _ci(stats["calibration_intercept"], 2),
+                _ci(stats["ece"]),
+            ]
+            if model in ("xgboost", "logistic")
+            else ["(a flag)", "(a flag)", "(a flag)"]
+        )
+        lines.append(
+            f"| {_NAMES.get(model, model)} | {_ci(stats['auroc'])} | {_ci(stats['auprc'])} | "
+            f"{_ci(stats['brier'])} | " + " | ".join(calibration) + " |"
+        )
+    xgb = test["xgboost"]
+    lines += [
+        "",
+        "At the risk thresholds (this model): sensitivity "
+        f"{_ci(xgb['sensitivity_at_moderate'], 2)} and PPV {_ci(xgb['ppv_at_moderate'], 2)} "
+        f"from moderate; sensitivity {_ci(xgb['sensitivity_at_high'], 2)} and PPV "
+        f"{_ci(xgb['ppv_at_high'], 2)} at high.",
+        "",
+    ]
+    cv = result.metrics[outcome].get("cross_validation")
+    if cv:
+        booster, logistic = cv["xgboost"], cv["logistic"]
+        lines += [
+            f"Client-grouped cross-validation (out of fold): AUROC {booster['auroc']:.3f} "
+            f"(logistic regression {logistic['auroc']:.3f}), ECE {booster['ece']:.3f}.",
+            "",
+        ]
+    for grouping in _SUBGROUP_TABLES:
+        table = result.tables.get(f"{outcome}_by_{grouping}")
+        if table is not None:
+            lines += _subgroup_table(table, grouping)
+    loco = result.tables.get(f"{outcome}_leave_one_clinic_out")
+    if loco is not None and "auroc" in loco:
+        lines += [
+            "Leave one clinic out (trained without the clinic, tested on it):",
+            "",
+            "| clinic | n | events | AUROC | ECE | calibration slope |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in loco.itertuples(index=False):
+            lines.append(
+                f"| {row.clinic} | {row.n} | {row.events} | {row.auroc:.3f} | {row.ece:.3f} | "
+                f"{row.calibration_slope:.2f} |"
+            )
+        lines.append("")
+    importance = result.importance[outcome]["concepts"]
+    lines += ["What drives the estimate (mean absolute effect, probability points):", ""]
+    lines += [f"- {name}: {value:.1f}" for name, value in importance.items()]
+    return [*lines, ""]
+
+
+def _subgroup_table(table: pd.DataFrame, grouping: str) -> list[str]:
+    lines = [
+        f"By {grouping.replace('_', ' ')}:",
+        "",
+        "| group | n | events | AUROC | ECE | calibration slope |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table.to_dict("records"):
+        if "auroc" not in row or pd.isna(row.get("auroc")):
+            lines.append(f"| {row['group']} | {row['n']} | {row['events']} | too few events | | |")
+            continue
+        lines.append(
+            f"| {row['group']} | {row['n']} | {row['events']} | "
+            f"{row['auroc']:.3f} ({row['auroc_low']:.3f}-{row['auroc_high']:.3f}) | "
+            f"{row['ece']:.3f} | {row['calibration_slope']:.2f} |"
+        )
+    return [*lines, ""]

@@ -1,0 +1,225 @@
+"""Tracking and registry: log a run, register the bundle, and gate the ``champion`` alias.
+
+The registered model ``dropout-risk`` holds one bundle per version (both predictors, their
+calibrators, feature specification, thresholds, metadata), logged as an MLflow pyfunc with
+a signature, an input example and our ``features`` and ``models`` code, so that
+``mlflow models serve`` can load it too.
+
+Promotion gate: the alias ``champion`` moves to the new version only if, on the held-out
+clients of this run, for both outcomes, its AUROC is not below the champion's by more than
+the tolerance and its calibration is within bounds. Calibration is judged on evidence: a
+model is refused when the 95% client-bootstrap interval of its calibration slope lies wholly
+outside the allowed range, or when even the interval's lower end of its ECE exceeds the
+maximum (a few hundred held-out clients give point estimates too noisy to gate on). The
+decision and its reason are tagged on the version and the run.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+import features
+import models
+from features.engineering import FEATURE_NAMES, OUTCOMES
+from models.bundle import RiskModel, load_baselines
+from models.pyfunc import BUNDLE_ARTIFACT, RiskModelPyfunc, prediction_frame
+from training.evaluation import bootstrap_metrics, point_metrics
+from training.settings import CHAMPION, TrainingSettings
+
+_PIP_REQUIREMENTS = (
+    "mlflow==3.17.2",
+    "xgboost>=3.2,<3.3",
+    "scikit-learn>=1.9,<1.10",
+    "numpy",
+    "pandas",
+)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Outcome of registering one trained bundle."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Held-out features, labels and client ids of one outcome (the gate's common ground)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    clients: np.ndarray
+
+
+def client(settings: TrainingSettings) -> MlflowClient:
+    """Point MLflow at the configured store and return a client for it."""
+    if not settings.mlflow_tracking_uri:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def ensure_experiment(settings: TrainingSettings) -> str:
+    """The experiment id, creating the experiment (with our artifact root) if needed."""
+    tracking = client(settings)
+    experiment = tracking.get_experiment_by_name(settings.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    return tracking.create_experiment(
+        settings.experiment, artifact_location=settings.artifact_location
+    )
+
+
+def champion_version(settings: TrainingSettings) -> str | None:
+    """The version the ``champion`` alias points at, or None if there is none."""
+    try:
+        found = client(settings).get_model_version_by_alias(settings.model_name, CHAMPION)
+        return str(found.version)
+    except MlflowException:
+        return None
+
+
+def load_model(settings: TrainingSettings, *, version: str | None = None) -> tuple[RiskModel, str]:
+    """The bundle of ``version`` (default: the champion) and its version number.
+
+    Raises:
+        LookupError: no such version, or no champion yet.
+    """
+    version = _resolve(settings, version)
+    with _bundle_directory(settings, version) as directory:
+        return RiskModel.load(directory), version
+
+
+def load_logistic_baselines(settings: TrainingSettings, *, version: str) -> dict:
+    """The logistic-regression baselines registered with ``version`` (by outcome)."""
+    with _bundle_directory(settings, _resolve(settings, version)) as directory:
+        return load_baselines(directory)
+
+
+def _resolve(settings: TrainingSettings, version: str | None) -> str:
+    tracking = client(settings)
+    if version is None:
+        version = champion_version(settings)
+        if version is None:
+            raise LookupError(f"no {CHAMPION} version of {settings.model_name!r} is registered")
+    try:
+        tracking.get_model_version(settings.model_name, str(version))
+    except MlflowException as error:
+        raise LookupError(f"{settings.model_name!r} has no version {version}") from error
+    return str(version)
+
+
+@contextmanager
+def _bundle_directory(settings: TrainingSettings, version: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory() as scratch:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{settings.model_name}/{version}", dst_path=scratch
+        )
+        yield Path(local) / "artifacts" / BUNDLE_ARTIFACT
+
+
+def promotion_decision(
+    challenger: RiskModel,
+    champion: RiskModel | None,
+    held_out: dict[str, HeldOut],
+    settings: TrainingSettings,
+) -> tuple[bool, str]:
+    """Whether ``challenger`` may replace ``champion``, and why, on the same held-out data."""
+    reasons, passed = [], True
+    low_slope, high_slope = settings.calibration_slope_range
+    for outcome in OUTCOMES:
+        data = held_out[outcome]
+        probability = challenger.outcome_model(outcome).probability(data.features)
+        new = bootstrap_metrics(data.labels, probability, data.clients, replicates=200)
+        slope, ece = new["calibration_slope"], new["ece"]
+        calibrated = slope["high"] >= low_slope and slope["low"] <= high_slope
+        calibrated &= ece["low"] <= settings.max_ece
+        reasons.append(
+            f"{outcome}: ECE {ece['value']:.3f} (95% CI {ece['low']:.3f}-{ece['high']:.3f}, "
+            f"max {settings.max_ece}), calibration slope {slope['value']:.2f} "
+            f"({slope['low']:.2f}-{slope['high']:.2f}, allowed {low_slope}-{high_slope})"
+        )
+        passed &= calibrated
+        if champion is not None:
+            old = point_metrics(
+                data.labels, champion.outcome_model(outcome).probability(data.features)
+            )
+            good_enough = new["auroc"]["value"] >= old["auroc"] - settings.auroc_tolerance
+            reasons.append(
+                f"{outcome}: AUROC {new['auroc']['value']:.3f} vs champion {old['auroc']:.3f} "
+                f"(tolerance {settings.auroc_tolerance})"
+            )
+            passed &= good_enough
+    verdict = "promoted" if passed else "not promoted"
+    basis = "no champion yet" if champion is None else "compared with the champion"
+    return passed, f"{verdict} ({basis}): " + "; ".join(reasons)
+
+
+def register(
+    model: RiskModel,
+    *,
+    settings: TrainingSettings,
+    held_out: dict[str, HeldOut],
+    params: dict[str, object],
+    metrics: dict[str, float],
+    artifacts_dir: Path | None = None,
+    baselines: dict | None = None,
+) -> Registration:
+    """Log a run with the bundle, register it as a new version and apply the gate."""
+    tracking = client(settings)
+    experiment_id = ensure_experiment(settings)
+    current = champion_version(settings)
+    champion = load_model(settings, version=current)[0] if current else None
+    with (
+        mlflow.start_run(experiment_id=experiment_id) as run,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        if artifacts_dir is not None:
+            mlflow.log_artifacts(str(artifacts_dir), artifact_path="evaluation")
+        if model.model_card:
+            mlflow.log_text(model.model_card, "model_card.md")
+        bundle_dir = model.save(Path(scratch) / BUNDLE_ARTIFACT, baselines=baselines)
+        example_features = next(iter(held_out.values())).features[:5]
+        example = pd.DataFrame(example_features, columns=list(FEATURE_NAMES))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RiskModelPyfunc(),
+            artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+            code_paths=[str(Path(features.__file__).parent), str(Path(models.__file__).parent)],
+            signature=infer_signature(example, prediction_frame(model, example_features)),
+            input_example=example,
+            pip_requirements=list(_PIP_REQUIREMENTS),
+            registered_model_name=settings.model_name,
+        )
+        version = str(info.registered_model_version)
+        promoted, reason = promotion_decision(model, champion, held_out, settings)
+        mlflow.set_tags(
+            {"promotion": "promoted" if promoted else "refused", "promotion_reason": reason}
+        )
+    tracking.set_model_version_tag(settings.model_name, version, "promotion_reason", reason)
+    if promoted:
+        tracking.set_registered_model_alias(settings.model_name, CHAMPION, version)
+    return Registration(run_id=run.info.run_id, version=version, promoted=promoted, reason=reason)
+
+
+def _param(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]  # MLflow's parameter value limit

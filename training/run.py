@@ -1,0 +1,173 @@
+"""What ``dropout-risk train`` and ``evaluate`` do, end to end, for the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import read_extract
+from features.engineering import OUTCOMES, compute_features
+from features.landmarks import build_landmarks
+from features.signals import signal_flags
+from training.evaluation import point_metrics
+from training.model_card import render_model_card
+from training.pipeline import TrainingConfig, TrainingResult, train
+from training.plots import save_plots
+from training.registry import (
+    HeldOut,
+    Registration,
+    load_logistic_baselines,
+    load_model,
+    register,
+)
+from training.settings import TrainingSettings
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """A finished training run: what was learnt and how registration went."""
+
+    result: TrainingResult
+    registration: Registration
+
+
+def fingerprint(
+    clients: pd.DataFrame, sessions: pd.DataFrame, paths: tuple[Path, ...]
+) -> dict[str, object]:
+    """Row counts, label rates and file hashes: enough to tell two extracts apart."""
+    termination = clients["termination"].value_counts(normalize=True).round(4).to_dict()
+    return {
+        "clients": len(clients),
+        "sessions": len(sessions),
+        "termination_rates": termination,
+        "files": {path.name: _sha256(path) for path in paths},
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def flat_metrics(result: TrainingResult) -> dict[str, float]:
+    """Test and cross-validation metrics named like ``dropout/test/xgboost/auroc``."""
+    flat: dict[str, float] = {}
+    for outcome, sections in result.metrics.items():
+        for model, stats in sections["test"].items():
+            for metric, values in stats.items():
+                for part, value in values.items():
+                    suffix = "" if part == "value" else f"_{part}"
+                    flat[f"{outcome}/test/{model}/{metric}{suffix}"] = float(value)
+        for model, stats in sections.get("cross_validation", {}).items():
+            if isinstance(stats, dict):
+                for metric, value in stats.items():
+                    flat[f"{outcome}/cv/{model}/{metric}"] = float(value)
+    return flat
+
+
+def train_and_register(
+    clients_path: Path,
+    sessions_path: Path,
+    *,
+    settings: TrainingSettings,
+    config: TrainingConfig,
+    progress: Progress,
+) -> TrainingRun:
+    """Validate, train, evaluate, log, register and gate: the ``train`` command."""
+    progress("reading and validating the extract")
+    clients, sessions = read_extract(clients_path, sessions_path)
+    result = train(clients, sessions, config=config, progress=progress)
+    data = fingerprint(clients, sessions, (clients_path, sessions_path))
+    card = render_model_card(result, fingerprint=data)
+    model = result.model.__class__(**{**result.model.__dict__, "model_card": card})
+    model.metadata["fingerprint"] = data
+    with tempfile.TemporaryDirectory() as scratch:
+        artifacts = Path(scratch)
+        progress("saving plots and tables")
+        for outcome in OUTCOMES:
+            save_plots(
+                result.test_predictions[outcome],
+                result.importance[outcome]["concepts"],
+                outcome=outcome,
+                directory=artifacts / "plots",
+            )
+        for name, table in result.tables.items():
+            (artifacts / "tables").mkdir(exist_ok=True)
+            table.to_csv(artifacts / "tables" / f"{name}.csv", index=False)
+        progress("logging to MLflow and registering")
+        registration = register(
+            model,
+            settings=settings,
+            held_out={o: HeldOut(*result.held_out[o]) for o in OUTCOMES},
+            params={
+                "max_landmark": config.max_landmark,
+                "test_share": config.test_share,
+                "cv_folds": config.cv_folds,
+                "seed": config.seed,
+                "booster": config.booster.params("dropout"),
+                "counts": result.counts,
+                "fingerprint": data,
+            },
+            metrics=flat_metrics(result),
+            artifacts_dir=artifacts,
+            baselines=result.baselines,
+        )
+    return TrainingRun(result=result, registration=registration)
+
+
+def evaluate_registered(
+    clients_path: Path,
+    sessions_path: Path,
+    *,
+    settings: TrainingSettings,
+    version: str | None,
+    oracle: pd.DataFrame | None = None,
+) -> tuple[str, pd.DataFrame]:
+    """Metrics of a registered model on a labelled extract, beside its baselines.
+
+    Returns the version evaluated and one row per (outcome, model) with every metric.
+    ``oracle`` (the simulator's true probabilities per client) adds an upper-bound row.
+    """
+    model, version = load_model(settings, version=version)
+    clients, sessions = read_extract(clients_path, sessions_path)
+    landmarks = build_landmarks(clients, sessions, max_landmark=model.max_landmark)
+    features = compute_features(landmarks.history)
+    baselines = load_logistic_baselines(settings, version=version)
+    flags = signal_flags(features)
+    rows = []
+    for outcome in OUTCOMES:
+        labelled = landmarks.examples[outcome].notna().to_numpy()
+        labels = landmarks.examples.loc[labelled, outcome].to_numpy(dtype=float)
+        x = features[labelled]
+        scores = {"xgboost": model.outcome_model(outcome).probability(x)}
+        if outcome in baselines:
+            scores["logistic"] = baselines[outcome].predict_proba(x)[:, 1]
+        scores |= {
+            rule: flags[rule][labelled].astype(float)
+            for rule in ("srs_below_cutoff", "not_on_track")
+        }
+        if oracle is not None:
+            truth = oracle.set_index("client_id")[f"{outcome}_probability"]
+            scores["oracle"] = (
+                landmarks.examples.loc[labelled, "client_id"].map(truth).to_numpy(dtype=float)
+            )
+        for name, probability in scores.items():
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "model": name,
+                    "n": len(labels),
+                    **point_metrics(labels, probability),
+                }
+            )
+    return version, pd.DataFrame(rows)
