@@ -3,7 +3,10 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 DATA_DIR ?= data
-DEMO_CLIENTS ?= 5000
+DEMO_CLIENTS ?= 20000
+# The CLI keeps its MLflow store (and the demo cohort) under this directory.
+DROPOUT_RISK_DATA_DIR ?= $(DATA_DIR)
+export DROPOUT_RISK_DATA_DIR
 
 .PHONY: serve test lint format uv env
 
@@ -13,10 +16,14 @@ uv:
 env: uv
 	$(UV) sync --locked
 
-## serve: the main job: environment, a validated synthetic cohort (later: train if needed, serve)
+COHORT := $(DATA_DIR)/synthetic
+
+## serve: the main job: environment, then a champion model, trained on a fresh synthetic
+## cohort when none is registered. (The REST service joins here with the risk-service issue.)
 serve: env
-	$(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(DATA_DIR)/synthetic --report
-	$(UV) run dropout-risk validate --clients $(DATA_DIR)/synthetic/clients.csv --sessions $(DATA_DIR)/synthetic/sessions.csv
+	test -f $(COHORT)/clients.csv || $(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(COHORT) --report
+	$(UV) run dropout-risk validate --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv
+	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion
 
 ## test: the whole test suite
 test: env

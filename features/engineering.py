@@ -29,6 +29,8 @@ from features.recovery import distance_from_expected
 from features.schemas import GENDERS, PRIMARY_CONCERNS
 
 RAISES, LOWERS, FREE = 1, -1, 0
+#: Slack for comparisons of score differences with clinical thresholds.
+_TOLERANCE = 1e-9
 OUTCOMES = ("dropout", "poor_outcome")
 
 
@@ -225,7 +227,9 @@ def _rupture_columns(
     score to the next; it counts as repaired once a later score is back within half a
     threshold of the score before the fall.
     """
-    threshold = INSTRUMENTS[measure].rupture_drop
+    # Scores are recorded to a few decimals: a fall of exactly the threshold must count the
+    # same whatever floating-point noise the subtraction adds.
+    threshold = INSTRUMENTS[measure].rupture_drop - _TOLERANCE
     n, window = score.shape
     seen = ~np.isnan(score)
     slots = np.arange(window)
@@ -241,7 +245,9 @@ def _rupture_columns(
     later_best = np.fmax.accumulate(score[:, ::-1], axis=1)[:, ::-1]
     later_best = np.concatenate([later_best[:, 1:], np.full((n, 1), np.nan)], axis=1)
     rupture = fall >= threshold
-    repaired = rupture & (later_best >= previous - threshold / 2)
+    repaired = rupture & (
+        later_best >= previous - INSTRUMENTS[measure].rupture_drop / 2 - _TOLERANCE
+    )
     unrepaired = rupture & ~repaired
     return {
         f"{measure}_drop_from_previous": np.where(two_or_more, fall_at_latest, np.nan),

@@ -35,7 +35,7 @@ class BoosterSettings:
     monotone constraints from over-restricting splits.
     """
 
-    max_depth: int = 3
+    max_depth: int = 2
     learning_rate: float = 0.1
     max_rounds: int = 1000
     early_stopping_rounds: int = 30
@@ -100,6 +100,27 @@ def fit_booster(
     trimmed = booster[: best + 1]
     trimmed.set_attr(best_iteration=str(best), outcome=outcome)
     return trimmed
+
+
+def refit_booster(
+    *,
+    outcome: str,
+    features: np.ndarray,
+    labels: np.ndarray,
+    rounds: int,
+    settings: BoosterSettings | None = None,
+) -> xgb.Booster:
+    """Train the booster of ``outcome`` for a fixed number of rounds (found by early stopping).
+
+    Used to refit on the training and validation clients together once early stopping has
+    chosen the number of trees, so no client is wasted on choosing it.
+    """
+    settings = settings or BoosterSettings()
+    data = feature_matrix(features)
+    data.set_label(labels)
+    booster = xgb.train(settings.params(outcome), data, num_boost_round=rounds)
+    booster.set_attr(rounds=str(rounds), outcome=outcome)
+    return booster
 
 
 def booster_margin(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:

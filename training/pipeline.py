@@ -29,6 +29,7 @@ from models.estimators import (
     booster_margin,
     fit_booster,
     fit_logistic_baseline,
+    refit_booster,
 )
 from models.explanations import explain, global_importance
 from training.evaluation import age_band, bootstrap_metrics, metrics_frame, point_metrics
@@ -122,12 +123,23 @@ def fit_outcome(
     cross-validation passes the one the main fit chose, so each fold fits LR once.
     """
     fit, valid, calibrate = _split_clients(clients, (0.75, 0.125, 0.125), rng)
-    booster = fit_booster(
+    stopped = fit_booster(
         outcome=outcome,
         train_features=features[fit],
         train_labels=labels[fit],
         valid_features=features[valid],
         valid_labels=labels[valid],
+        settings=config.booster,
+    )
+    # Early stopping chose the number of trees; refit with it (scaled to the larger set) on
+    # the fit and validation clients together. Calibration clients stay unseen.
+    learnt = fit | valid
+    rounds = int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt.sum() / fit.sum()))
+    booster = refit_booster(
+        outcome=outcome,
+        features=features[learnt],
+        labels=labels[learnt],
+        rounds=rounds,
         settings=config.booster,
     )
     calibrator = MarginCalibrator.fit(
@@ -140,19 +152,19 @@ def fit_outcome(
         booster=booster,
         calibrator=calibrator,
         thresholds=choose_thresholds(probability, labels[held_out]),
-        base_rate=float(labels[fit].mean()),
+        base_rate=float(labels[learnt].mean()),
     )
-    logistic = (
-        fit_logistic_baseline(
+    logistic = None
+    if with_logistic:
+        chosen = fit_logistic_baseline(
             train_features=features[fit],
             train_labels=labels[fit],
             valid_features=features[valid],
             valid_labels=labels[valid],
             penalties=penalties,
         )
-        if with_logistic
-        else None
-    )
+        # The same treatment as the booster: refit on fit + validation clients.
+        logistic = chosen.fit(features[learnt], labels[learnt])
     return FittedOutcome(model=model, logistic=logistic)
 
 

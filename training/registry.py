@@ -220,6 +220,27 @@ def register(
     return Registration(run_id=run.info.run_id, version=version, promoted=promoted, reason=reason)
 
 
+def log_evaluation(
+    settings: TrainingSettings, *, version: str, table: pd.DataFrame, data: dict[str, object]
+) -> str:
+    """Log an evaluation of ``version`` on another extract as its own run; return its id."""
+    experiment_id = ensure_experiment(settings)
+    metrics = {
+        f"{row['outcome']}/evaluate/{row['model']}/{name}": float(row[name])
+        for row in table.to_dict("records")
+        for name in table.columns
+        if name not in ("outcome", "model", "n") and np.isfinite(row[name])
+    }
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"evaluate version {version}"
+    ) as run:
+        mlflow.set_tags({"kind": "evaluation", "model_version": version})
+        mlflow.log_params({"model_version": version, "fingerprint": _param(data)})
+        mlflow.log_metrics(metrics)
+        mlflow.log_text(table.to_csv(index=False), "evaluation.csv")
+    return run.info.run_id
+
+
 def _param(value: object) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text[:6000]  # MLflow's parameter value limit

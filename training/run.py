@@ -23,6 +23,7 @@ from training.registry import (
     Registration,
     load_logistic_baselines,
     load_model,
+    log_evaluation,
     register,
 )
 from training.settings import TrainingSettings
@@ -133,7 +134,7 @@ def evaluate_registered(
     version: str | None,
     oracle: pd.DataFrame | None = None,
 ) -> tuple[str, pd.DataFrame]:
-    """Metrics of a registered model on a labelled extract, beside its baselines.
+    """Metrics of a registered model on a labelled extract, beside its baselines; logged.
 
     Returns the version evaluated and one row per (outcome, model) with every metric.
     ``oracle`` (the simulator's true probabilities per client) adds an upper-bound row.
@@ -170,4 +171,7 @@ def evaluate_registered(
                     **point_metrics(labels, probability),
                 }
             )
-    return version, pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    data = fingerprint(clients, sessions, (clients_path, sessions_path))
+    log_evaluation(settings, version=version, table=table, data=data)
+    return version, table
