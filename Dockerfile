@@ -9,7 +9,8 @@ COPY models models
 COPY training training
 COPY service service
 COPY cli cli
-RUN uv sync --locked --no-dev
+# The dev group too: `make serve` runs `uv sync --locked`, which then has nothing to fetch.
+RUN uv sync --locked
 
 FROM python:3.11-slim
 RUN apt-get update && apt-get install -y --no-install-recommends make \

@@ -107,7 +107,7 @@ def train(
     ] = False,
 ) -> None:
     """Train, evaluate and register both predictors; promote if the gate passes."""
-    from training.pipeline import TrainingConfig
+    from training.pipeline import RULE_BASELINES, TrainingConfig
     from training.registry import champion_version
     from training.run import train_and_register
 
@@ -133,12 +133,23 @@ def train(
         fail(str(error))
     for outcome, sections in run.result.metrics.items():
         for model, stats in sections["test"].items():
-            auroc, ece = stats["auroc"], stats["ece"]
-            say(
+            auroc = stats["auroc"]
+            line = (
                 f"{outcome:12s} {model:16s} AUROC {auroc['value']:.3f} "
-                f"({auroc['low']:.3f}-{auroc['high']:.3f})  ECE {ece['value']:.3f}  "
-                f"slope {stats['calibration_slope']['value']:.2f}"
+                f"({auroc['low']:.3f}-{auroc['high']:.3f})"
             )
+            if model in RULE_BASELINES:
+                # A 0/1 flag: "at moderate" means flagged (any cut-off between 0 and 1).
+                line += (
+                    f"  flag sensitivity {stats['sensitivity_at_moderate']['value']:.2f}"
+                    f"  PPV {stats['ppv_at_moderate']['value']:.2f}"
+                )
+            else:
+                line += (
+                    f"  ECE {stats['ece']['value']:.3f}"
+                    f"  slope {stats['calibration_slope']['value']:.2f}"
+                )
+            say(line)
     registration = run.registration
     say(f"registered {settings.model_name} version {registration.version}: {registration.reason}")
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from features.contract import read_extract
 from features.engineering import OUTCOMES, compute_features
+from features.labels import derive_labels
 from features.landmarks import build_landmarks
 from features.signals import signal_flags
 from training.evaluation import point_metrics
@@ -44,10 +45,15 @@ def fingerprint(
 ) -> dict[str, object]:
     """Row counts, label rates and file hashes: enough to tell two extracts apart."""
     termination = clients["termination"].value_counts(normalize=True).round(4).to_dict()
+    labels = derive_labels(clients, sessions)
     return {
         "clients": len(clients),
         "sessions": len(sessions),
         "termination_rates": termination,
+        "label_rates": {
+            outcome: round(float(labels[outcome].astype("Float64").mean()), 4)
+            for outcome in OUTCOMES
+        },
         "files": {path.name: _sha256(path) for path in paths},
     }
 

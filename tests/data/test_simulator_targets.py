@@ -23,9 +23,15 @@ def _misses(checks: list[TargetCheck]) -> list[str]:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_target_lies_in_its_range(seed: int) -> None:
     checks = achieved_targets(simulate_cohort(n_clients=COHORT_SIZE, seed=seed))
+    achieved = {check.name: check.achieved for check in checks}
 
     assert len(checks) >= 40
     assert not _misses(checks), "\n".join(_misses(checks))
+    # Target 5/13: early change raises the achievable AUROC above the baseline's
+    # (Franken et al. 2023: from about .63 to about .70).
+    for outcome in ("dropout", "poor-outcome"):
+        baseline = achieved[f"{outcome} AUROC, baseline only (LR)"]
+        assert baseline + 0.05 < achieved[f"{outcome} AUROC, sessions 1-5 landmarks (LR)"]
 
 
 def test_a_miscalibrated_simulator_misses_its_targets() -> None:
@@ -33,12 +39,13 @@ def test_a_miscalibrated_simulator_misses_its_targets() -> None:
     broken = dataclasses.replace(
         SimulationParams(), dropout_logit_first=-2.6, dropout_alliance=0.0
     )
-    checks = {
-        c.name: c for c in achieved_targets(simulate_cohort(n_clients=5000, seed=3, params=broken))
-    }
+    cohort = simulate_cohort(n_clients=5000, seed=3, params=broken)
+    # The two targets below need no model fits; skipping them keeps the test fast.
+    checks = {c.name: c for c in achieved_targets(cohort, fit_models=False)}
 
     assert not checks["dropout rate (dropout / completed + dropout)"].passed
     assert not checks["alliance-dropout d, client WAI-SR (sessions 1-3)"].passed
+    assert not any("AUROC" in name for name in checks)
 
 
 def test_a_target_check_passes_only_inside_its_range() -> None:

@@ -208,6 +208,22 @@ def test_parameters_are_checked() -> None:
         )
 
 
+def test_the_package_exports_the_public_api() -> None:
+    import training.synth as synth
+
+    assert set(synth.__all__) == {
+        "Cohort",
+        "SimulationParams",
+        "ClinicProfile",
+        "DEFAULT_CLINIC_PROFILES",
+        "TargetCheck",
+        "simulate_cohort",
+        "write_cohort",
+        "achieved_targets",
+    }
+    assert all(hasattr(synth, name) for name in synth.__all__)
+
+
 def test_a_single_client_is_a_valid_extract() -> None:
     cohort = simulate_cohort(n_clients=1, seed=0)
 
