@@ -35,15 +35,19 @@ def save_plots(
     return paths
 
 
+def _model_scores(predictions: pd.DataFrame):
+    """(legend name, line style, scores) of each model present in ``predictions``."""
+    for model, (name, style) in _MODEL_STYLES.items():
+        column = f"{model}_probability"
+        if column in predictions:
+            yield name, style, predictions[column].to_numpy(dtype=float)
+
+
 def _curve_plot(
     predictions: pd.DataFrame, labels: np.ndarray, outcome: str, directory: Path, *, kind: str
 ) -> Path:
     figure, axes = plt.subplots(figsize=(5, 5))
-    for model, (name, style) in _MODEL_STYLES.items():
-        column = f"{model}_probability"
-        if column not in predictions:
-            continue
-        scores = predictions[column].to_numpy(dtype=float)
+    for name, style, scores in _model_scores(predictions):
         if kind == "roc":
             x, y, _ = roc_curve(labels, scores)
         else:
@@ -66,11 +70,7 @@ def _calibration_plot(
     predictions: pd.DataFrame, labels: np.ndarray, outcome: str, directory: Path
 ) -> Path:
     figure, axes = plt.subplots(figsize=(5, 5))
-    for model, (name, style) in _MODEL_STYLES.items():
-        column = f"{model}_probability"
-        if column not in predictions:
-            continue
-        scores = predictions[column].to_numpy(dtype=float)
+    for name, style, scores in _model_scores(predictions):
         edges = np.quantile(scores, np.linspace(0, 1, 11))
         bins = np.clip(np.searchsorted(edges, scores, side="right") - 1, 0, 9)
         predicted = np.bincount(bins, scores, 10) / np.maximum(np.bincount(bins, minlength=10), 1)

@@ -1,0 +1,40 @@
+"""The evaluation plots and the model card that every run logs."""
+
+from __future__ import annotations
+
+from training.model_card import render_model_card
+from training.plots import save_plots
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_plot_is_a_png(tmp_path, trained):
+    paths = save_plots(
+        trained.test_predictions["dropout"],
+        trained.importance["dropout"]["concepts"],
+        outcome="dropout",
+        directory=tmp_path,
+    )
+    names = sorted(path.name for path in paths)
+    assert names == [
+        "dropout_calibration.png",
+        "dropout_importance.png",
+        "dropout_precision_recall.png",
+        "dropout_roc.png",
+    ]
+    for path in paths:
+        content = path.read_bytes()
+        assert content.startswith(PNG_SIGNATURE) and len(content) > 5_000
+
+
+def test_model_card_has_use_data_metrics_subgroups_thresholds_and_limits(trained):
+    card = render_model_card(trained, fingerprint={"clients": 4000})
+    for heading in ("## Intended use", "## Data", "## Dropout", "## Poor outcome",
+                    "## Risk levels", "## Limitations"):  # fmt: skip
+        assert heading in card
+    assert "not a diagnosis" in card
+    assert "By age band:" in card and "By clinic:" in card
+    dropout = trained.model.dropout.thresholds
+    assert f"| Dropout | {dropout.moderate:.1%} | {dropout.high:.1%} |" in card
+    auroc = trained.metrics["dropout"]["test"]["xgboost"]["auroc"]
+    assert f"{auroc['value']:.3f} ({auroc['low']:.3f}-{auroc['high']:.3f})" in card
