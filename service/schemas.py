@@ -1,0 +1,188 @@
+"""Request and response models of the REST API (shared/spec/api.md).
+
+The request carries the data contract's client row and sessions; the contract's rules are
+checked here with pydantic (per request: no pandas, no pandera), with every range and
+category taken from the same places the pandera models use (:mod:`features.instruments`,
+:mod:`features.schemas`), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+
+Gender = Literal["female", "male", "nonbinary", "unknown"]
+Concern = Literal["depression", "anxiety", "ocd", "panic", "phobia", "other"]
+RiskLevel = Literal["low", "moderate", "high"]
+#: Appointments per request; far beyond any episode, small enough to bound the work.
+MAX_SESSIONS = 200
+
+
+def _score(measure: str, kind: type) -> object:
+    instrument = INSTRUMENTS[measure]
+    return Annotated[
+        kind | None,
+        Field(
+            default=None,
+            ge=instrument.low,
+            le=instrument.high,
+            description=f"{instrument.label}, {instrument.low:g} to {instrument.high:g}",
+            allow_inf_nan=False,
+        ),
+    ]
+
+
+class ClientIn(BaseModel):
+    """The client row of the data contract (termination and end date are not known yet)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    client_id: str = Field(min_length=1, max_length=128)
+    clinic_id: str = Field(min_length=1, max_length=128)
+    therapist_id: str = Field(min_length=1, max_length=128)
+    intake_date: date
+    age: int = Field(ge=16, le=100)
+    gender: Gender
+    primary_concern: Concern
+    prior_treatment: bool | None = None
+
+
+class SessionIn(BaseModel):
+    """One scheduled appointment, attended or not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    session_number: int = Field(ge=1, le=MAX_SESSIONS)
+    session_date: date
+    attended: bool
+    wai_client: _score("wai_client", float)  # type: ignore[valid-type]
+    wai_therapist: _score("wai_therapist", float)  # type: ignore[valid-type]
+    srs: _score("srs", float)  # type: ignore[valid-type]
+    ors: _score("ors", float)  # type: ignore[valid-type]
+    oq45: _score("oq45", int)  # type: ignore[valid-type]
+    phq9: _score("phq9", int)  # type: ignore[valid-type]
+    gad7: _score("gad7", int)  # type: ignore[valid-type]
+
+    @model_validator(mode="after")
+    def _missed_session_has_no_measures(self) -> SessionIn:
+        if not self.attended:
+            recorded = [m for m in MEASURE_COLUMNS if getattr(self, m) is not None]
+            if recorded:
+                raise ValueError(
+                    f"attended is false (a missed session), so measures must be empty: "
+                    f"{', '.join(recorded)}"
+                )
+        return self
+
+
+class AssessmentRequest(BaseModel):
+    """A client and its sessions so far, as the data contract defines them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "client": {
+                        "client_id": "c-001",
+                        "clinic_id": "north",
+                        "therapist_id": "t-07",
+                        "intake_date": "2026-03-02",
+                        "age": 34,
+                        "gender": "female",
+                        "primary_concern": "depression",
+                        "prior_treatment": False,
+                    },
+                    "sessions": [
+                        {
+                            "session_number": 1,
+                            "session_date": "2026-03-02",
+                            "attended": True,
+                            "wai_client": 3.4,
+                            "wai_therapist": 3.9,
+                            "srs": 33,
+                            "phq9": 18,
+                            "gad7": 12,
+                        },
+                        {"session_number": 2, "session_date": "2026-03-09", "attended": False},
+                    ],
+                }
+            ]
+        },
+    )
+
+    client: ClientIn
+    sessions: list[SessionIn] = Field(min_length=1, max_length=MAX_SESSIONS)
+
+    @model_validator(mode="after")
+    def _sessions_follow_the_contract(self) -> AssessmentRequest:
+        numbers = [s.session_number for s in self.sessions]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError(
+                "sessions: session_number must run 1, 2, 3, ... in order, with no gaps or "
+                f"repeats; got {numbers[:20]}"
+            )
+        previous = self.client.intake_date
+        for session in self.sessions:
+            if session.session_date < self.client.intake_date:
+                raise ValueError(
+                    f"sessions: session {session.session_number} is dated before intake_date"
+                )
+            if session.session_date < previous:
+                raise ValueError(
+                    f"sessions: session {session.session_number} is dated before the "
+                    "previous session"
+                )
+            previous = session.session_date
+        return self
+
+
+class FactorOut(BaseModel):
+    """One contribution to a client's estimate, in the clinician's words."""
+
+    feature: str = Field(description="Clinical concept, e.g. client_alliance, attendance.")
+    label: str = Field(description="What was seen, in a few words.")
+    value: str = Field(description="The values behind it.")
+    effect: float = Field(description="Signed contribution on the probability scale.")
+    direction: Literal["raises", "lowers"]
+    text: str = Field(description="One sentence a clinician can act on.")
+
+
+class OutcomeRiskOut(BaseModel):
+    """One outcome's calibrated estimate."""
+
+    probability: float = Field(ge=0, le=1, description="Calibrated: 0.3 = about 3 in 10.")
+    risk_level: RiskLevel
+    factors: list[FactorOut]
+
+
+class SignalOut(BaseModel):
+    """A rule-based clinical flag reported beside the score."""
+
+    code: str
+    text: str
+
+
+class ModelOut(BaseModel):
+    """The model version that made an assessment."""
+
+    name: str
+    version: str
+    trained_at: str | None = None
+
+
+class AssessmentResponse(BaseModel):
+    """Both risks, their factors and the clinical signals for one client."""
+
+    assessment_id: str
+    client_id: str
+    as_of_session: int
+    model: ModelOut
+    dropout: OutcomeRiskOut
+    poor_outcome: OutcomeRiskOut
+    signals: list[SignalOut]
+    warnings: list[str]
