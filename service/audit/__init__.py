@@ -1,0 +1,30 @@
+"""The audit store: every assessment and reported outcome, committed before it is acknowledged.
+
+Open one :class:`AuditStore` per process with :meth:`AuditStore.open` (it migrates the
+database to the packaged schema) and share it between threads.
+"""
+
+from service.audit.migrate import database_revision, head_revision, upgrade_database
+from service.audit.records import (
+    TERMINATIONS,
+    AuditUnavailableError,
+    StoredAssessment,
+    StoredOutcome,
+    canonical_json,
+    input_sha256,
+)
+from service.audit.store import DEFAULT_AUDIT_URL, AuditStore
+
+__all__ = [
+    "DEFAULT_AUDIT_URL",
+    "TERMINATIONS",
+    "AuditStore",
+    "AuditUnavailableError",
+    "StoredAssessment",
+    "StoredOutcome",
+    "canonical_json",
+    "database_revision",
+    "head_revision",
+    "input_sha256",
+    "upgrade_database",
+]

@@ -1,0 +1,291 @@
+"""The audit store: every assessment served and every outcome reported, committed durably.
+
+A write method returns only after its transaction has committed (on SQLite with
+``synchronous=FULL``, i.e. on disk); any failure raises :class:`AuditUnavailableError`, so a
+caller that answers only after a successful return never acknowledges a lost record.
+Each call uses its own short session, so one store serves FastAPI's threadpool.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Select, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import sessionmaker
+
+from service.audit.engine import WRITE_OPTIONS, create_audit_engine
+from service.audit.migrate import upgrade_database
+from service.audit.records import (
+    TERMINATIONS,
+    AuditUnavailableError,
+    StoredAssessment,
+    StoredOutcome,
+    canonical_json,
+    input_sha256,
+)
+from service.audit.tables import AssessmentRow, OutcomeRow
+
+DEFAULT_AUDIT_URL = "sqlite:///data/audit.db"
+"""Where the service keeps its audit records unless DATABASE_URL says otherwise."""
+
+_STREAM_BATCH = 500  # rows fetched at a time when iterating, so exports stay in bounded memory
+
+
+class AuditStore:
+    """Writes and reads audit records in one relational database (SQLite or PostgreSQL)."""
+
+    def __init__(self, *, engine: Engine) -> None:
+        """Use ``engine`` as it is; :meth:`open` is the usual way in (it also migrates).
+
+        Args:
+            engine: An engine from :func:`service.audit.engine.create_audit_engine` whose
+                database is at the current schema revision.
+        """
+        self._engine = engine
+        self._reading = sessionmaker(engine, expire_on_commit=False)
+        self._writing = sessionmaker(
+            engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False
+        )
+
+    @classmethod
+    def open(cls, url: str) -> AuditStore:
+        """Connect to the audit database at ``url`` and migrate it to the current schema.
+
+        Args:
+            url: A SQLAlchemy URL, e.g. :data:`DEFAULT_AUDIT_URL` or
+                ``postgresql+psycopg://user@host:5432/dbname``.
+
+        Returns:
+            A store ready for use; call :meth:`close` when done.
+
+        Raises:
+            ValueError: ``url`` names an in-memory SQLite database.
+            AuditUnavailableError: The database cannot be created, reached or migrated.
+        """
+        try:
+            engine = create_audit_engine(url)
+        except OSError as error:
+            raise AuditUnavailableError(
+                f"cannot create the audit database's directory: {error.strerror}"
+            ) from error
+        try:
+            upgrade_database(engine)
+        except SQLAlchemyError as error:
+            engine.dispose()
+            raise _unavailable("open and migrate the audit database", error) from error
+        return cls(engine=engine)
+
+    def close(self) -> None:
+        """Close every pooled connection; the store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        self.close()
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query now (for the readiness probe)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def record_assessment(
+        self,
+        *,
+        assessment_id: str,
+        client_id: str,
+        as_of_session: int,
+        model_name: str,
+        model_version: str,
+        request: dict[str, Any],
+        response: dict[str, Any],
+    ) -> StoredAssessment:
+        """Commit one assessment; only then may its response be sent.
+
+        Args:
+            assessment_id: The assessment's UUID, as returned to the caller.
+            client_id: The client scored.
+            as_of_session: The last session the score took into account.
+            model_name: Registered name of the scoring model.
+            model_version: Registered version of the scoring model.
+            request: The request body, JSON-compatible (e.g. ``model_dump(mode="json")``).
+            response: The response body, JSON-compatible.
+
+        Returns:
+            The committed record (its ``request`` and ``response`` are copies).
+
+        Raises:
+            ValueError: The id is not a UUID, or a body is not a JSON document.
+            AuditUnavailableError: The record was not committed.
+        """
+        request_text = canonical_json(request)
+        record = StoredAssessment(
+            assessment_id=_uuid_text(assessment_id),
+            created_at=datetime.now(UTC),
+            client_id=client_id,
+            as_of_session=as_of_session,
+            model_name=model_name,
+            model_version=model_version,
+            input_sha256=input_sha256(request),
+            request=json.loads(request_text),
+            response=json.loads(canonical_json(response)),
+        )
+        self._commit(AssessmentRow.from_record(record), what="the assessment")
+        return record
+
+    def get_assessment(self, assessment_id: str) -> StoredAssessment | None:
+        """The stored assessment with this id (any UUID spelling), None when there is none.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        try:
+            key = _uuid_text(assessment_id)
+        except ValueError:
+            return None  # never stored: only UUIDs are
+        try:
+            with self._reading() as session:
+                row = session.get(AssessmentRow, key)
+                return None if row is None else row.to_record()
+        except SQLAlchemyError as error:
+            raise _unavailable("read the assessment", error) from error
+
+    def record_outcome(
+        self, *, client_id: str, termination: str, end_date: date | None, reported_by: str | None
+    ) -> StoredOutcome:
+        """Commit a report of how a client's episode ended.
+
+        Args:
+            client_id: The client whose episode it is.
+            termination: One of :data:`~service.audit.records.TERMINATIONS`.
+            end_date: Last day of the episode; None exactly when it is ``ongoing``.
+            reported_by: Name of the reporting API token, None when unknown.
+
+        Returns:
+            The committed record, with its new id.
+
+        Raises:
+            ValueError: Unknown termination, or an end date that contradicts it.
+            AuditUnavailableError: The record was not committed.
+        """
+        if termination not in TERMINATIONS:
+            raise ValueError(f"termination must be one of {', '.join(TERMINATIONS)}")
+        if (end_date is None) != (termination == "ongoing"):
+            raise ValueError("end_date must be given, except for an ongoing episode")
+        record = StoredOutcome(
+            outcome_id=str(uuid.uuid4()),
+            created_at=datetime.now(UTC),
+            client_id=client_id,
+            termination=termination,
+            end_date=end_date,
+            reported_by=reported_by,
+        )
+        self._commit(OutcomeRow.from_record(record), what="the outcome")
+        return record
+
+    def assessments(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        model_version: str | None = None,
+        client_id: str | None = None,
+    ) -> Iterator[StoredAssessment]:
+        """Stored assessments, oldest first, optionally narrowed.
+
+        Args:
+            since: Only those created at or after this (timezone-aware) time.
+            until: Only those created before this (timezone-aware) time.
+            model_version: Only those scored by this model version.
+            client_id: Only those of this client.
+
+        Yields:
+            Records in ``created_at`` order, fetched in batches as iteration proceeds.
+
+        Raises:
+            ValueError: A naive ``since`` or ``until`` (on the first ``next``).
+            AuditUnavailableError: The database could not be read.
+        """
+        query = _narrowed(AssessmentRow, since=since, until=until)
+        if model_version is not None:
+            query = query.where(AssessmentRow.model_version == model_version)
+        if client_id is not None:
+            query = query.where(AssessmentRow.client_id == client_id)
+        return self._stream(query)
+
+    def outcomes(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        client_id: str | None = None,
+    ) -> Iterator[StoredOutcome]:
+        """Stored outcome reports, oldest first, narrowed as in :meth:`assessments`."""
+        query = _narrowed(OutcomeRow, since=since, until=until)
+        if client_id is not None:
+            query = query.where(OutcomeRow.client_id == client_id)
+        return self._stream(query)
+
+    def _commit(self, row: AssessmentRow | OutcomeRow, *, what: str) -> None:
+        """Insert ``row`` in its own transaction; return only once it has committed."""
+        try:
+            with self._writing() as session, session.begin():
+                session.add(row)
+        except SQLAlchemyError as error:
+            raise _unavailable(f"commit {what}", error) from error
+
+    def _stream(self, query: Select[Any]) -> Iterator[Any]:
+        """Yield the records of ``query``'s rows batch by batch, in one read session."""
+        try:
+            with self._reading() as session:
+                for row in session.scalars(query.execution_options(yield_per=_STREAM_BATCH)):
+                    yield row.to_record()
+        except SQLAlchemyError as error:
+            raise _unavailable("read audit records", error) from error
+
+
+def _narrowed(
+    table: type[AssessmentRow] | type[OutcomeRow],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+) -> Select[Any]:
+    """All rows of ``table`` created in the window [since, until), in time order."""
+    for bound in (since, until):
+        if bound is not None and bound.utcoffset() is None:
+            raise ValueError("since and until must be timezone-aware")
+    query = select(table)
+    if since is not None:
+        query = query.where(table.created_at >= since)
+    if until is not None:
+        query = query.where(table.created_at < until)
+    # The key breaks ties between records of the same microsecond, so the order is stable.
+    key = table.assessment_id if table is AssessmentRow else table.outcome_id
+    return query.order_by(table.created_at, key)
+
+
+def _uuid_text(value: str) -> str:
+    """``value`` as a canonical lower-case UUID, so that lookups by id cannot miss on case."""
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"assessment_id must be a UUID, got {value!r}") from error
+
+
+def _unavailable(action: str, error: SQLAlchemyError) -> AuditUnavailableError:
+    """An :class:`AuditUnavailableError` naming what failed, without statement parameters."""
+    # The driver's own message (first line only: PostgreSQL's DETAIL lines may quote values).
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    summary = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return AuditUnavailableError(f"audit store could not {action}: {summary}")

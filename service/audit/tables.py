@@ -1,0 +1,143 @@
+"""The audit tables: one row per assessment served and one per outcome reported.
+
+The schema itself is owned by the Alembic migrations in ``migrations/versions``; these
+models describe it for queries (and for ``alembic revision --autogenerate``). Indexes serve
+what reads the audit later: a client's history (``client_id``), time windows
+(``created_at``) and score monitoring per model version and window
+(``model_version, created_at``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from service.audit.records import StoredAssessment, StoredOutcome
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names fixed by convention, so that migrations can name what they alter."""
+
+# JSONB on PostgreSQL: compact, and queryable should monitoring ever need to look inside.
+_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time stored as UTC and always read back timezone-aware (UTC).
+
+    SQLite has no time zones, so it keeps naive UTC; PostgreSQL keeps ``timestamptz``.
+    Naive datetimes are refused: a local time taken for UTC would shift audit windows.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert to UTC (naive on SQLite), refusing naive input."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("audit times must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to what SQLite returns; normalise PostgreSQL's session zone to UTC."""
+        del dialect  # both backends are handled by the value alone
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class AuditBase(DeclarativeBase):
+    """Declarative base of the audit tables (its own metadata, apart from any other store)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AssessmentRow(AuditBase):
+    """An assessment as sent to the record system, with the input it was computed from.
+
+    Attributes are named as the fields of :class:`StoredAssessment` (the key column is ``id``).
+    """
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        Index("ix_assessments_client_id_created_at", "client_id", "created_at"),
+        Index("ix_assessments_model_version_created_at", "model_version", "created_at"),
+    )
+
+    assessment_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    client_id: Mapped[str] = mapped_column(String)
+    as_of_session: Mapped[int]
+    model_name: Mapped[str] = mapped_column(String)
+    model_version: Mapped[str] = mapped_column(String)
+    input_sha256: Mapped[str] = mapped_column(String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
+    response: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
+
+    @classmethod
+    def from_record(cls, record: StoredAssessment) -> AssessmentRow:
+        """A new row holding ``record``."""
+        return cls(**{field.name: getattr(record, field.name) for field in fields(record)})
+
+    def to_record(self) -> StoredAssessment:
+        """The immutable record of this row."""
+        return StoredAssessment(
+            **{field.name: getattr(self, field.name) for field in fields(StoredAssessment)}
+        )
+
+
+class OutcomeRow(AuditBase):
+    """A record system's report of how an episode ended, named as :class:`StoredOutcome`."""
+
+    __tablename__ = "outcomes"
+    __table_args__ = (
+        CheckConstraint(
+            "termination IN ('completed', 'dropout', 'referred', 'ongoing')", name="termination"
+        ),
+        CheckConstraint(
+            "(termination = 'ongoing' AND end_date IS NULL)"
+            " OR (termination <> 'ongoing' AND end_date IS NOT NULL)",
+            name="end_date_unless_ongoing",
+        ),
+        Index("ix_outcomes_client_id_created_at", "client_id", "created_at"),
+    )
+
+    outcome_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    client_id: Mapped[str] = mapped_column(String)
+    termination: Mapped[str] = mapped_column(String(16))
+    end_date: Mapped[date | None] = mapped_column(Date)
+    reported_by: Mapped[str | None] = mapped_column(String)
+
+    @classmethod
+    def from_record(cls, record: StoredOutcome) -> OutcomeRow:
+        """A new row holding ``record``."""
+        return cls(**{field.name: getattr(record, field.name) for field in fields(record)})
+
+    def to_record(self) -> StoredOutcome:
+        """The immutable record of this row."""
+        return StoredOutcome(
+            **{field.name: getattr(self, field.name) for field in fields(StoredOutcome)}
+        )
