@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import tempfile
 from collections.abc import Callable
@@ -96,8 +97,12 @@ def train_and_register(
     result = train(clients, sessions, config=config, progress=progress)
     data = fingerprint(clients, sessions, (clients_path, sessions_path))
     card = render_model_card(result, fingerprint=data)
-    model = result.model.__class__(**{**result.model.__dict__, "model_card": card})
-    model.metadata["fingerprint"] = data
+    # A new bundle with the card and fingerprint; the run's own result stays as trained.
+    model = dataclasses.replace(
+        result.model,
+        model_card=card,
+        metadata={**result.model.metadata, "fingerprint": data},
+    )
     with tempfile.TemporaryDirectory() as scratch:
         artifacts = Path(scratch)
         progress("saving plots and tables")
