@@ -170,6 +170,14 @@ class HistoryBatch:
         )
 
     @classmethod
+    def concat(cls, batches: Sequence[HistoryBatch]) -> HistoryBatch:
+        """One batch holding the histories of ``batches`` in order (same window)."""
+        if not batches:
+            raise ValueError("concat needs at least one batch")
+        arrays = [batch._arrays() for batch in batches]
+        return cls(**{name: np.concatenate([a[name] for a in arrays]) for name in arrays[0]})
+
+    @classmethod
     def _cut(cls, **arrays: np.ndarray) -> HistoryBatch:
         """Blank every session slot after each history's landmark: nothing from after k."""
         as_of = arrays["as_of_session"]

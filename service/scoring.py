@@ -1,13 +1,15 @@
-"""The per-request scoring path: validated request -> history -> features -> bundle.
+"""The per-request scoring path: validated requests -> histories -> features -> bundle.
 
-No pandas and no DataFrame: the request's records go straight into
-:meth:`features.history.HistoryBatch.from_records` and the same feature function, booster
-and explanation code that training and batch scoring use.
+No pandas and no DataFrame: each request's records go straight into
+:meth:`features.history.HistoryBatch.from_records`, and a batch of requests is scored in one
+call of the same feature function, boosters and explanation code that training and batch
+scoring use.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from features.history import HistoryBatch
@@ -21,39 +23,85 @@ from service.schemas import (
     SignalOut,
 )
 
+DEFAULT_FACTORS = 5
+
 
 def assess(
-    model: RiskModel, request: AssessmentRequest, *, model_name: str, model_version: str
+    model: RiskModel,
+    request: AssessmentRequest,
+    *,
+    model_name: str,
+    model_version: str,
+    factors: int = DEFAULT_FACTORS,
 ) -> AssessmentResponse:
     """Score one client as of its latest session (capped at the model's last landmark)."""
-    warnings = []
-    as_of = len(request.sessions)
-    if as_of > model.max_landmark:
-        warnings.append(
-            f"{as_of} sessions were sent; the model predicts from sessions 1 to "
-            f"{model.max_landmark}, so this estimate is as of session {model.max_landmark}"
-        )
-        as_of = model.max_landmark
-    history = HistoryBatch.from_records(
-        request.client.model_dump(),
-        (session.model_dump() for session in request.sessions),
-        as_of_session=as_of,
-        window=model.max_landmark,
+    (response,) = assess_many(
+        model, [request], model_name=model_name, model_version=model_version, factors=factors
     )
-    (result,) = model.assess(history)
-    return AssessmentResponse(
-        assessment_id=str(uuid.uuid4()),
-        client_id=request.client.client_id,
-        as_of_session=result.as_of_session,
-        model=ModelOut(
-            name=model_name,
-            version=model_version,
-            trained_at=str(model.metadata.get("trained_at")) if model.metadata else None,
-        ),
-        dropout=_outcome(result.dropout),
-        poor_outcome=_outcome(result.poor_outcome),
-        signals=[SignalOut(code=s.code, text=s.text) for s in result.signals],
-        warnings=warnings,
+    return response
+
+
+def assess_many(
+    model: RiskModel,
+    requests: Sequence[AssessmentRequest],
+    *,
+    model_name: str,
+    model_version: str,
+    factors: int = DEFAULT_FACTORS,
+) -> list[AssessmentResponse]:
+    """Score each client as of its latest session, all in one pass through the model.
+
+    Args:
+        model: The bundle to score with.
+        requests: Validated requests (at least one).
+        model_name: Registered name of ``model``, reported in each response.
+        model_version: Its registered version, reported in each response.
+        factors: Factors listed per outcome.
+
+    Returns:
+        One response per request, in order, each with a new assessment id.
+    """
+    warnings = [_landmark_warning(len(r.sessions), model.max_landmark) for r in requests]
+    history = HistoryBatch.concat(
+        [
+            HistoryBatch.from_records(
+                request.client.model_dump(),
+                (session.model_dump() for session in request.sessions),
+                as_of_session=min(len(request.sessions), model.max_landmark),
+                window=model.max_landmark,
+            )
+            for request in requests
+        ]
+    )
+    trained_at = model.metadata.get("trained_at") if model.metadata else None
+    identity = ModelOut(
+        name=model_name,
+        version=model_version,
+        trained_at=None if trained_at is None else str(trained_at),
+    )
+    return [
+        AssessmentResponse(
+            assessment_id=str(uuid.uuid4()),
+            client_id=request.client.client_id,
+            as_of_session=result.as_of_session,
+            model=identity,
+            dropout=_outcome(result.dropout),
+            poor_outcome=_outcome(result.poor_outcome),
+            signals=[SignalOut(code=s.code, text=s.text) for s in result.signals],
+            warnings=[warning] if warning else [],
+        )
+        for request, result, warning in zip(
+            requests, model.assess(history, factors=factors), warnings, strict=True
+        )
+    ]
+
+
+def _landmark_warning(sessions: int, max_landmark: int) -> str | None:
+    if sessions <= max_landmark:
+        return None
+    return (
+        f"{sessions} sessions were sent; the model predicts from sessions 1 to "
+        f"{max_landmark}, so this estimate is as of session {max_landmark}"
     )
 
 

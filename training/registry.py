@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +33,7 @@ import models
 from features.engineering import FEATURE_NAMES, OUTCOMES
 from models.bundle import RiskModel, load_baselines
 from models.pyfunc import BUNDLE_ARTIFACT, RiskModelPyfunc, prediction_frame
+from models.registry_store import alias_version, bundle_directory, download_model, registry_client
 from training.evaluation import bootstrap_metrics, point_metrics
 from training.settings import CHAMPION, TrainingSettings
 
@@ -67,12 +66,11 @@ class HeldOut:
 
 
 def client(settings: TrainingSettings) -> MlflowClient:
-    """Point MLflow at the configured store and return a client for it."""
-    if not settings.mlflow_tracking_uri:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Point MLflow (runs are logged through its fluent API) at the store; return a client."""
+    tracking = registry_client(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    return tracking
 
 
 def ensure_experiment(settings: TrainingSettings) -> str:
@@ -88,11 +86,7 @@ def ensure_experiment(settings: TrainingSettings) -> str:
 
 def champion_version(settings: TrainingSettings) -> str | None:
     """The version the ``champion`` alias points at, or None if there is none."""
-    try:
-        found = client(settings).get_model_version_by_alias(settings.model_name, CHAMPION)
-        return str(found.version)
-    except MlflowException:
-        return None
+    return alias_version(settings, CHAMPION)
 
 
 def load_model(settings: TrainingSettings, *, version: str | None = None) -> tuple[RiskModel, str]:
@@ -102,13 +96,12 @@ def load_model(settings: TrainingSettings, *, version: str | None = None) -> tup
         LookupError: no such version, or no champion yet.
     """
     version = _resolve(settings, version)
-    with _bundle_directory(settings, version) as directory:
-        return RiskModel.load(directory), version
+    return download_model(settings, version), version
 
 
 def load_logistic_baselines(settings: TrainingSettings, *, version: str) -> dict:
     """The logistic-regression baselines registered with ``version`` (by outcome)."""
-    with _bundle_directory(settings, _resolve(settings, version)) as directory:
+    with bundle_directory(settings, _resolve(settings, version)) as directory:
         return load_baselines(directory)
 
 
@@ -123,15 +116,6 @@ def _resolve(settings: TrainingSettings, version: str | None) -> str:
     except MlflowException as error:
         raise LookupError(f"{settings.model_name!r} has no version {version}") from error
     return str(version)
-
-
-@contextmanager
-def _bundle_directory(settings: TrainingSettings, version: str) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory() as scratch:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{settings.model_name}/{version}", dst_path=scratch
-        )
-        yield Path(local) / "artifacts" / BUNDLE_ARTIFACT
 
 
 def promotion_decision(

@@ -8,6 +8,7 @@ from service.audit.migrate import database_revision, head_revision, upgrade_data
 from service.audit.records import (
     TERMINATIONS,
     AuditUnavailableError,
+    NewAssessment,
     StoredAssessment,
     StoredOutcome,
     canonical_json,
@@ -20,6 +21,7 @@ __all__ = [
     "TERMINATIONS",
     "AuditStore",
     "AuditUnavailableError",
+    "NewAssessment",
     "StoredAssessment",
     "StoredOutcome",
     "canonical_json",

@@ -24,6 +24,29 @@ class AuditUnavailableError(Exception):
 
 
 @dataclass(frozen=True)
+class NewAssessment:
+    """An assessment to store (see :meth:`service.audit.AuditStore.record_assessments`).
+
+    Attributes:
+        assessment_id: The assessment's UUID, as returned to the caller.
+        client_id: The client scored.
+        as_of_session: The last session the score took into account.
+        model_name: Registered name of the scoring model.
+        model_version: Registered version of the scoring model.
+        request: The request body, JSON-compatible.
+        response: The response body, JSON-compatible.
+    """
+
+    assessment_id: str
+    client_id: str
+    as_of_session: int
+    model_name: str
+    model_version: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class StoredAssessment:
     """One committed assessment: who was scored, by which model, on what input, with what result.
 

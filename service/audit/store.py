@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from service.audit.migrate import upgrade_database
 from service.audit.records import (
     TERMINATIONS,
     AuditUnavailableError,
+    NewAssessment,
     StoredAssessment,
     StoredOutcome,
     canonical_json,
@@ -128,20 +129,48 @@ class AuditStore:
             ValueError: The id is not a UUID, or a body is not a JSON document.
             AuditUnavailableError: The record was not committed.
         """
-        request_text = canonical_json(request)
-        record = StoredAssessment(
-            assessment_id=_uuid_text(assessment_id),
-            created_at=datetime.now(UTC),
-            client_id=client_id,
-            as_of_session=as_of_session,
-            model_name=model_name,
-            model_version=model_version,
-            input_sha256=input_sha256(request),
-            request=json.loads(request_text),
-            response=json.loads(canonical_json(response)),
+        (record,) = self.record_assessments(
+            [
+                NewAssessment(
+                    assessment_id=assessment_id,
+                    client_id=client_id,
+                    as_of_session=as_of_session,
+                    model_name=model_name,
+                    model_version=model_version,
+                    request=request,
+                    response=response,
+                )
+            ]
         )
-        self._commit(AssessmentRow.from_record(record), what="the assessment")
         return record
+
+    def record_assessments(self, assessments: Sequence[NewAssessment]) -> list[StoredAssessment]:
+        """Commit several assessments in one transaction: all are stored, or none is.
+
+        Raises:
+            ValueError: An id is not a UUID, or a body is not a JSON document.
+            AuditUnavailableError: Nothing was committed.
+        """
+        created_at = datetime.now(UTC)
+        records = [
+            StoredAssessment(
+                assessment_id=_uuid_text(new.assessment_id),
+                created_at=created_at,
+                client_id=new.client_id,
+                as_of_session=new.as_of_session,
+                model_name=new.model_name,
+                model_version=new.model_version,
+                input_sha256=input_sha256(new.request),
+                request=json.loads(canonical_json(new.request)),
+                response=json.loads(canonical_json(new.response)),
+            )
+            for new in assessments
+        ]
+        self._commit(
+            [AssessmentRow.from_record(r) for r in records],
+            what="the assessment" if len(records) == 1 else f"{len(records)} assessments",
+        )
+        return records
 
     def get_assessment(self, assessment_id: str) -> StoredAssessment | None:
         """The stored assessment with this id (any UUID spelling), None when there is none.
@@ -190,7 +219,7 @@ class AuditStore:
             end_date=end_date,
             reported_by=reported_by,
         )
-        self._commit(OutcomeRow.from_record(record), what="the outcome")
+        self._commit([OutcomeRow.from_record(record)], what="the outcome")
         return record
 
     def assessments(
@@ -236,11 +265,11 @@ class AuditStore:
             query = query.where(OutcomeRow.client_id == client_id)
         return self._stream(query)
 
-    def _commit(self, row: AssessmentRow | OutcomeRow, *, what: str) -> None:
-        """Insert ``row`` in its own transaction; return only once it has committed."""
+    def _commit(self, rows: Sequence[AssessmentRow | OutcomeRow], *, what: str) -> None:
+        """Insert ``rows`` in one transaction; return only once it has committed."""
         try:
             with self._writing() as session, session.begin():
-                session.add(row)
+                session.add_all(rows)
         except SQLAlchemyError as error:
             raise _unavailable(f"commit {what}", error) from error
 

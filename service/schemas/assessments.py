@@ -1,4 +1,4 @@
-"""Request and response models of the REST API (shared/spec/api.md).
+"""Request and response models of risk assessments (shared/spec/api.md).
 
 The request carries the data contract's client row and sessions; the contract's rules are
 checked here with pydantic (per request: no pandas, no pandera), with every range and
@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from service.schemas._problems import problem, raise_problems
 
 Gender = Literal["female", "male", "nonbinary", "unknown"]
 Concern = Literal["depression", "anxiety", "ocd", "panic", "phobia", "other"]
@@ -72,9 +73,17 @@ class SessionIn(BaseModel):
         if not self.attended:
             recorded = [m for m in MEASURE_COLUMNS if getattr(self, m) is not None]
             if recorded:
-                raise ValueError(
-                    f"attended is false (a missed session), so measures must be empty: "
-                    f"{', '.join(recorded)}"
+                raise_problems(
+                    type(self).__name__,
+                    [
+                        problem(
+                            (measure,),
+                            "measure_on_missed_session",
+                            "attended is false (a missed session), so this must be empty",
+                            getattr(self, measure),
+                        )
+                        for measure in recorded
+                    ],
                 )
         return self
 
@@ -120,24 +129,39 @@ class AssessmentRequest(BaseModel):
 
     @model_validator(mode="after")
     def _sessions_follow_the_contract(self) -> AssessmentRequest:
-        numbers = [s.session_number for s in self.sessions]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ValueError(
-                "sessions: session_number must run 1, 2, 3, ... in order, with no gaps or "
-                f"repeats; got {numbers[:20]}"
-            )
+        problems = []
         previous = self.client.intake_date
-        for session in self.sessions:
+        for index, session in enumerate(self.sessions):
+            if session.session_number != index + 1:
+                problems.append(
+                    problem(
+                        ("sessions", index, "session_number"),
+                        "session_order",
+                        "session_number must run 1, 2, 3, ... in order, with no gaps or "
+                        f"repeats: expected {index + 1} here",
+                        session.session_number,
+                    )
+                )
             if session.session_date < self.client.intake_date:
-                raise ValueError(
-                    f"sessions: session {session.session_number} is dated before intake_date"
+                problems.append(
+                    problem(
+                        ("sessions", index, "session_date"),
+                        "session_before_intake",
+                        "session_date is before the client's intake_date",
+                        session.session_date.isoformat(),
+                    )
                 )
-            if session.session_date < previous:
-                raise ValueError(
-                    f"sessions: session {session.session_number} is dated before the "
-                    "previous session"
+            elif session.session_date < previous:
+                problems.append(
+                    problem(
+                        ("sessions", index, "session_date"),
+                        "session_date_order",
+                        "session_date is before the previous session's date",
+                        session.session_date.isoformat(),
+                    )
                 )
-            previous = session.session_date
+            previous = max(previous, session.session_date)
+        raise_problems(type(self).__name__, problems)
         return self
 
 

@@ -1,0 +1,107 @@
+"""Where registered bundles live, and how to fetch one: the meeting point of training and serving.
+
+Training registers bundles and moves the ``champion`` alias; the service resolves the alias
+and downloads the bundle. Neither imports the other (architecture.md), so what both need to
+agree on (the store's location, the model's name, the bundle's place inside a version) is
+here. ``MLFLOW_TRACKING_URI`` (MLflow's own variable) points tracking and registry at a
+server; without it both live in a SQLite file under the data directory (spec/cli.md).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.bundle import RiskModel
+from models.pyfunc import BUNDLE_ARTIFACT
+
+MODEL_NAME = "dropout-risk"
+"""Registered name of the model (both predictors in one bundle per version)."""
+CHAMPION = "champion"
+"""The alias of the version that serves."""
+
+
+class RegistryLocation(BaseSettings):
+    """Where the MLflow tracking and registry store is, and the registered model's name.
+
+    Read from the environment (prefix ``DROPOUT_RISK_``; ``MLFLOW_TRACKING_URI`` as is).
+    Training's and the service's settings extend it.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DROPOUT_RISK_", env_ignore_empty=True, populate_by_name=True
+    )
+
+    data_dir: Path = Path("data")
+    mlflow_tracking_uri: str | None = Field(
+        default=None, validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri")
+    )
+    model_name: str = Field(default=MODEL_NAME, min_length=1)
+
+    @property
+    def tracking_uri(self) -> str:
+        """The tracking and registry URI in force."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}"
+
+    @property
+    def artifact_location(self) -> str | None:
+        """Artifact root of new experiments in the local store (the server decides otherwise)."""
+        if self.mlflow_tracking_uri:
+            return None
+        return (self.data_dir / "mlartifacts").resolve().as_uri()
+
+
+def registry_client(location: RegistryLocation) -> MlflowClient:
+    """A client of the configured store (without touching MLflow's process-wide URIs)."""
+    if not location.mlflow_tracking_uri:
+        location.data_dir.mkdir(parents=True, exist_ok=True)
+    return MlflowClient(tracking_uri=location.tracking_uri, registry_uri=location.tracking_uri)
+
+
+def alias_version(location: RegistryLocation, alias: str = CHAMPION) -> str | None:
+    """The version ``alias`` points at, or None when the model or the alias does not exist.
+
+    Raises:
+        MlflowException: The registry could not be asked (unreachable, refused, broken).
+    """
+    try:
+        found = registry_client(location).get_model_version_by_alias(location.model_name, alias)
+    except MlflowException as error:
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+    return str(found.version)
+
+
+@contextmanager
+def bundle_directory(location: RegistryLocation, version: str) -> Iterator[Path]:
+    """The bundle of ``version`` downloaded into a temporary directory (removed on exit)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{location.model_name}/{version}",
+            dst_path=scratch,
+            tracking_uri=location.tracking_uri,
+            registry_uri=location.tracking_uri,
+        )
+        yield Path(local) / "artifacts" / BUNDLE_ARTIFACT
+
+
+def download_model(location: RegistryLocation, version: str) -> RiskModel:
+    """Download and load the bundle of ``version``.
+
+    Raises:
+        MlflowException: The registry or artifact store could not deliver it.
+        models.bundle.IncompatibleModelError: The bundle cannot be served by this code.
+    """
+    with bundle_directory(location, version) as directory:
+        return RiskModel.load(directory)

@@ -1,0 +1,95 @@
+"""The app factory: settings in, a FastAPI app out; nothing happens at import time.
+
+``uvicorn --factory service.app:create_app`` (or ``dropout-risk serve``) builds one per
+worker. Start-up opens (and migrates) the audit store, reads the API tokens, loads the
+model the alias points at and starts following the alias; if no model can be loaded yet the
+service still starts, answers 503 ``model_unavailable`` and keeps trying (``/ready`` says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.audit import AuditStore
+from service.deps import Runtime
+from service.errors import install_error_handlers
+from service.lifecycle import ModelKeeper, RegistryUnavailableError
+from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
+from service.routes import assessments, health, metrics, models, outcomes
+from service.security import TokenBook
+from service.settings import ServiceSettings
+
+_log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Calibrated, explained risk of psychotherapy dropout and poor outcome from early-session
+measures (alliance, session ratings, symptoms, attendance), with the factors behind each
+score in a clinician's words and rule-based clinical signals beside it.
+
+Every endpoint except `/health` and `/ready` needs `Authorization: Bearer <token>` with the
+scope it names. Every error is `{"code", "message", "fields", "request_id"}`.
+"""
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Build the service; ``settings`` default to those of the environment."""
+    settings = settings or ServiceSettings()
+    metrics_ = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = _start(settings, metrics_)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.keeper.stop()
+            runtime.audit.close()
+            _log.info("stopped", extra={"event": "shutdown"})
+
+    app = FastAPI(
+        title="dropout-risk",
+        version="1",
+        summary="Early warning of psychotherapy dropout and poor outcome",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (assessments, outcomes, models, health, metrics):
+        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics_)
+    return app
+
+
+def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
+    """Open the audit store, read the tokens, load the model and start following the alias."""
+    configure_logging(settings.log_level)
+    tokens = TokenBook(settings.token_entries())
+    if not len(tokens):
+        _log.warning(
+            "no API tokens are configured: every protected endpoint will answer 401; "
+            "create one with `dropout-risk token create`",
+            extra={"event": "no_tokens"},
+        )
+    audit = AuditStore.open(settings.audit_url)
+
+    keeper = ModelKeeper(
+        settings, alias=settings.model_alias, on_change=lambda _: metrics_.model_switches.inc()
+    )
+    try:
+        served = keeper.refresh()
+        _log.info(
+            "model loaded",
+            extra={"event": "model_loaded", "model_version": served.version if served else None},
+        )
+    except RegistryUnavailableError as error:
+        _log.error(
+            "no model loaded at start-up; will keep trying",
+            extra={"event": "model_unavailable", "error": str(error)},
+        )
+    keeper.start_polling(settings.registry_poll_seconds)
+    return Runtime(settings=settings, keeper=keeper, audit=audit, tokens=tokens, metrics=metrics_)

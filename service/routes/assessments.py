@@ -1,0 +1,131 @@
+"""Risk assessments: score one client or many, and read back a stored assessment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+
+from service.audit import AuditUnavailableError, NewAssessment
+from service.deps import AuditReader, RiskWriter, Runtime, RuntimeDep, ServedModelDep
+from service.errors import ApiError, ErrorOut, FieldError, field_errors
+from service.lifecycle import ServedModel
+from service.routes._responses import audit_unavailable, error_responses
+from service.schemas import AssessmentRequest, AssessmentResponse
+from service.schemas.batch import BatchItemOut, BatchRequest, BatchResponse
+from service.schemas.operations import StoredAssessmentOut
+from service.scoring import assess_many
+
+router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
+
+
+@router.post(
+    "",
+    responses=error_responses(401, 403, 422, 503),
+    summary="Score one client",
+)
+def create_assessment(
+    body: AssessmentRequest, _caller: RiskWriter, served: ServedModelDep, runtime: RuntimeDep
+) -> AssessmentResponse:
+    """Calibrated dropout and poor-outcome risk as of the client's latest session, the factors
+    behind each, and clinical signals. Scope `risk:write`. The response is sent only after
+    the assessment is committed to the audit store."""
+    (response,) = _score_and_record([body], served, runtime)
+    return response
+
+
+@router.post(
+    "/batch",
+    responses=error_responses(401, 403, 422, 503),
+    summary="Score many clients",
+)
+def create_assessments(
+    body: BatchRequest, _caller: RiskWriter, served: ServedModelDep, runtime: RuntimeDep
+) -> BatchResponse:
+    """Each client as in `POST /v1/risk-assessments`; one result or one error per client, in
+    request order (a client that breaks the contract does not stop the others). All
+    assessments are committed together before the response. Scope `risk:write`."""
+    limit = runtime.settings.max_batch
+    if len(body.assessments) > limit:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"a batch holds at most {limit} clients; split it",
+            fields=[
+                FieldError(path="assessments", message=f"at most {limit} items", type="too_long")
+            ],
+        )
+    valid: list[tuple[int, AssessmentRequest]] = []
+    results: dict[int, BatchItemOut] = {}
+    for index, item in enumerate(body.assessments):
+        try:
+            valid.append((index, AssessmentRequest.model_validate(item)))
+        except ValidationError as error:
+            fields = field_errors(error.errors())
+            results[index] = BatchItemOut(
+                index=index,
+                status="error",
+                error=ErrorOut(
+                    code="validation_error",
+                    message=f"this client breaks the contract in {len(fields)} place(s)",
+                    fields=fields,
+                ),
+            )
+    if valid:
+        responses = _score_and_record([request for _, request in valid], served, runtime)
+        for (index, _), response in zip(valid, responses, strict=True):
+            results[index] = BatchItemOut(index=index, status="ok", assessment=response)
+    ordered = [results[index] for index in range(len(body.assessments))]
+    return BatchResponse(results=ordered, succeeded=len(valid), failed=len(ordered) - len(valid))
+
+
+@router.get(
+    "/{assessment_id}",
+    responses=error_responses(401, 403, 404, 503),
+    summary="Read a stored assessment",
+)
+def read_assessment(
+    assessment_id: str, _caller: AuditReader, runtime: RuntimeDep
+) -> StoredAssessmentOut:
+    """The assessment as the audit store holds it: input, its hash, output, model version.
+    Scope `audit:read`."""
+    try:
+        stored = runtime.audit.get_assessment(assessment_id)
+    except AuditUnavailableError as error:
+        raise audit_unavailable(runtime, error) from error
+    if stored is None:
+        raise ApiError(404, "not_found", "no assessment is stored under this id")
+    return StoredAssessmentOut(**vars(stored))
+
+
+def _score_and_record(
+    requests: list[AssessmentRequest], served: ServedModel, runtime: Runtime
+) -> list[AssessmentResponse]:
+    """Score with ``served`` (one version for all) and commit every assessment before return."""
+    responses = assess_many(
+        served.model,
+        requests,
+        model_name=served.name,
+        model_version=served.version,
+        factors=runtime.settings.factors,
+    )
+    try:
+        runtime.audit.record_assessments(
+            [
+                NewAssessment(
+                    assessment_id=response.assessment_id,
+                    client_id=response.client_id,
+                    as_of_session=response.as_of_session,
+                    model_name=served.name,
+                    model_version=served.version,
+                    request=request.model_dump(mode="json"),
+                    response=response.model_dump(mode="json"),
+                )
+                for request, response in zip(requests, responses, strict=True)
+            ]
+        )
+    except AuditUnavailableError as error:
+        raise audit_unavailable(runtime, error) from error
+    for response in responses:
+        runtime.metrics.assessments.labels("dropout", response.dropout.risk_level).inc()
+        runtime.metrics.assessments.labels("poor_outcome", response.poor_outcome.risk_level).inc()
+    return responses

@@ -1,0 +1,42 @@
+"""Probes for orchestrators: alive, and ready to score."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from service.deps import RuntimeDep
+from service.schemas.operations import ReadinessOut, RegistryOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Alive")
+def health() -> dict[str, str]:
+    """The process answers. No token needed."""
+    return {"status": "alive"}
+
+
+@router.get(
+    "/ready",
+    summary="Ready to score",
+    responses={503: {"model": ReadinessOut, "description": "No model, or no audit store."}},
+)
+def ready(runtime: RuntimeDep, response: Response) -> ReadinessOut:
+    """200 when a model is loaded and the audit store answers: `ready`, or `degraded` when
+    the registry could not be checked (the service keeps serving its model). 503
+    `not_ready` otherwise. No token needed."""
+    served = runtime.keeper.current
+    database_ok = runtime.audit.ping()
+    registry = runtime.keeper.status
+    if served is None or not database_ok:
+        status = "not_ready"
+    else:
+        status = "ready" if registry.reachable else "degraded"
+    if status == "not_ready":
+        response.status_code = 503
+    return ReadinessOut(
+        status=status,
+        model_version=served.version if served else None,
+        database="ok" if database_ok else "unreachable",
+        registry=RegistryOut(**vars(registry)),
+    )

@@ -1,0 +1,78 @@
+"""The model serving: what it is, how good it was on held-out clients, and reloading it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from features.engineering import OUTCOMES
+from service.deps import Admin, ModelReader, RuntimeDep, ServedModelDep
+from service.errors import ApiError
+from service.lifecycle import RegistryUnavailableError
+from service.routes._responses import error_responses
+from service.schemas.operations import (
+    CurrentModelOut,
+    OutcomeModelOut,
+    RegistryOut,
+    ReloadOut,
+    ThresholdsOut,
+)
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("/current", responses=error_responses(401, 403, 503), summary="The model serving")
+def read_current_model(
+    _caller: ModelReader, served: ServedModelDep, runtime: RuntimeDep
+) -> CurrentModelOut:
+    """Its registered name, version and alias, held-out metrics, risk-level thresholds and
+    model card, and the state of the registry. Scope `models:read`."""
+    model = served.model
+    outcomes = {}
+    for outcome in OUTCOMES:
+        outcome_model = model.outcome_model(outcome)
+        thresholds = outcome_model.thresholds
+        outcomes[outcome] = OutcomeModelOut(
+            thresholds=ThresholdsOut(
+                moderate=thresholds.moderate, high=thresholds.high, rule=thresholds.rule
+            ),
+            base_rate=outcome_model.base_rate,
+            metrics=served.metrics.get(outcome, {}),
+        )
+    trained_at = model.metadata.get("trained_at")
+    return CurrentModelOut(
+        name=served.name,
+        version=served.version,
+        alias=served.alias,
+        trained_at=None if trained_at is None else str(trained_at),
+        loaded_at=served.loaded_at,
+        run_id=served.run_id,
+        max_landmark=model.max_landmark,
+        outcomes=outcomes,
+        model_card=model.model_card,
+        registry=RegistryOut(**vars(runtime.keeper.status)),
+    )
+
+
+@router.post(
+    "/reload",
+    responses=error_responses(401, 403) | {503: {"description": "Registry unreachable."}},
+    summary="Follow the alias now",
+)
+def reload_model(_caller: Admin, runtime: RuntimeDep) -> ReloadOut:
+    """Check where the alias points and switch to that version if it moved, without waiting
+    for the next poll; requests in flight finish on the version they started with. Scope
+    `admin`."""
+    before = runtime.keeper.current
+    try:
+        after = runtime.keeper.refresh()
+    except RegistryUnavailableError as error:
+        raise ApiError(
+            503,
+            "registry_unavailable",
+            f"the registry could not be read; the service keeps its model: {error}",
+        ) from error
+    assert after is not None  # refresh either loads a model or raises
+    previous = before.version if before else None
+    return ReloadOut(
+        previous_version=previous, version=after.version, switched=previous != after.version
+    )
