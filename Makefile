@@ -4,6 +4,9 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 DATA_DIR ?= data
 DEMO_CLIENTS ?= 20000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+DEMO_SCOPES := --scope risk:write --scope outcomes:write --scope models:read --scope audit:read --scope metrics:read --scope admin
 # The CLI keeps its MLflow store (and the demo cohort) under this directory.
 DROPOUT_RISK_DATA_DIR ?= $(DATA_DIR)
 export DROPOUT_RISK_DATA_DIR
@@ -18,12 +21,15 @@ env: uv
 
 COHORT := $(DATA_DIR)/synthetic
 
-## serve: the main job: environment, then a champion model, trained on a fresh synthetic
-## cohort when none is registered. (The REST service joins here with the risk-service issue.)
+## serve: the main job: environment, a champion model (trained on a synthetic cohort when
+## none is registered), a demo API token printed once, and the service on HOST:PORT.
 serve: env
 	test -f $(COHORT)/clients.csv || $(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(COHORT) --report
 	$(UV) run dropout-risk validate --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv
 	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion
+	@echo "demo API token with every scope (use it as: Authorization: Bearer <token>):"
+	@$(UV) run dropout-risk token create --name demo $(DEMO_SCOPES)
+	$(UV) run dropout-risk serve --host $(HOST) --port $(PORT)
 
 ## test: the whole test suite
 test: env

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from cli.console import fail, progress, say
+from cli.service_commands import serve, token_app
 from features.contract import ContractError, ContractViolation, read_table, validate_extract
 
 app = typer.Typer(
@@ -223,6 +224,10 @@ def evaluate(
     say(f"{settings.model_name} version {version}")
     columns = ["outcome", "model", "n", "auroc", "auprc", "brier", "calibration_slope", "ece"]
     say(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+app.command()(serve)
+app.add_typer(token_app, name="token")
 
 
 def main() -> None:
