@@ -74,8 +74,13 @@ def configure_logging(level: str) -> dict[str, Any]:
             }
         },
         "loggers": {
-            name: {"handlers": ["stderr"], "level": level, "propagate": False}
-            for name in ("service", "uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": ["stderr"], "level": level, "propagate": False}
+                for name in ("service", "uvicorn", "uvicorn.error", "mlflow", "alembic")
+            },
+            # Uvicorn's access lines carry paths and client addresses; service.access
+            # replaces them with route templates.
+            "uvicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
         },
     }
     logging.config.dictConfig(config)
@@ -169,6 +174,7 @@ class RequestContextMiddleware:
                 "request",
                 extra={
                     "event": "request",
+                    "request_id": request_id,
                     "method": scope["method"],
                     "route": route,
                     "status": status,

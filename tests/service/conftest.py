@@ -123,6 +123,21 @@ def registry(trained, tmp_path_factory) -> Registry:
     return Registry(tracking_uri=settings.tracking_uri, version=version)
 
 
+@pytest.fixture(autouse=True)
+def _no_process_wide_registry(tmp_path, monkeypatch):
+    """Point MLflow's process-wide URIs at an empty store while a service test runs.
+
+    Training sets them when it registers; the service must never rely on them (it gets its
+    store from its settings), and with this a test that did would fail.
+    """
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    empty = f"sqlite:///{tmp_path / 'not-the-registry.db'}"
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", empty)
+    monkeypatch.setattr(registry_utils, "_registry_uri", empty)
+
+
 # --- tokens, settings, the app ------------------------------------------------------------
 
 
@@ -182,11 +197,21 @@ def make_settings(tmp_path, tokens, monkeypatch) -> Callable[..., Any]:
     return _settings
 
 
-@pytest.fixture
-def api(registry, make_settings, audit_url) -> Iterator[TestClient]:
-    """The app in-process on the session's registry, on each audit backend in turn."""
+def _serve(registry, make_settings, database_url) -> Iterator[TestClient]:
     from service.app import create_app
 
-    settings = make_settings(tracking_uri=registry.tracking_uri, database_url=audit_url)
+    settings = make_settings(tracking_uri=registry.tracking_uri, database_url=database_url)
     with TestClient(create_app(settings)) as client:
         yield client
+
+
+@pytest.fixture
+def api(registry, make_settings, tmp_path) -> Iterator[TestClient]:
+    """The app in-process on the session's registry, auditing to SQLite."""
+    yield from _serve(registry, make_settings, f"sqlite:///{tmp_path / 'audit.db'}")
+
+
+@pytest.fixture
+def audited_api(registry, make_settings, audit_url) -> Iterator[TestClient]:
+    """The app in-process, auditing to each backend in turn (SQLite, PostgreSQL)."""
+    yield from _serve(registry, make_settings, audit_url)

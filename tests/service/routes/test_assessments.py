@@ -14,7 +14,9 @@ from service.security import Scope
 RISK = Scope.RISK_WRITE
 
 
-def test_scoring_the_api_example_returns_the_contract_shape(api, tokens, example_request, registry):
+def test_scoring_the_api_example_returns_the_contract_shape(
+    api, tokens, example_request, registry
+):
     answer = api.post("/v1/risk-assessments", json=example_request, headers=tokens.header(RISK))
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -40,7 +42,10 @@ def test_scoring_the_api_example_returns_the_contract_shape(api, tokens, example
     assert answer.headers["X-Request-ID"]
 
 
-def test_every_scored_assessment_is_stored_with_its_input_hash(api, tokens, example_request):
+def test_every_scored_assessment_is_stored_with_its_input_hash(
+    audited_api, tokens, example_request
+):
+    api = audited_api
     answer = api.post("/v1/risk-assessments", json=example_request, headers=tokens.header(RISK))
     assert answer.status_code == 200
     body = answer.json()
@@ -74,7 +79,10 @@ def test_more_sessions_than_landmarks_are_scored_at_the_last_landmark(
     assert len(body["warnings"]) == 1 and f"as of session {last}" in body["warnings"][0]
 
 
-def test_a_batch_answers_each_client_and_stores_each_assessment(api, tokens, example_request):
+def test_a_batch_answers_each_client_and_stores_each_assessment(
+    audited_api, tokens, example_request
+):
+    api = audited_api
     broken = json.loads(json.dumps(example_request))
     broken["sessions"][0]["srs"] = 99
     second = json.loads(json.dumps(example_request))
