@@ -97,7 +97,8 @@ def test_the_served_process_answers_every_endpoint(server, tokens, example_reque
     assert [r["status"] for r in batch.json()["results"]] == ["ok", "error"]
     report = {"client_id": "zq-server-secret", "termination": "dropout", "end_date": "2026-04-01"}
     assert http.post("/v1/outcomes", json=report, headers=tokens.header()).status_code == 201
-    assert http.get("/v1/models/current", headers=tokens.header()).json()["version"] == registry.version
+    current = http.get("/v1/models/current", headers=tokens.header())
+    assert current.json()["version"] == registry.version
     assert http.post("/v1/models/reload", headers=tokens.header()).json()["switched"] is False
     assert "dropout_risk_http_requests_total" in http.get("/metrics", headers=tokens.header()).text
     assert http.get("/health").status_code == 200
