@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build --chown=dropout:dropout /app /app
 COPY --chown=dropout:dropout Makefile ./
 USER dropout
-ENV UV_NO_SYNC=1
-# The same command as the README's: make serve.
+ENV UV_NO_SYNC=1 HOST=0.0.0.0 PORT=8000
+EXPOSE 8000
+HEALTHCHECK --start-period=15m CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"
+# The same command as the README's: make serve (HOST=0.0.0.0 so the port can be published).
 CMD ["make", "serve"]

@@ -178,6 +178,11 @@ class RiskModel:
                 entry = spec["outcomes"][outcome]
                 booster = xgb.Booster()
                 booster.load_model(directory / f"{outcome}.ubj")
+                if booster.feature_names not in (None, list(FEATURE_NAMES)):
+                    # Scoring skips the per-call name check (see explanations.contributions).
+                    raise IncompatibleModelError(
+                        f"the {outcome} booster was trained on other features"
+                    )
                 booster.set_param({"nthread": 1})
                 models[outcome] = OutcomeModel(
                     outcome=outcome,

@@ -88,9 +88,7 @@ def bundle_directory(location: RegistryLocation, version: str) -> Iterator[Path]
     """The bundle of ``version`` downloaded into a temporary directory (removed on exit)."""
     # The storage URI, not ``models:/name/version``: MLflow 3.17 resolves the latter against
     # the process-wide registry URI whatever ``registry_uri`` says.
-    source = registry_client(location).get_model_version_download_uri(
-        location.model_name, version
-    )
+    source = registry_client(location).get_model_version_download_uri(location.model_name, version)
     with tempfile.TemporaryDirectory() as scratch:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=source,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from service.audit import AuditStore
@@ -44,6 +45,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = _start(settings, metrics_)
         app.state.runtime = runtime
+        # Sync endpoints run in this pool; scoring is CPU-bound, so a few threads suffice.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         try:
             yield
         finally:

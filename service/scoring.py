@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
 
 from features.history import HistoryBatch
 from models.bundle import OutcomeAssessment, RiskModel
@@ -109,5 +108,15 @@ def _outcome(assessment: OutcomeAssessment) -> OutcomeRiskOut:
     return OutcomeRiskOut(
         probability=round(assessment.probability, 4),
         risk_level=assessment.risk_level,
-        factors=[FactorOut(**asdict(factor)) for factor in assessment.factors],
+        factors=[
+            FactorOut(
+                feature=factor.feature,
+                label=factor.label,
+                value=factor.value,
+                effect=factor.effect,
+                direction=factor.direction,
+                text=factor.text,
+            )
+            for factor in assessment.factors
+        ],
     )

@@ -39,6 +39,9 @@ class ServiceSettings(RegistryLocation):
     )
     #: Seconds between checks of where the model alias points.
     registry_poll_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+    #: Threads per worker process running the (CPU-bound) scoring endpoints; more only
+    #: contend for the interpreter lock.
+    threads: int = Field(default=1, ge=1, le=64)
     #: Factors listed per outcome in an assessment.
     factors: int = Field(default=5, ge=0, le=20)
     #: Clients per batch request.

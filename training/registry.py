@@ -66,7 +66,11 @@ class HeldOut:
 
 
 def client(settings: TrainingSettings) -> MlflowClient:
-    """Point MLflow (runs are logged through its fluent API) at the store; return a client."""
+    """Point MLflow (runs are logged through its fluent API) at the store; return a client.
+
+    MLflow also exports the URI as ``MLFLOW_TRACKING_URI`` to this process's environment,
+    so settings read afterwards in the same process follow this store.
+    """
     tracking = registry_client(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)

@@ -63,7 +63,9 @@ def _sqlite_engine(url: URL, *, common: dict[str, Any]) -> Engine:
         raise ValueError("the audit store needs an SQLite file, not an in-memory database")
     if not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True, **common)
+    # No pre-ping: a file database does not drop idle connections, and the ping would cost a
+    # round trip before every write.
+    engine = create_engine(url, **common)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine

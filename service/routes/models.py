@@ -60,8 +60,8 @@ def read_current_model(
 )
 def reload_model(_caller: Admin, runtime: RuntimeDep) -> ReloadOut:
     """Check where the alias points and switch to that version if it moved, without waiting
-    for the next poll; requests in flight finish on the version they started with. Scope
-    `admin`."""
+    for the next poll; requests in flight finish on the version they started with.
+    Scope `admin`."""
     before = runtime.keeper.current
     try:
         after = runtime.keeper.refresh()

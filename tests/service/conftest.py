@@ -113,12 +113,23 @@ def register_trained(trained, settings) -> str:
     return registration.version
 
 
+def registry_settings(directory):
+    """Training settings on a new MLflow store in ``directory``, whatever the environment says.
+
+    The store is named explicitly: MLflow's fluent API, which registering uses, exports
+    ``MLFLOW_TRACKING_URI`` to the process, so the default would follow an earlier test's.
+    """
+    from training.settings import TrainingSettings
+
+    return TrainingSettings(
+        data_dir=directory, mlflow_tracking_uri=f"sqlite:///{directory / 'mlflow.db'}"
+    )
+
+
 @pytest.fixture(scope="session")
 def registry(trained, tmp_path_factory) -> Registry:
     """One champion, registered once per test session (tests must not move its alias)."""
-    from training.settings import TrainingSettings
-
-    settings = TrainingSettings(data_dir=tmp_path_factory.mktemp("registry"))
+    settings = registry_settings(tmp_path_factory.mktemp("registry"))
     version = register_trained(trained, settings)
     return Registry(tracking_uri=settings.tracking_uri, version=version)
 

@@ -14,15 +14,13 @@ from mlflow import MlflowClient
 
 from service.app import create_app
 from service.security import Scope
-from tests.service.conftest import register_trained
+from tests.service.conftest import register_trained, registry_settings
 
 
 @pytest.fixture(scope="module")
 def two_versions(trained, tmp_path_factory):
     """A store with versions 1 and 2 of the model, the alias on version 1."""
-    from training.settings import TrainingSettings
-
-    settings = TrainingSettings(data_dir=tmp_path_factory.mktemp("two-versions"))
+    settings = registry_settings(tmp_path_factory.mktemp("two-versions"))
     first = register_trained(trained, settings)
     second = register_trained(trained, settings)  # equally good: the gate promotes it
     assert (first, second) == ("1", "2")

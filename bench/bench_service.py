@@ -1,0 +1,650 @@
+"""Benchmark of the REST service against `mlflow models serve`, same model, same clients.
+
+Measures latency (p50, p95, p99) and throughput of single assessments, at several levels of
+concurrency, for two servers of one registered model version:
+
+* ours, `dropout-risk serve` (uvicorn): `POST /v1/risk-assessments` with a client and its
+  sessions; each answer is validated, featurised, scored, explained (factors, clinical
+  signals) and committed to the audit store before it is sent (default SQLite under the
+  data dir: WAL, `synchronous=FULL`, so one fsynced commit per assessment);
+* `mlflow models serve --env-manager local` of the same version (the pyfunc of
+  `models/pyfunc.py`): `POST /invocations` with the same clients' feature rows, computed
+  client-side once before timing; it returns probabilities and risk levels only (no
+  validation of the contract, no explanations, no signals, no audit).
+
+Without `--tracking-uri` a quick model is first trained on 4,000 synthetic clients (the test
+suite's light configuration) and registered into a temporary MLflow SQLite store; with it,
+the version its `champion` alias points at is served by both. The requests are a pool of 50
+bodies: the api.md example and 49 synthetic clients (another seed) cut after 1 to 5
+sessions; the mlflow pool holds the same clients' feature rows, in the same order.
+
+The load generator is one asyncio (uvloop) thread in this process holding C keep-alive
+connections per server, each sending pre-encoded requests back to back; latency is taken
+with `time.perf_counter` from writing a request to reading the whole response. Throughput
+and percentiles count 200 answers only; anything else (warm-ups included) is an error. The
+servers are measured alternately (ours C=1, mlflow C=1, ours C=4, ...) so that the
+machine's noise hits both. Client and servers share the machine's cores: on a small
+machine the client's own CPU use takes from both servers' throughput.
+
+Logging: both servers run at WARNING by default, so that per-request access lines (ours:
+one JSON line per request; mlflow's: uvicorn's access log) do not dominate; with
+`--log-level INFO` both log every request, as ours does by default.
+
+    uv run python bench/bench_service.py
+    uv run python bench/bench_service.py --workers 2 --concurrency 1 4 16 --seconds 10
+    uv run python bench/bench_service.py --tracking-uri sqlite:///data/mlflow.db --requests 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import math
+import os
+import platform
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL_NAME = "dropout-risk"
+RISK_PATH = "/v1/risk-assessments"
+POOL_SIZE = 50
+WINDOW = 5  # sessions the model predicts from (its last landmark)
+
+
+@dataclass
+class Server:
+    """One server under test: its process, where it listens, its pre-encoded requests."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    requests: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    """One measured run of one server at one concurrency."""
+
+    server: str
+    concurrency: int
+    latencies: list[float]
+    errors: int
+    elapsed: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else math.nan
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def train_and_register(data_dir: Path) -> str:
+    """Train the light test model on 4,000 synthetic clients and register it; return the URI."""
+    from features.contract import validate_extract
+    from models.estimators import BoosterSettings
+    from training.pipeline import TrainingConfig, train
+    from training.registry import HeldOut, register
+    from training.settings import TrainingSettings
+    from training.synth import simulate_cohort
+
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    simulated = simulate_cohort(n_clients=4000, seed=11)
+    report = validate_extract(simulated.clients, simulated.sessions)
+    if not report.ok:
+        raise SystemExit("the synthetic cohort breaks the contract: " + report.summary())
+    config = TrainingConfig(
+        cv_folds=0,
+        leave_one_clinic_out=False,
+        bootstrap=20,
+        booster=BoosterSettings(max_rounds=400, learning_rate=0.1),
+    )
+    trained = train(report.clients, report.sessions, config=config)
+    settings = TrainingSettings(data_dir=data_dir)
+    registration = register(
+        trained.model,
+        settings=settings,
+        held_out={o: HeldOut(*trained.held_out[o]) for o in ("dropout", "poor_outcome")},
+        params={"note": "bench_service"},
+        metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
+        baselines=trained.baselines,
+    )
+    if not registration.promoted:
+        raise SystemExit(f"the bench model was not promoted: {registration.reason}")
+    return settings.tracking_uri
+
+
+def champion_version(tracking_uri: str) -> str:
+    """The version the champion alias points at (what our server will serve)."""
+    from models.registry_store import RegistryLocation, alias_version
+
+    version = alias_version(RegistryLocation(mlflow_tracking_uri=tracking_uri))
+    if version is None:
+        raise SystemExit(f"{MODEL_NAME!r} has no champion version in {tracking_uri}")
+    return version
+
+
+# --- the requests ---------------------------------------------------------------------------
+
+
+def request_pool(size: int, seed: int) -> tuple[list[dict[str, Any]], list[list[float | None]]]:
+    """Assessment bodies (the api.md example, then synthetic clients) and their feature rows."""
+    from features.contract import validate_extract
+    from features.engineering import compute_features
+    from features.history import HistoryBatch
+    from features.instruments import MEASURE_COLUMNS
+    from service.schemas import AssessmentRequest
+    from training.synth import simulate_cohort
+
+    example = AssessmentRequest.model_config["json_schema_extra"]["examples"][0]
+    bodies = [copy.deepcopy(example)]
+    simulated = simulate_cohort(n_clients=4 * size, seed=seed)
+    report = validate_extract(simulated.clients, simulated.sessions)
+    sessions_of = {
+        client_id: group.sort_values("session_number").to_dict("records")
+        for client_id, group in report.sessions.groupby("client_id")
+    }
+    rng = np.random.default_rng(seed)
+    for client in report.clients.to_dict("records"):
+        if len(bodies) == size:
+            break
+        sessions = sessions_of.get(client["client_id"], [])
+        if not sessions:
+            continue
+        keep = int(rng.integers(1, min(len(sessions), WINDOW) + 1))
+        prior = client["prior_treatment"]
+        bodies.append(
+            {
+                "client": {
+                    "client_id": str(client["client_id"]),
+                    "clinic_id": str(client["clinic_id"]),
+                    "therapist_id": str(client["therapist_id"]),
+                    "intake_date": client["intake_date"].date().isoformat(),
+                    "age": int(client["age"]),
+                    "gender": str(client["gender"]),
+                    "primary_concern": str(client["primary_concern"]),
+                    "prior_treatment": None if pd.isna(prior) else bool(prior),
+                },
+                "sessions": [
+                    {
+                        "session_number": int(session["session_number"]),
+                        "session_date": session["session_date"].date().isoformat(),
+                        "attended": bool(session["attended"]),
+                        **{
+                            m: _number(session[m])
+                            for m in MEASURE_COLUMNS
+                            if _number(session[m]) is not None
+                        },
+                    }
+                    for session in sessions[:keep]
+                ],
+            }
+        )
+    rows = []
+    for body in bodies:
+        request = AssessmentRequest.model_validate(body)  # the contract, as the server checks it
+        history = HistoryBatch.from_records(
+            request.client.model_dump(),
+            [session.model_dump() for session in request.sessions],
+            as_of_session=min(len(request.sessions), WINDOW),
+            window=WINDOW,
+        )
+        (row,) = compute_features(history)
+        rows.append([None if math.isnan(value) else float(value) for value in row])
+    return bodies, rows
+
+
+def _number(value: Any) -> float | int | None:
+    """A measure as JSON wants it: None when missing, int for whole-number instruments."""
+    if pd.isna(value):
+        return None
+    return int(value) if isinstance(value, int | np.integer) else float(value)
+
+
+def encode(port: int, path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
+    """A complete HTTP/1.1 keep-alive POST request, ready to write to a socket."""
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+# --- the servers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start(name: str, command: list[str], env: dict[str, str], log: Path, port: int) -> Server:
+    """Start a server in its own process group, its output going to ``log``."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    return Server(name=name, process=process, port=port, log=log)
+
+
+def wait_until_ready(server: Server, path: str, timeout: float) -> None:
+    """Poll ``path`` until it answers 200; exit with the server's output if it never does."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{server.port}{path}"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            fail(server, f"exited with code {server.process.returncode} before it was ready")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    fail(server, f"not ready after {timeout:.0f} s")
+
+
+def fail(server: Server, why: str) -> None:
+    print(f"{server.name} {why}; its output:", file=sys.stderr)
+    print(server.log.read_text(errors="replace")[-20_000:], file=sys.stderr)
+    raise SystemExit(1)
+
+
+def stop(server: Server) -> None:
+    """SIGTERM the server's process group, wait, and SIGKILL it only if it hangs."""
+    if server.process.poll() is not None:
+        return
+    try:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+    except ProcessLookupError:
+        pass
+
+
+# --- the load generator ---------------------------------------------------------------------
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bool]:
+    """Send one request and read its whole response; return the status and keep-alive."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length, chunked, keep_alive = 0, False, True
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value:
+            chunked = True
+        elif name == b"connection" and value == b"close":
+            keep_alive = False
+    if chunked:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            await reader.readexactly(size + 2)
+            if size == 0:
+                break
+    elif length:
+        await reader.readexactly(length)
+    return status, keep_alive
+
+
+async def _send(
+    server: Server,
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    *,
+    offset: int,
+    until: float,
+    budget: list[int],
+    result: Result,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Send requests back to back on one connection until the time or the budget runs out.
+
+    Returns the connection to go on with (a new one if the server closed it).
+    """
+    reader, writer = connection
+    pool, i = server.requests, offset
+    while time.perf_counter() < until and budget[0] != 0:
+        budget[0] -= 1
+        request = pool[i % len(pool)]
+        i += 1
+        started = time.perf_counter()
+        try:
+            status, keep_alive = await _exchange(reader, writer, request)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status, keep_alive = 0, False
+        if status == 200:
+            result.latencies.append(time.perf_counter() - started)
+        else:
+            result.errors += 1
+        if not keep_alive:
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    return reader, writer
+
+
+async def measure(
+    server: Server, concurrency: int, *, seconds: float, requests: int | None, warmup: int
+) -> Result:
+    """Warm up, then send requests from ``concurrency`` connections for a time or a count."""
+    spread = len(server.requests) // concurrency or 1
+    connections = await asyncio.gather(
+        *(asyncio.open_connection("127.0.0.1", server.port) for _ in range(concurrency))
+    )
+    try:
+        # Warm-up (discarded): the connections' first requests, and the server's caches.
+        scratch = Result(server.name, concurrency, [], 0, 0.0)
+        connections = await asyncio.gather(
+            *(
+                _send(
+                    server, connection, offset=c * spread, until=math.inf,
+                    budget=[warmup // concurrency + 1], result=scratch,
+                )
+                for c, connection in enumerate(connections)
+            )
+        )  # fmt: skip
+        result = Result(server.name, concurrency, [], 0, 0.0)
+        budget = [requests if requests is not None else -1]  # -1: no count, only the time
+        until = math.inf if requests is not None else time.perf_counter() + seconds
+        started = time.perf_counter()
+        connections = await asyncio.gather(
+            *(
+                _send(
+                    server, connection, offset=c * spread, until=until, budget=budget,
+                    result=result,
+                )
+                for c, connection in enumerate(connections)
+            )
+        )  # fmt: skip
+        result.elapsed = time.perf_counter() - started
+    finally:
+        for _, writer in connections:
+            writer.close()
+    result.errors += scratch.errors
+    return result
+
+
+def check_once(ours: Server, theirs: Server, body: dict, row: list, token: str) -> tuple[str, str]:
+    """One request to each, before timing: both must answer 200 with the same probabilities."""
+    from features.engineering import FEATURE_NAMES
+
+    answer = httpx.post(
+        f"http://127.0.0.1:{ours.port}{RISK_PATH}",
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        fail(ours, f"answered {answer.status_code} to the check request: {answer.text[:500]}")
+    mlflow_answer = httpx.post(
+        f"http://127.0.0.1:{theirs.port}/invocations",
+        json={"dataframe_split": {"columns": list(FEATURE_NAMES), "data": [row]}},
+        timeout=30,
+    )
+    if mlflow_answer.status_code != 200:
+        fail(theirs, f"answered {mlflow_answer.status_code}: {mlflow_answer.text[:500]}")
+    mine = answer.json()
+    (prediction,) = mlflow_answer.json()["predictions"]
+    ours_p = (mine["dropout"]["probability"], mine["poor_outcome"]["probability"])
+    theirs_p = (prediction["dropout_probability"], prediction["poor_outcome_probability"])
+    same = all(abs(a - b) < 1e-4 for a, b in zip(ours_p, theirs_p, strict=True))
+    factors = len(mine["dropout"]["factors"]) + len(mine["poor_outcome"]["factors"])
+    return (
+        f"ours: dropout {ours_p[0]:.4f}, poor outcome {ours_p[1]:.4f}, {factors} factors, "
+        f"{len(mine['signals'])} signals",
+        f"mlflow: dropout {theirs_p[0]:.4f}, poor outcome {theirs_p[1]:.4f}"
+        + ("" if same else "  <-- DIFFERENT from ours"),
+    )
+
+
+# --- the report -----------------------------------------------------------------------------
+
+
+def print_table(results: list[Result]) -> None:
+    print("| server | concurrency | requests | errors | p50 ms | p95 ms | p99 ms | req/s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in results:
+        print(
+            f"| {r.server} | {r.concurrency} | {len(r.latencies):,} | {r.errors} | "
+            f"{r.percentile_ms(50):.2f} | {r.percentile_ms(95):.2f} | {r.percentile_ms(99):.2f} | "
+            f"{r.throughput:,.0f} |"
+        )
+    print()
+    by_key = {(r.server, r.concurrency): r for r in results}
+    for concurrency in dict.fromkeys(r.concurrency for r in results):
+        ours, theirs = by_key[("ours", concurrency)], by_key[("mlflow", concurrency)]
+        ratio = ours.throughput / theirs.throughput if theirs.throughput else math.nan
+        print(f"- concurrency {concurrency}: throughput ours / mlflow = {ratio:.2f}x")
+
+
+def audit_rows(database: Path) -> int | None:
+    if not database.exists():
+        return None
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT count(*) FROM assessments").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow store holding a champion of 'dropout-risk' (default: train a quick one "
+        "into a temporary SQLite store)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes per server")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per server and level")
+    parser.add_argument("--requests", type=int, help="a count per run instead of --seconds")
+    parser.add_argument("--warmup", type=int, default=50, help="requests before each run")
+    parser.add_argument("--log-level", choices=["WARNING", "INFO"], default="WARNING")
+    parser.add_argument("--startup-timeout", type=float, default=180.0)
+    parser.add_argument("--seed", type=int, default=12, help="of the requests' clients")
+    options = parser.parse_args()
+
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    servers: list[Server] = []
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as scratch:
+        root = Path(scratch)
+        try:
+            if options.tracking_uri:
+                tracking_uri = options.tracking_uri
+            else:
+                print("training and registering a quick model (4,000 synthetic clients) ...")
+                tracking_uri = train_and_register(root / "registry")
+            version = champion_version(tracking_uri)
+            trained = time.perf_counter()
+            bodies, rows = request_pool(POOL_SIZE, options.seed)
+            servers, token = start_servers(root, tracking_uri, version, options)
+            ours, theirs = servers
+            for server in servers:
+                wait_until_ready(
+                    server, "/ready" if server is ours else "/ping", options.startup_timeout
+                )
+            ready = time.perf_counter()
+            checks = check_once(ours, theirs, bodies[0], rows[0], token)
+            _encode_pools(ours, theirs, bodies, rows, token)
+
+            results: list[Result] = []
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                for concurrency in options.concurrency:
+                    for server in servers:  # alternate: ours, mlflow, ours, mlflow, ...
+                        results.append(
+                            runner.run(
+                                measure(
+                                    server,
+                                    concurrency,
+                                    seconds=options.seconds,
+                                    requests=options.requests,
+                                    warmup=options.warmup,
+                                )
+                            )
+                        )
+            load_after = os.getloadavg()
+        finally:
+            for server in servers:
+                stop(server)
+        stored = audit_rows(root / "service" / "audit.db")
+        answered = 1 + sum(  # the check request, the warm-ups and the measured requests
+            len(r.latencies) + (options.warmup // r.concurrency + 1) * r.concurrency
+            for r in results
+            if r.server == "ours"
+        )
+
+    print()
+    print(
+        f"machine: {platform.platform()}, Python {platform.python_version()}, "
+        f"os.cpu_count() = {os.cpu_count()}; load average before: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; after: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )
+    print(
+        "client (one asyncio thread) and both servers share these cores; "
+        f"workers per server: {options.workers}; log level: {options.log_level}; "
+        f"model version {version}; {len(bodies)} request bodies, 1-5 sessions each"
+    )
+    print(
+        f"setup: model {trained - started:.0f} s, servers ready {ready - trained:.0f} s; "
+        f"whole run {time.perf_counter() - started:.0f} s"
+    )
+    print(f"check request: {checks[0]}; {checks[1]}")
+    print(
+        f"audit rows committed by ours: {stored} (at most {answered} 200 answers sent, "
+        "warm-ups included)"
+    )
+    print()
+    print_table(results)
+    ours_results = [r for r in results if r.server == "ours"]
+    worst_p50 = max(r.percentile_ms(50) for r in ours_results)
+    worst_p99 = max(r.percentile_ms(99) for r in ours_results)
+    print(
+        f"\ntargets: ours p50 < 5 ms (worst level: {worst_p50:.2f} ms), p99 < 25 ms (worst: "
+        f"{worst_p99:.2f} ms), throughput >= 3x mlflow (see the ratios above)"
+    )
+
+
+def start_servers(
+    root: Path, tracking_uri: str, version: str, options: argparse.Namespace
+) -> tuple[list[Server], str]:
+    """Start ours and mlflow's on free ports; return them and our server's API token."""
+    from service.security import Scope, new_token
+
+    token, entry = new_token(name="bench", scopes={Scope.RISK_WRITE})
+    quiet = options.log_level == "WARNING"
+    unset = ("DATABASE_URL", "MLFLOW_TRACKING_URI")
+    base = {name: value for name, value in os.environ.items() if name not in unset}
+    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
+    ours_env = base | {
+        "DROPOUT_RISK_DATA_DIR": str(root / "service"),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "DROPOUT_RISK_API_TOKENS": json.dumps([entry.model_dump(mode="json")]),
+        "DROPOUT_RISK_LOG_LEVEL": options.log_level,
+    }
+    # `mlflow models serve` runs the uvicorn command line, which reads UVICORN_* variables.
+    mlflow_env = base | {
+        "MLFLOW_TRACKING_URI": tracking_uri,
+        "UVICORN_ACCESS_LOG": "false" if quiet else "true",
+        "UVICORN_LOG_LEVEL": options.log_level.lower(),
+    }
+    workers = str(options.workers)
+    port = free_port()
+    ours = start(
+        "ours",
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", workers],
+        ours_env,
+        root / "ours.log",
+        port,
+    )
+    servers = [ours]
+    mlflow_port = free_port()
+    servers.append(
+        start(
+            "mlflow",
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "models",
+                "serve",
+                "-m",
+                f"models:/{MODEL_NAME}/{version}",
+                "--env-manager",
+                "local",
+                "-p",
+                str(mlflow_port),
+                "-w",
+                workers,
+                "--host",
+                "127.0.0.1",
+            ],  # fmt: skip
+            mlflow_env,
+            root / "mlflow.log",
+            mlflow_port,
+        )
+    )
+    return servers, token
+
+
+def _encode_pools(ours: Server, theirs: Server, bodies: list, rows: list, token: str) -> None:
+    from features.engineering import FEATURE_NAMES
+
+    auth = {"Authorization": f"Bearer {token}"}
+    ours.requests = [encode(ours.port, RISK_PATH, body, auth) for body in bodies]
+    columns = list(FEATURE_NAMES)
+    theirs.requests = [
+        encode(
+            theirs.port,
+            "/invocations",
+            {"dataframe_split": {"columns": columns, "data": [row]}},
+            {},
+        )
+        for row in rows
+    ]
+
+
+def _loop_factory() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The OpenAPI document describes every endpoint, its scope, its errors and an example."""
+
+from __future__ import annotations
+
+PROTECTED = {
+    ("post", "/v1/risk-assessments"),
+    ("post", "/v1/risk-assessments/batch"),
+    ("get", "/v1/risk-assessments/{assessment_id}"),
+    ("post", "/v1/outcomes"),
+    ("get", "/v1/models/current"),
+    ("post", "/v1/models/reload"),
+    ("get", "/metrics"),
+}
+
+
+def test_every_endpoint_is_documented_with_its_errors(api):
+    document = api.get("/openapi.json").json()
+    operations = {
+        (method, path): operation
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    assert PROTECTED | {("get", "/health"), ("get", "/ready")} == set(operations)
+    for key in PROTECTED:
+        operation = operations[key]
+        assert operation["summary"] and operation["description"], key
+        assert "Scope `" in operation["description"], key
+        assert {"401", "403"} <= set(operation["responses"]), key
+        assert operation["security"] == [{"HTTPBearer": []}], key
+        for status in ("401", "403"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+    for key in (("get", "/health"), ("get", "/ready")):
+        assert "security" not in operations[key]
+
+
+def test_request_bodies_carry_the_api_examples(api):
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    (example,) = schemas["AssessmentRequest"]["examples"]
+    assert example["client"]["client_id"] == "c-001"
+    assert schemas["BatchRequest"]["properties"]["assessments"]["items"] == {
+        "$ref": "#/components/schemas/AssessmentRequest"
+    }
+    assert schemas["OutcomeReport"]["examples"]
+    assert set(schemas["ErrorOut"]["required"]) == {"code", "message"}

@@ -1,0 +1,50 @@
+"""Settings: read from the environment; unsafe values refused."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from service.settings import ServiceSettings
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch, tmp_path):
+    for variable in ("DATABASE_URL", "MLFLOW_TRACKING_URI", "DROPOUT_RISK_API_TOKENS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("DROPOUT_RISK_DATA_DIR", str(tmp_path))
+
+
+def test_defaults_keep_everything_under_the_data_directory(tmp_path):
+    settings = ServiceSettings()
+    assert settings.audit_url == f"sqlite:///{tmp_path / 'audit.db'}"
+    assert settings.tracking_uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert settings.token_path == tmp_path / "tokens.json"
+    assert settings.model_alias == "champion"
+
+
+def test_conventional_variables_are_followed(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    monkeypatch.setenv("DROPOUT_RISK_REGISTRY_POLL_SECONDS", "5")
+    settings = ServiceSettings()
+    assert settings.audit_url.startswith("postgresql+psycopg://")
+    assert settings.tracking_uri == "http://mlflow.internal:5000"
+    assert settings.registry_poll_seconds == 5
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DATABASE_URL", "sqlite://"),
+        ("DATABASE_URL", "sqlite:///:memory:"),
+        ("DATABASE_URL", "not a url"),
+        ("DROPOUT_RISK_REGISTRY_POLL_SECONDS", "0"),
+        ("DROPOUT_RISK_API_TOKENS", '[{"name": "x", "sha256": "secret", "scopes": ["admin"]}]'),
+        ("DROPOUT_RISK_LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_unsafe_values_are_refused(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        ServiceSettings()
