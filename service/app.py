@@ -20,7 +20,7 @@ from service.deps import Runtime
 from service.errors import install_error_handlers
 from service.lifecycle import ModelKeeper, RegistryUnavailableError
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
-from service.routes import assessments, health, metrics, models, outcomes
+from service.routes import assessments, cds, fhir, health, metrics, models, outcomes
 from service.security import TokenBook
 from service.settings import ServiceSettings
 
@@ -62,7 +62,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assessments, outcomes, models, health, metrics):
+    for module in (assessments, outcomes, models, fhir, cds, health, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, metrics=metrics_)
     return app

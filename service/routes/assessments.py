@@ -5,15 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from service.audit import AuditUnavailableError, NewAssessment
-from service.deps import AuditReader, RiskWriter, Runtime, RuntimeDep, ServedModelDep
+from service.audit import AuditUnavailableError
+from service.deps import AuditReader, RiskWriter, RuntimeDep, ServedModelDep
 from service.errors import ApiError, ErrorOut, FieldError, field_errors
-from service.lifecycle import ServedModel
-from service.routes._responses import audit_unavailable, error_responses
+from service.recording import audit_unavailable, score_and_record
+from service.routes._responses import error_responses
 from service.schemas import AssessmentRequest, AssessmentResponse
 from service.schemas.batch import BatchItemOut, BatchRequest, BatchResponse
 from service.schemas.operations import StoredAssessmentOut
-from service.scoring import assess_many
 
 router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
 
@@ -29,7 +28,7 @@ def create_assessment(
     """Calibrated dropout and poor-outcome risk as of the client's latest session, the factors
     behind each, and clinical signals. Scope `risk:write`. The response is sent only after
     the assessment is committed to the audit store."""
-    (response,) = _score_and_record([body], served, runtime)
+    (response,) = score_and_record([body], served, runtime)
     return response
 
 
@@ -71,7 +70,7 @@ def create_assessments(
                 ),
             )
     if valid:
-        responses = _score_and_record([request for _, request in valid], served, runtime)
+        responses = score_and_record([request for _, request in valid], served, runtime)
         for (index, _), response in zip(valid, responses, strict=True):
             results[index] = BatchItemOut(index=index, status="ok", assessment=response)
     ordered = [results[index] for index in range(len(body.assessments))]
@@ -95,37 +94,3 @@ def read_assessment(
     if stored is None:
         raise ApiError(404, "not_found", "no assessment is stored under this id")
     return StoredAssessmentOut(**vars(stored))
-
-
-def _score_and_record(
-    requests: list[AssessmentRequest], served: ServedModel, runtime: Runtime
-) -> list[AssessmentResponse]:
-    """Score with ``served`` (one version for all) and commit every assessment before return."""
-    responses = assess_many(
-        served.model,
-        requests,
-        model_name=served.name,
-        model_version=served.version,
-        factors=runtime.settings.factors,
-    )
-    try:
-        runtime.audit.record_assessments(
-            [
-                NewAssessment(
-                    assessment_id=response.assessment_id,
-                    client_id=response.client_id,
-                    as_of_session=response.as_of_session,
-                    model_name=served.name,
-                    model_version=served.version,
-                    request=request.model_dump(mode="json"),
-                    response=response.model_dump(mode="json"),
-                )
-                for request, response in zip(requests, responses, strict=True)
-            ]
-        )
-    except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
-    for response in responses:
-        runtime.metrics.assessments.labels("dropout", response.dropout.risk_level).inc()
-        runtime.metrics.assessments.labels("poor_outcome", response.poor_outcome.risk_level).inc()
-    return responses

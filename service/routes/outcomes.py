@@ -6,7 +6,8 @@ from fastapi import APIRouter, status
 
 from service.audit import AuditUnavailableError
 from service.deps import OutcomeWriter, RuntimeDep
-from service.routes._responses import audit_unavailable, error_responses
+from service.recording import audit_unavailable
+from service.routes._responses import error_responses
 from service.schemas.outcomes import OutcomeRecorded, OutcomeReport
 
 router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
