@@ -16,11 +16,14 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from service.audit import AuditStore
+from service.cds.auth import EhrAuthenticator
+from service.cds.keys import KeyRing
 from service.deps import Runtime
 from service.errors import install_error_handlers
 from service.lifecycle import ModelKeeper, RegistryUnavailableError
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
-from service.routes import assessments, cds, fhir, health, metrics, models, outcomes
+from service.reports.links import LinkSigner
+from service.routes import assessments, cds, fhir, health, metrics, models, outcomes, reports
 from service.security import TokenBook
 from service.settings import ServiceSettings
 
@@ -62,7 +65,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assessments, outcomes, models, fhir, cds, health, metrics):
+    for module in (assessments, outcomes, models, fhir, cds, reports, health, metrics):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, metrics=metrics_)
     return app
@@ -71,6 +74,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     """Open the audit store, read the tokens, load the model and start following the alias."""
     configure_logging(settings.log_level)
+    # httpx logs each request's URL at INFO; CDS Hooks' FHIR queries name the patient.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     tokens = TokenBook(settings.token_entries())
     if not len(tokens):
         _log.warning(
@@ -95,4 +100,19 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
             extra={"event": "model_unavailable", "error": str(error)},
         )
     keeper.start_polling(settings.registry_poll_seconds)
-    return Runtime(settings=settings, keeper=keeper, audit=audit, tokens=tokens, metrics=metrics_)
+    ehr_auth = EhrAuthenticator(
+        KeyRing(settings.cds_issuers, timeout=settings.cds_fhir_timeout_seconds),
+        audit,  # the replay store: shared by every worker on this database
+        max_lifetime_seconds=settings.cds_token_max_lifetime_seconds,
+    )
+    return Runtime(
+        settings=settings,
+        keeper=keeper,
+        audit=audit,
+        tokens=tokens,
+        metrics=metrics_,
+        ehr_auth=ehr_auth,
+        links=LinkSigner(
+            settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
+        ),
+    )

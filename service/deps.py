@@ -10,9 +10,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.audit import AuditStore
+from service.cds.auth import EhrAuthenticator
 from service.errors import ApiError
 from service.lifecycle import ModelKeeper, ServedModel
 from service.observability import ServiceMetrics
+from service.reports.links import LinkSigner
 from service.security import Caller, Scope, TokenBook
 from service.settings import ServiceSettings
 
@@ -26,6 +28,8 @@ class Runtime:
     audit: AuditStore
     tokens: TokenBook
     metrics: ServiceMetrics
+    ehr_auth: EhrAuthenticator
+    links: LinkSigner
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -84,8 +84,8 @@ def assess_many(
             client_id=request.client.client_id,
             as_of_session=result.as_of_session,
             model=identity,
-            dropout=_outcome(result.dropout),
-            poor_outcome=_outcome(result.poor_outcome),
+            dropout=_outcome(result.dropout, model.dropout.base_rate),
+            poor_outcome=_outcome(result.poor_outcome, model.poor_outcome.base_rate),
             signals=[SignalOut(code=s.code, text=s.text) for s in result.signals],
             warnings=[warning] if warning else [],
         )
@@ -104,10 +104,11 @@ def _landmark_warning(sessions: int, max_landmark: int) -> str | None:
     )
 
 
-def _outcome(assessment: OutcomeAssessment) -> OutcomeRiskOut:
+def _outcome(assessment: OutcomeAssessment, base_rate: float) -> OutcomeRiskOut:
     return OutcomeRiskOut(
         probability=round(assessment.probability, 4),
         risk_level=assessment.risk_level,
+        base_rate=round(base_rate, 4),
         factors=[
             FactorOut(
                 feature=factor.feature,

@@ -9,15 +9,22 @@ JSON list); a value that is not a hash is refused rather than silently accepted.
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
 from models.registry_store import CHAMPION, RegistryLocation
+from service.cds.issuers import CdsIssuer, check_secure_url
 from service.security import TokenEntry
+
+_REPORT_FIELDS = frozenset({"base", "assessment_id"})
 
 
 class ServiceSettings(RegistryLocation):
@@ -48,6 +55,31 @@ class ServiceSettings(RegistryLocation):
     max_batch: int = Field(default=500, ge=1, le=5000)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
+    #: Key of the signed links to clinician pages (>= 32 characters). Unset: a random key
+    #: kept in ``<data_dir>/link-secret``, so links survive restarts and every worker agrees.
+    report_link_secret: SecretStr | None = Field(default=None, min_length=32)
+    #: How long a signed link (on a CDS card) stays valid.
+    report_link_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+
+    # --- CDS Hooks (docs/cds-hooks.md) --------------------------------------------------
+    #: The exact external base URL record systems call (behind a proxy: the proxy's URL).
+    #: EHR JWTs must name ``{public_base_url}/cds-services/...`` as their audience.
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: Trusted EHRs, as a JSON list of {iss, jwks?, jku_allowed?, tenants?}; none by default,
+    #: so every CDS Hooks call is refused until a clinic names its record system.
+    cds_issuers: list[CdsIssuer] = Field(default_factory=list)
+    #: A low-risk client with no clinical signal gets an ``info`` card, or no card at all.
+    cds_low_risk_card: Literal["info", "none"] = "none"
+    #: Budget for fetching what prefetch lacked from the EHR's FHIR server, all pages in all.
+    cds_fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    #: Longest accepted life of an EHR JWT (exp - iat); its jti is remembered that long.
+    cds_token_max_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
+    #: The clinician report page of an assessment, linked from the card.
+    report_url_template: str = "{base}/reports/{assessment_id}"
+    #: The model card linked from the card's source; default: the service's own model card
+    #: page of the version that scored, ``{public_base_url}/models/{version}/card``.
+    model_card_url: str | None = None
+
     @field_validator("database_url")
     @classmethod
     def _durable_database(cls, url: str | None) -> str | None:
@@ -60,6 +92,66 @@ class ServiceSettings(RegistryLocation):
         if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
             raise ValueError("an in-memory SQLite audit store would lose every record on restart")
         return url
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _exact_base_url(cls, url: str) -> str:
+        url = check_secure_url(url.rstrip("/"))
+        if urlsplit(url).query:
+            raise ValueError("public_base_url must not carry a query")
+        return url
+
+    @field_validator("model_card_url")
+    @classmethod
+    def _secure_model_card_url(cls, url: str | None) -> str | None:
+        return None if url is None else check_secure_url(url)
+
+    @field_validator("cds_issuers")
+    @classmethod
+    def _one_entry_per_issuer(cls, issuers: list[CdsIssuer]) -> list[CdsIssuer]:
+        names = [issuer.iss for issuer in issuers]
+        if len(set(names)) != len(names):
+            raise ValueError("cds_issuers names an issuer twice")
+        return issuers
+
+    @field_validator("report_url_template")
+    @classmethod
+    def _report_link_is_safe(cls, template: str) -> str:
+        try:
+            names = {
+                name for _, name, _, _ in string.Formatter().parse(template) if name is not None
+            }
+        except ValueError as error:
+            raise ValueError(f"report_url_template is not a format string: {error}") from error
+        if "assessment_id" not in names or not names <= _REPORT_FIELDS:
+            raise ValueError(
+                "report_url_template may use only {base} and {assessment_id}, and needs the latter"
+            )
+        check_secure_url(report_url(template, base="https://x.invalid", assessment_id="a"))
+        return template
+
+    def report_url(self, assessment_id: str) -> str:
+        """The clinician report page of an assessment."""
+        return report_url(
+            self.report_url_template, base=self.public_base_url, assessment_id=assessment_id
+        )
+
+    def model_card_link(self, version: str) -> str:
+        """Where a CDS card's source links: the model card of ``version``."""
+        return self.model_card_url or f"{self.public_base_url}/models/{version}/card"
+
+    def link_secret(self) -> bytes:
+        """The signed links' key: the configured one, else the data dir's (made if missing)."""
+        if self.report_link_secret is not None:
+            return self.report_link_secret.get_secret_value().encode()
+        path = self.data_dir / "link-secret"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_suffix(".tmp")
+            scratch.write_text(secrets.token_urlsafe(48))
+            scratch.chmod(0o600)
+            scratch.replace(path)  # atomic: two workers starting at once agree on one key
+        return path.read_text().strip().encode()
 
     @property
     def audit_url(self) -> str:
@@ -80,6 +172,11 @@ class ServiceSettings(RegistryLocation):
             ValueError: The tokens file is not a JSON list of valid entries.
         """
         return read_tokens_file(self.token_path) + list(self.api_tokens)
+
+
+def report_url(template: str, *, base: str, assessment_id: str) -> str:
+    """``template`` with its fields filled in (see ``report_url_template``)."""
+    return template.format(base=base, assessment_id=assessment_id)
 
 
 def read_tokens_file(path: Path) -> list[TokenEntry]:

@@ -6,24 +6,34 @@ database to the packaged schema) and share it between threads.
 
 from service.audit.migrate import database_revision, head_revision, upgrade_database
 from service.audit.records import (
+    CARD_OUTCOMES,
     TERMINATIONS,
     AuditUnavailableError,
     NewAssessment,
+    NewFeedback,
     StoredAssessment,
+    StoredCard,
+    StoredFeedback,
     StoredOutcome,
+    UnknownCardError,
     canonical_json,
     input_sha256,
 )
 from service.audit.store import DEFAULT_AUDIT_URL, AuditStore
 
 __all__ = [
+    "CARD_OUTCOMES",
     "DEFAULT_AUDIT_URL",
     "TERMINATIONS",
     "AuditStore",
     "AuditUnavailableError",
     "NewAssessment",
+    "NewFeedback",
     "StoredAssessment",
+    "StoredCard",
+    "StoredFeedback",
     "StoredOutcome",
+    "UnknownCardError",
     "canonical_json",
     "database_revision",
     "head_revision",

@@ -1,19 +1,23 @@
-"""What the audit store hands back: plain, immutable records, and the one error it raises.
+"""What the audit store hands back: plain, immutable records, and the errors it raises.
 
-Callers never see ORM objects: a :class:`StoredAssessment` or :class:`StoredOutcome` is a
-snapshot of a committed row, safe to pass between threads and to serialise.
+Callers never see ORM objects: a :class:`StoredAssessment`, :class:`StoredOutcome`,
+:class:`StoredCard` or :class:`StoredFeedback` is a snapshot of a committed row, safe to
+pass between threads and to serialise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 TERMINATIONS = ("completed", "dropout", "referred", "ongoing")
 """How an episode can end, as in the data contract; ``ongoing`` episodes have no end date."""
+CARD_OUTCOMES = ("accepted", "overridden")
+"""What a clinician did with a CDS Hooks card (CDS Hooks 2.0 feedback)."""
 
 
 class AuditUnavailableError(Exception):
@@ -21,6 +25,18 @@ class AuditUnavailableError(Exception):
 
     The service answers 503: a score must not be sent when its audit record is not durable.
     """
+
+
+class UnknownCardError(ValueError):
+    """Feedback names cards this store never issued to that EHR for that service.
+
+    Attributes:
+        positions: Indexes, in the feedback given, of the items naming unknown cards.
+    """
+
+    def __init__(self, positions: list[int]) -> None:
+        super().__init__(f"unknown card(s) at feedback position(s) {positions}")
+        self.positions = positions
 
 
 @dataclass(frozen=True)
@@ -94,6 +110,79 @@ class StoredOutcome:
     reported_by: str | None
 
 
+@dataclass(frozen=True)
+class StoredCard:
+    """One CDS Hooks card sent to a record system, and the assessment it showed.
+
+    Attributes:
+        card_uuid: The card's ``uuid``, which feedback names.
+        created_at: When the card was issued, timezone-aware UTC.
+        service_id: The CDS service that issued it.
+        assessment_id: The assessment the card shows.
+        iss: The EHR (JWT issuer) it was sent to.
+        indicator: ``info``, ``warning`` or ``critical``.
+    """
+
+    card_uuid: str
+    created_at: datetime
+    service_id: str
+    assessment_id: str
+    iss: str
+    indicator: str
+
+
+@dataclass(frozen=True)
+class NewFeedback:
+    """A clinician's response to a card, as the EHR reported it (CDS Hooks 2.0 feedback).
+
+    Attributes:
+        card_uuid: The card's ``uuid``.
+        outcome: One of :data:`CARD_OUTCOMES`.
+        outcome_timestamp: When the clinician acted, timezone-aware.
+        override_system: Code system of the override reason given, if any.
+        override_code: The override reason's code, if any.
+        user_comment: What the clinician wrote (may hold personal data: audit store only).
+    """
+
+    card_uuid: str
+    outcome: str
+    outcome_timestamp: datetime
+    override_system: str | None = None
+    override_code: str | None = None
+    user_comment: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredFeedback:
+    """One committed feedback item, with the assessment its card showed.
+
+    Attributes:
+        feedback_id: The UUID (as text) of this item.
+        created_at: When it was stored, timezone-aware UTC.
+        service_id: The CDS service whose card it is about.
+        card_uuid: The card's ``uuid``.
+        assessment_id: The assessment the card showed.
+        iss: The EHR that reported it.
+        outcome: One of :data:`CARD_OUTCOMES`.
+        outcome_timestamp: When the clinician acted, timezone-aware UTC.
+        override_system: Code system of the override reason, if any.
+        override_code: The override reason's code, if any.
+        user_comment: What the clinician wrote, if anything.
+    """
+
+    feedback_id: str
+    created_at: datetime
+    service_id: str
+    card_uuid: str
+    assessment_id: str
+    iss: str
+    outcome: str
+    outcome_timestamp: datetime
+    override_system: str | None
+    override_code: str | None
+    user_comment: str | None
+
+
 def canonical_json(document: Any) -> str:
     """The one text of a JSON document: sorted keys, no spaces, UTF-8 kept as is.
 
@@ -121,3 +210,24 @@ def canonical_json(document: Any) -> str:
 def input_sha256(request: Any) -> str:
     """Hex SHA-256 of the UTF-8 bytes of the request's :func:`canonical_json`."""
     return hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
+
+
+def uuid_text(value: str, *, what: str = "assessment_id") -> str:
+    """``value`` as a canonical lower-case UUID, so that lookups by id cannot miss on case.
+
+    Raises:
+        ValueError: ``value`` is not a UUID (the message names it as ``what``).
+    """
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{what} must be a UUID, got {value!r}") from error
+
+
+def unavailable(action: str, error: Exception) -> AuditUnavailableError:
+    """An :class:`AuditUnavailableError` naming what failed, without statement parameters."""
+    # The driver's own message (first line only: PostgreSQL's DETAIL lines may quote values).
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    summary = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return AuditUnavailableError(f"audit store could not {action}: {summary}")

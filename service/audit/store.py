@@ -20,6 +20,7 @@ from sqlalchemy import Engine, Select, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
+from service.audit.cds import CdsRecords
 from service.audit.engine import WRITE_OPTIONS, create_audit_engine
 from service.audit.migrate import upgrade_database
 from service.audit.records import (
@@ -31,6 +32,8 @@ from service.audit.records import (
     canonical_json,
     input_sha256,
 )
+from service.audit.records import unavailable as _unavailable
+from service.audit.records import uuid_text as _uuid_text
 from service.audit.tables import AssessmentRow, OutcomeRow
 
 DEFAULT_AUDIT_URL = "sqlite:///data/audit.db"
@@ -39,8 +42,11 @@ DEFAULT_AUDIT_URL = "sqlite:///data/audit.db"
 _STREAM_BATCH = 500  # rows fetched at a time when iterating, so exports stay in bounded memory
 
 
-class AuditStore:
-    """Writes and reads audit records in one relational database (SQLite or PostgreSQL)."""
+class AuditStore(CdsRecords):
+    """Writes and reads audit records in one relational database (SQLite or PostgreSQL).
+
+    The CDS Hooks records (cards, feedback, token ids) come from :class:`CdsRecords`.
+    """
 
     def __init__(self, *, engine: Engine) -> None:
         """Use ``engine`` as it is; :meth:`open` is the usual way in (it also migrates).
@@ -322,20 +328,3 @@ def _narrowed(
     # The key breaks ties between records of the same microsecond, so the order is stable.
     key = table.assessment_id if table is AssessmentRow else table.outcome_id
     return query.order_by(table.created_at, key)
-
-
-def _uuid_text(value: str) -> str:
-    """``value`` as a canonical lower-case UUID, so that lookups by id cannot miss on case."""
-    try:
-        return str(uuid.UUID(value))
-    except (TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"assessment_id must be a UUID, got {value!r}") from error
-
-
-def _unavailable(action: str, error: SQLAlchemyError) -> AuditUnavailableError:
-    """An :class:`AuditUnavailableError` naming what failed, without statement parameters."""
-    # The driver's own message (first line only: PostgreSQL's DETAIL lines may quote values).
-    cause = getattr(error, "orig", None) or error
-    lines = str(cause).strip().splitlines()
-    summary = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    return AuditUnavailableError(f"audit store could not {action}: {summary}")

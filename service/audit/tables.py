@@ -1,4 +1,5 @@
-"""The audit tables: one row per assessment served and one per outcome reported.
+"""The audit tables: one row per assessment served and one per outcome reported; for CDS
+Hooks, one per card issued, one per feedback item, and the EHR token ids seen recently.
 
 The schema itself is owned by the Alembic migrations in ``migrations/versions``; these
 models describe it for queries (and for ``alembic revision --autogenerate``). Indexes serve
@@ -18,6 +19,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     MetaData,
     String,
@@ -27,13 +29,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from service.audit.records import StoredAssessment, StoredOutcome
+from service.audit.records import StoredAssessment, StoredCard, StoredFeedback, StoredOutcome
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
 }
 """Constraint names fixed by convention, so that migrations can name what they alter."""
 
@@ -141,3 +144,63 @@ class OutcomeRow(AuditBase):
         return StoredOutcome(
             **{field.name: getattr(self, field.name) for field in fields(StoredOutcome)}
         )
+
+
+class CardRow(AuditBase):
+    """A CDS Hooks card issued, named as :class:`StoredCard` (the key column is ``id``)."""
+
+    __tablename__ = "cds_cards"
+
+    card_uuid: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    assessment_id: Mapped[str] = mapped_column(String(36), ForeignKey("assessments.id"))
+    iss: Mapped[str] = mapped_column(String)
+    indicator: Mapped[str] = mapped_column(String(16))
+
+    def to_record(self) -> StoredCard:
+        """The immutable record of this row."""
+        return StoredCard(**{f.name: getattr(self, f.name) for f in fields(StoredCard)})
+
+
+class FeedbackRow(AuditBase):
+    """A feedback item on a card, named as :class:`StoredFeedback` (the key column is ``id``).
+
+    Acceptance and override rates are read per service and window (``service_id,
+    created_at``) and per model version through ``assessment_id``.
+    """
+
+    __tablename__ = "cds_feedback"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('accepted', 'overridden')", name="outcome"),
+        Index("ix_cds_feedback_service_id_created_at", "service_id", "created_at"),
+    )
+
+    feedback_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    card_uuid: Mapped[str] = mapped_column(String(36), ForeignKey("cds_cards.id"), index=True)
+    assessment_id: Mapped[str] = mapped_column(String(36), ForeignKey("assessments.id"))
+    iss: Mapped[str] = mapped_column(String)
+    outcome: Mapped[str] = mapped_column(String(16))
+    outcome_timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+    override_system: Mapped[str | None] = mapped_column(String)
+    override_code: Mapped[str | None] = mapped_column(String)
+    user_comment: Mapped[str | None] = mapped_column(String)
+
+    def to_record(self) -> StoredFeedback:
+        """The immutable record of this row."""
+        return StoredFeedback(**{f.name: getattr(self, f.name) for f in fields(StoredFeedback)})
+
+
+class TokenIdRow(AuditBase):
+    """An EHR JWT's ``jti`` seen, kept until the token expires: the replay store.
+
+    The key ``(iss, jti)`` makes a second use fail to insert, in every worker at once.
+    """
+
+    __tablename__ = "cds_token_ids"
+
+    iss: Mapped[str] = mapped_column(String, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(256), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -181,6 +181,12 @@ class OutcomeRiskOut(BaseModel):
 
     probability: float = Field(ge=0, le=1, description="Calibrated: 0.3 = about 3 in 10.")
     risk_level: RiskLevel
+    base_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of the model's training clients with this outcome: the average.",
+    )
     factors: list[FactorOut]
 
 

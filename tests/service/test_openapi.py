@@ -10,6 +10,15 @@ PROTECTED = {
     ("get", "/v1/models/current"),
     ("post", "/v1/models/reload"),
     ("get", "/metrics"),
+    ("post", "/fhir/r4/$assess-dropout-risk"),
+}
+#: Clinician pages: HTML, opened with a token of the scope or a signed link.
+PAGES = {("get", "/reports/{assessment_id}"), ("get", "/models/{version}/card")}
+#: CDS Hooks: the record system's own JWT instead of our API tokens (optional for discovery).
+CDS_HOOKS = {
+    ("get", "/cds-services"),
+    ("post", "/cds-services/{service_id}"),
+    ("post", "/cds-services/{service_id}/feedback"),
 }
 
 
@@ -20,7 +29,8 @@ def test_every_endpoint_is_documented_with_its_errors(api):
         for path, methods in document["paths"].items()
         for method, operation in methods.items()
     }
-    assert PROTECTED | {("get", "/health"), ("get", "/ready")} == set(operations)
+    probes = {("get", "/health"), ("get", "/ready")}
+    assert PROTECTED | CDS_HOOKS | PAGES | probes == set(operations)
     for key in PROTECTED:
         operation = operations[key]
         assert operation["summary"] and operation["description"], key
@@ -32,6 +42,11 @@ def test_every_endpoint_is_documented_with_its_errors(api):
             assert schema == {"$ref": "#/components/schemas/ErrorOut"}
     for key in (("get", "/health"), ("get", "/ready")):
         assert "security" not in operations[key]
+    for key in CDS_HOOKS:
+        operation = operations[key]
+        assert operation["summary"] and operation["description"], key
+        assert {"EhrJwt": []} in operation["security"], key
+        assert "401" in operation["responses"], key
 
 
 def test_request_bodies_carry_the_api_examples(api):

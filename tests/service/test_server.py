@@ -2,82 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from service.security import Scope
+from tests.service.servers import Server, running_server
 
 ADMIN = Scope.ADMIN
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """A running ``dropout-risk serve`` process and an HTTP client of it."""
-
-    def __init__(self, process: subprocess.Popen, base_url: str, log: Path) -> None:
-        self.process = process
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-        self.log = log
-
-    def log_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line[:1] == "{"]
-
-
 @pytest.fixture
 def server(registry, tokens, tmp_path, audit_url) -> Iterator[Server]:
-    """``dropout-risk serve`` on a free port, configured only through its environment."""
-    port = _free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DROPOUT_RISK_", "MLFLOW_")) and key != "DATABASE_URL"
-    } | {
-        "DROPOUT_RISK_DATA_DIR": str(tmp_path / "data"),
-        "MLFLOW_TRACKING_URI": registry.tracking_uri,
-        "DATABASE_URL": audit_url,
-        "DROPOUT_RISK_API_TOKENS": json.dumps([e.model_dump(mode="json") for e in tokens.entries]),
-    }
-    log = tmp_path / "server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
-            env=environment,
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    running = Server(process, f"http://127.0.0.1:{port}", log)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if running.http.get("/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    """``dropout-risk serve`` on a free port, auditing to each backend in turn."""
+    with running_server(
+        directory=tmp_path,
+        tracking_uri=registry.tracking_uri,
+        database_url=audit_url,
+        tokens=tokens.entries,
+    ) as running:
         yield running
-    finally:
-        running.http.close()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_the_served_process_answers_every_endpoint(server, tokens, example_request, registry):

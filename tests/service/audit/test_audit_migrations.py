@@ -11,7 +11,7 @@ from service.audit.engine import create_audit_engine
 from service.audit.migrate import downgrade_database
 from service.audit.tables import AuditBase
 
-AUDIT_TABLES = {"assessments", "outcomes"}
+AUDIT_TABLES = {"assessments", "outcomes", "cds_cards", "cds_feedback", "cds_token_ids"}
 
 
 def _tables(url: str) -> set[str]:

@@ -1,0 +1,146 @@
+"""One ``patient-view`` call: gather the record, score it, record and return the card.
+
+Data first from prefetch, then from the EHR's FHIR server for whatever prefetch lacked
+(:class:`~service.cds.fetch.FhirUnavailableError`, answered 412, when neither can supply it).
+The record becomes the JSON API's request through the FHIR mapping
+(:func:`service.fhir.inbound.request_from_resources`) and is scored and audited by
+:func:`service.recording.score_and_record`, like every other assessment. A record that
+cannot be scored (no sessions yet, a measure out of range, another patient's data) gets no
+card: the reason is logged (FHIR paths only, never values) and the EHR shows nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from service.audit import AuditUnavailableError
+from service.cds.auth import EhrCaller
+from service.cds.cards import card_for
+from service.cds.fetch import FhirReader, FhirUnavailableError
+from service.cds.prefetch import PREFETCH, read_prefetched, render
+from service.cds.schemas import CardsOut, HookRequest
+from service.deps import Runtime
+from service.fhir.inbound import request_from_resources
+from service.fhir.issues import FhirInputError
+from service.lifecycle import ServedModel
+from service.recording import audit_unavailable, score_and_record
+from service.reports.links import model_card_subject, report_subject
+from service.schemas import AssessmentResponse
+
+_log = logging.getLogger(__name__)
+_ISSUES_LOGGED = 10
+
+
+async def gather_record(body: HookRequest, *, timeout: float) -> list[dict[str, Any]]:
+    """The patient's resources: the usable prefetch, plus what had to be fetched.
+
+    Raises:
+        FhirUnavailableError: Prefetch is incomplete and the FHIR server cannot fill the gap
+            (none given, no token lent, or it failed).
+    """
+    prefetch = body.prefetch or {}
+    resources: list[dict[str, Any]] = []
+    queries, continuations, missing = [], [], []
+    for key, template in PREFETCH.items():
+        answer = read_prefetched(prefetch[key]) if key in prefetch else None
+        if answer is None:
+            missing.append(key)
+            queries.append(render(template, patient_id=body.context.patientId))
+            continue
+        resources.extend(answer.resources)
+        if answer.next_url is not None:
+            continuations.append(answer.next_url)
+    _log.info(
+        "gathering the record",
+        extra={"event": "cds_record", "fetched": missing, "pages_to_follow": len(continuations)},
+    )
+    if not queries and not continuations:
+        return resources
+    if body.fhirServer is None or body.fhirAuthorization is None:
+        raise FhirUnavailableError("prefetch is incomplete and no FHIR server access was given")
+    token = body.fhirAuthorization.access_token.get_secret_value()
+    reader = FhirReader(body.fhirServer, token, timeout=timeout)
+    return resources + await reader.collect(queries, continuations)
+
+
+def assess_and_issue(
+    resources: list[dict[str, Any]],
+    *,
+    body: HookRequest,
+    service_id: str,
+    caller: EhrCaller,
+    served: ServedModel,
+    runtime: Runtime,
+) -> CardsOut:
+    """Score the record and answer its card, recorded first (blocking: run it in a thread).
+
+    Raises:
+        service.errors.ApiError: 503 when the audit store did not commit.
+    """
+    patient_id = body.context.patientId
+    if any(r.get("resourceType") == "Patient" and r.get("id") != patient_id for r in resources):
+        _log.warning(
+            "the record holds a Patient other than the one opened; no card",
+            extra={"event": "cds_unscorable", "hook_instance": body.hookInstance},
+        )
+        return CardsOut(cards=[])
+    try:
+        request = request_from_resources(resources)
+    except FhirInputError as error:
+        _log.info(
+            "the record cannot be scored; no card",
+            extra={
+                "event": "cds_unscorable",
+                "hook_instance": body.hookInstance,
+                "issues": len(error.issues),
+                "paths": [issue.path for issue in error.issues[:_ISSUES_LOGGED]],
+            },
+        )
+        return CardsOut(cards=[])
+    (assessment,) = score_and_record([request], served, runtime)
+    report_url, model_card_url = _links(assessment, runtime)
+    card = card_for(
+        assessment,
+        card_uuid=str(uuid.uuid4()),
+        report_url=report_url,
+        model_card_url=model_card_url,
+        low_risk_card=runtime.settings.cds_low_risk_card,
+    )
+    if card is None:
+        return CardsOut(cards=[])
+    try:
+        runtime.audit.record_card(
+            card_uuid=card.uuid,
+            assessment_id=assessment.assessment_id,
+            service_id=service_id,
+            iss=caller.iss,
+            indicator=card.indicator,
+        )
+    except AuditUnavailableError as error:
+        raise audit_unavailable(runtime, error) from error
+    return CardsOut(cards=[card])
+
+
+def _links(assessment: AssessmentResponse, runtime: Runtime) -> tuple[str, str]:
+    """The card's links to the clinician report and to the model card.
+
+    The clinician pages open without an API token only through a short-lived signed link
+    (:mod:`service.reports.links`), which is what a card must carry: a clinician following
+    it from the record has no token of ours. Links to pages elsewhere (configured) are not
+    signed.
+    """
+    settings = runtime.settings
+    version = assessment.model.version
+    report = settings.report_url(assessment.assessment_id)
+    model_card = settings.model_card_link(version)
+    signer = runtime.links
+    report = _with_query(report, signer.query(report_subject(assessment.assessment_id)))
+    if settings.model_card_url is None:
+        model_card = _with_query(model_card, signer.query(model_card_subject(version)))
+    return report, model_card
+
+
+def _with_query(url: str, query: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{query}"

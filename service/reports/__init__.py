@@ -1,0 +1,1 @@
+"""The clinician report: one HTML page per stored assessment, readable in ten seconds."""

@@ -1,0 +1,116 @@
+"""The clinician's pages: one report per stored assessment, and the model card it links to.
+
+A page opens with an API token carrying the scope (header, for record systems that proxy
+it) or with a short-lived signed link, which is what a record-system card carries: it is
+bound to one assessment (or one model version) and expires.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from mlflow.exceptions import MlflowException
+
+from models.bundle import IncompatibleModelError
+from models.registry_store import download_model
+from service.audit import AuditUnavailableError
+from service.deps import RuntimeDep
+from service.reports.links import model_card_subject, report_subject
+from service.reports.pages import error_page, model_card_page, report_page
+from service.reports.view import report_view
+from service.security import Scope
+
+router = APIRouter(tags=["clinician pages"])
+
+_HTML = {200: {"content": {"text/html": {}}, "description": "An HTML page."}}
+Expires = Annotated[int | None, Query(description="Signed link: expiry, Unix seconds.")]
+Signature = Annotated[str | None, Query(description="Signed link: HMAC-SHA256, hex.")]
+
+
+@router.get(
+    "/reports/{assessment_id}",
+    response_class=HTMLResponse,
+    responses=_HTML,
+    summary="The clinician report of an assessment",
+)
+def read_report(
+    assessment_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    expires: Expires = None,
+    signature: Signature = None,
+) -> HTMLResponse:
+    """Both risks in words and numbers, the factors, signals, charts against the expected
+    recovery, and how to read it. Scope `audit:read` (bearer token) or a signed link."""
+    refused = _refusal(request, runtime, Scope.AUDIT_READ, report_subject(assessment_id),
+                       expires, signature)  # fmt: skip
+    if refused is not None:
+        return refused
+    try:
+        stored = runtime.audit.get_assessment(assessment_id)
+    except AuditUnavailableError:
+        return error_page(503, "The audit store is not answering; please try again shortly.")
+    if stored is None:
+        return error_page(404, "There is no assessment with this id.")
+    card_link = f"/models/{stored.model_version}/card?" + runtime.links.query(
+        model_card_subject(stored.model_version)
+    )
+    return HTMLResponse(report_page(report_view(stored), model_card_url=card_link))
+
+
+@router.get(
+    "/models/{version}/card",
+    response_class=HTMLResponse,
+    responses=_HTML,
+    summary="The model card of a version",
+)
+def read_model_card(
+    version: str,
+    request: Request,
+    runtime: RuntimeDep,
+    expires: Expires = None,
+    signature: Signature = None,
+) -> HTMLResponse:
+    """How the model was built and tested, its metrics and limits, rendered from the card
+    registered with the version. Scope `models:read` (bearer token) or a signed link."""
+    refused = _refusal(request, runtime, Scope.MODELS_READ, model_card_subject(version),
+                       expires, signature)  # fmt: skip
+    if refused is not None:
+        return refused
+    served = runtime.keeper.current
+    if served is not None and served.version == version:
+        card = served.model.model_card
+    else:
+        try:
+            card = download_model(runtime.settings, version).model_card
+        except (MlflowException, IncompatibleModelError, OSError):
+            return error_page(404, f"No model card of version {version} could be found.")
+    name = runtime.settings.model_name
+    return HTMLResponse(model_card_page(name=name, version=version, card_markdown=card))
+
+
+def _refusal(
+    request: Request,
+    runtime: RuntimeDep,
+    scope: Scope,
+    subject: str,
+    expires: int | None,
+    signature: str | None,
+) -> HTMLResponse | None:
+    """None when the caller may see the page; else the page that says why not."""
+    if expires is not None or signature is not None:
+        if expires is None or signature is None:
+            return error_page(403, "This link is incomplete; open it again from the record.")
+        if runtime.links.verify(subject, expires=expires, signature=signature):
+            return None
+        return error_page(403, "This link has expired or is not valid; open it again.")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    caller = runtime.tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+    if caller is None:
+        return error_page(401, "Open this page from the record system, or sign in with a token.")
+    if scope not in caller.scopes:
+        return error_page(403, f"This token lacks the scope {scope.value!r}.")
+    request.state.caller = caller.name
+    return None

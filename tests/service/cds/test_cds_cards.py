@@ -1,0 +1,116 @@
+"""Cards for 200 synthetic clients: short summaries, the right urgency, the story in detail."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.cds.cards import FACTORS_SHOWN, SUMMARY_LIMIT, card_for, fit
+from service.schemas import AssessmentRequest
+from service.scoring import assess_many
+from tests.service.fhir.bundles import cohort_cases, json_request
+
+INDICATOR = {"low": "info", "moderate": "warning", "high": "critical"}
+ORDER = ("low", "moderate", "high")
+
+
+@pytest.fixture(scope="module")
+def assessments(trained, cohort):
+    """200 synthetic clients scored as of different sessions (1 up to all of them)."""
+    clients, sessions = cohort
+    some = clients.iloc[100:300]
+    cases = cohort_cases(some, sessions[sessions["client_id"].isin(some["client_id"])])
+    requests = [
+        AssessmentRequest.model_validate(json_request(client, rows[: 1 + n % len(rows)]))
+        for n, (client, rows) in enumerate(cases)
+    ]
+    return assess_many(trained.model, requests, model_name="dropout-risk", model_version="7")
+
+
+def _card(assessment, low_risk_card="info"):
+    return card_for(
+        assessment,
+        card_uuid="7b1d2c8e-6a0f-4a59-9a0e-3f1e2b6c9d10",
+        report_url=f"https://risk.example.org/reports/{assessment.assessment_id}",
+        model_card_url="https://risk.example.org/model-card",
+        low_risk_card=low_risk_card,
+    )
+
+
+def test_every_summary_is_one_sentence_under_140_characters(assessments):
+    assert len(assessments) == 200
+    for assessment in assessments:
+        summary = _card(assessment).summary
+        assert len(summary) < SUMMARY_LIMIT, summary
+        assert summary.endswith(".") and "\n" not in summary
+        for outcome in (assessment.dropout, assessment.poor_outcome):
+            assert f"{outcome.risk_level} ({outcome.probability:.0%})" in summary
+
+
+def test_the_indicator_follows_the_higher_risk_level(assessments):
+    seen = set()
+    for assessment in assessments:
+        level = max(
+            assessment.dropout.risk_level, assessment.poor_outcome.risk_level, key=ORDER.index
+        )
+        card = _card(assessment)
+        assert card.indicator == INDICATOR[level]
+        seen.add(card.indicator)
+    assert len(seen) >= 2, seen  # the cohort is varied enough to show more than one urgency
+
+
+def test_the_detail_gives_probabilities_top_factors_and_signals(assessments):
+    for assessment in assessments:
+        detail = _card(assessment).detail
+        for outcome in (assessment.dropout, assessment.poor_outcome):
+            assert f"{outcome.probability:.0%}" in detail
+            for factor in outcome.factors[:FACTORS_SHOWN]:
+                arrow = "↑" if factor.direction == "raises" else "↓"
+                assert f"{arrow} {factor.text}" in detail
+        bullets = re.findall(r"^- [↑↓] ", detail, flags=re.MULTILINE)
+        assert len(bullets) <= 2 * FACTORS_SHOWN
+        for signal in assessment.signals:
+            assert f"- {signal.text}" in detail
+        assert "Decision support, not a diagnosis" in detail
+        assert f"as of session {assessment.as_of_session}" in detail
+
+
+def test_a_quiet_low_risk_client_gets_an_info_card_or_none_as_configured(assessments):
+    quiet = assessments[0].model_copy(
+        update={
+            "dropout": assessments[0].dropout.model_copy(update={"risk_level": "low"}),
+            "poor_outcome": assessments[0].poor_outcome.model_copy(update={"risk_level": "low"}),
+            "signals": [],
+        }
+    )
+    assert _card(quiet, "info").indicator == "info"
+    assert _card(quiet, "none") is None
+    flagged = quiet.model_copy(
+        update={"signals": assessments[0].signals or [_any_signal(assessments)]}
+    )
+    assert _card(flagged, "none").indicator == "info"  # a signal is worth a card
+
+
+def _any_signal(assessments):
+    return next(signal for a in assessments for signal in a.signals)
+
+
+def test_the_card_links_the_report_and_the_model_card(assessments):
+    card = _card(assessments[0])
+    assert card.source.label == "dropout-risk model v7"
+    assert card.source.url == "https://risk.example.org/model-card"
+    assert card.links[0].url.endswith(assessments[0].assessment_id)
+    assert [r.code for r in card.overrideReasons] and all(r.display for r in card.overrideReasons)
+
+
+@pytest.mark.parametrize("length", [10, 139, 140, 400])
+def test_fit_keeps_short_text_and_cuts_long_text_at_a_word(length):
+    text = ("word " * 100)[:length]
+    fitted = fit(text)
+    assert len(fitted) < SUMMARY_LIMIT
+    if length < SUMMARY_LIMIT:
+        assert fitted == text
+    else:
+        assert fitted.endswith("…") and fitted[:-1].rstrip() == fitted[:-1]
+        assert text.startswith(fitted[:-1])
