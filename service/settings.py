@@ -54,6 +54,13 @@ class ServiceSettings(RegistryLocation):
     #: Clients per batch request.
     max_batch: int = Field(default=500, ge=1, le=5000)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    #: Largest request body accepted; larger ones get 413 before they are read whole.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    #: Failed authentications allowed per client address per minute before 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=10_000)
+    #: Where the last loaded model bundle is kept, so a restart can serve it while the
+    #: registry is unreachable; default ``<data_dir>/model-cache``.
+    model_cache_dir: Path | None = None
 
     #: Key of the signed links to clinician pages (>= 32 characters). Unset: a random key
     #: kept in ``<data_dir>/link-secret``, so links survive restarts and every worker agrees.
