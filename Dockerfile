@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# Builds the locked environment with uv, then runs the README's main command.
-FROM python:3.11-slim AS build
-RUN pip install --no-cache-dir "uv>=0.5"
+# Builds the locked environment with uv, then runs the README's main command: make serve.
+# No secret is baked in: API tokens, the link key and passwords come from the environment or
+# are made at start-up in the data volume; the model is pulled from the registry at start.
+FROM python:3.11-slim-bookworm AS build
+RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 COPY features features
@@ -12,17 +14,20 @@ COPY cli cli
 # The dev group too: `make serve` runs `uv sync --locked`, which then has nothing to fetch.
 RUN uv sync --locked
 
-FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends make \
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make=4.3-4.1 \
     && rm -rf /var/lib/apt/lists/* \
-    && pip install --no-cache-dir "uv>=0.5" \
+    && pip install --no-cache-dir "uv==0.13.9" \
     && useradd --create-home --uid 10001 dropout
 WORKDIR /app
-COPY --from=build --chown=dropout:dropout /app /app
-COPY --chown=dropout:dropout Makefile ./
-USER dropout
+COPY --from=build --chown=10001:10001 /app /app
+COPY --chown=10001:10001 Makefile ./
+USER 10001:10001
 ENV UV_NO_SYNC=1 HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
-HEALTHCHECK --start-period=15m CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"
+# /health answers once the process serves; the first start may train a model first.
+HEALTHCHECK --start-period=15m --interval=30s --timeout=5s \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
 # The same command as the README's: make serve (HOST=0.0.0.0 so the port can be published).
 CMD ["make", "serve"]
