@@ -13,7 +13,7 @@ DEMO_SCOPES := --scope risk:write --scope outcomes:write --scope models:read --s
 DROPOUT_RISK_DATA_DIR ?= $(DATA_DIR)
 export DROPOUT_RISK_DATA_DIR
 
-.PHONY: serve test lint format uv env
+.PHONY: serve test load lint format uv env
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
@@ -36,6 +36,14 @@ serve: env
 ## test: the whole test suite
 test: env
 	$(UV) run pytest
+
+## load: load without loss (bench/load_service.py): 32 clients for 60 s against
+## `dropout-risk serve --workers 2`, on SQLite and on PostgreSQL (AUDIT_TEST_POSTGRES_URL,
+## default the local test database); a table of requests, 200s, audit records, errors, p99.
+## Trains a quick model first unless LOAD_OPTIONS="--tracking-uri URI" names a registry.
+LOAD_OPTIONS ?=
+load: env
+	$(UV) run python bench/load_service.py --database both --seconds 60 --clients 32 --workers 2 $(LOAD_OPTIONS)
 
 lint: env
 	$(UV) run ruff check .

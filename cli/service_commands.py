@@ -22,6 +22,8 @@ def serve(
     """Run the REST service (settings from the environment; docs at /docs)."""
     import uvicorn
 
+    from service.lifecycle import ModelKeeper, StartupRefusedError
+    from service.model_cache import ModelCache
     from service.observability import configure_logging
     from service.settings import ServiceSettings
 
@@ -31,6 +33,14 @@ def serve(
     except ValueError as error:
         fail(f"invalid settings: {error}")
     log_config = configure_logging(settings.log_level)
+    # Each worker would refuse on its own, but uvicorn's supervisor of several workers then
+    # exits 0 with the reason buried in a traceback: check once here, exit 1 with one line.
+    try:
+        ModelKeeper(
+            settings, alias=settings.model_alias, cache=ModelCache(settings.model_cache_path)
+        ).start()
+    except StartupRefusedError as error:
+        fail(f"refusing to start: {error}")
     say(f"serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "service.app:create_app",

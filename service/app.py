@@ -2,8 +2,10 @@
 
 ``uvicorn --factory service.app:create_app`` (or ``dropout-risk serve``) builds one per
 worker. Start-up opens (and migrates) the audit store, reads the API tokens, loads the
-model the alias points at and starts following the alias; if no model can be loaded yet the
-service still starts, answers 503 ``model_unavailable`` and keeps trying (``/ready`` says so).
+model the alias points at and starts following the alias. Without a champion yet the service
+starts, answers 503 ``model_unavailable`` and keeps trying (``/ready`` says so); with the
+registry unreachable (or the champion refused) it serves the cached model, degraded, or
+refuses to start when none is cached.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from service.cds.auth import EhrAuthenticator
 from service.cds.keys import KeyRing
 from service.deps import Runtime
 from service.errors import install_error_handlers
-from service.lifecycle import ModelKeeper, RegistryUnavailableError
+from service.headers import SecurityHeadersMiddleware
+from service.lifecycle import ModelKeeper, StartupRefusedError
+from service.limits import AuthFailureLimitMiddleware, BodySizeLimitMiddleware, FailureWindow
+from service.model_cache import ModelCache
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
 from service.reports.links import LinkSigner
 from service.routes import assessments, cds, fhir, health, metrics, models, outcomes, reports
@@ -67,6 +72,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (assessments, outcomes, models, fhir, cds, reports, health, metrics):
         app.include_router(module.router)
+    # The last added runs first: request ids and headers wrap every refusal, and a refused
+    # client or body is answered before routing, token checks or parsing.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    failures = FailureWindow(settings.auth_failures_per_minute)
+    app.add_middleware(AuthFailureLimitMiddleware, failures=failures)
+    unconfined = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeadersMiddleware, unconfined_paths=unconfined)
     app.add_middleware(RequestContextMiddleware, metrics=metrics_)
     return app
 
@@ -86,19 +98,25 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     audit = AuditStore.open(settings.audit_url)
 
     keeper = ModelKeeper(
-        settings, alias=settings.model_alias, on_change=lambda _: metrics_.model_switches.inc()
+        settings,
+        alias=settings.model_alias,
+        cache=ModelCache(settings.model_cache_path),
+        on_change=lambda _: metrics_.model_switches.inc(),
     )
     try:
-        served = keeper.refresh()
-        _log.info(
-            "model loaded",
-            extra={"event": "model_loaded", "model_version": served.version if served else None},
-        )
-    except RegistryUnavailableError as error:
+        served = keeper.start()
+    except StartupRefusedError as error:
+        # One line for the operator; uvicorn then logs the traceback and exits non-zero.
+        _log.critical(f"refusing to start: {error}", extra={"event": "startup_refused"})
+        audit.close()
+        raise
+    if served is None:
         _log.error(
             "no model loaded at start-up; will keep trying",
-            extra={"event": "model_unavailable", "error": str(error)},
+            extra={"event": "model_unavailable", "error": keeper.status.error},
         )
+    else:
+        _log.info("model loaded", extra={"event": "model_loaded", "model_version": served.version})
     keeper.start_polling(settings.registry_poll_seconds)
     ehr_auth = EhrAuthenticator(
         KeyRing(settings.cds_issuers, timeout=settings.cds_fhir_timeout_seconds),

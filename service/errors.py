@@ -89,7 +89,12 @@ def field_path(location: Sequence[Any]) -> str:
 def field_errors(errors: Sequence[dict[str, Any]]) -> list[FieldError]:
     """Pydantic's error list as :class:`FieldError` items (input values are not echoed)."""
     return [
-        FieldError(path=field_path(e.get("loc", ())), message=e["msg"], type=e["type"])
+        FieldError(
+            # A JSON syntax error's location is a character offset, not an array index.
+            path="body" if e["type"] == "json_invalid" else field_path(e.get("loc", ())),
+            message=e["msg"],
+            type=e["type"],
+        )
         for e in errors
     ]
 

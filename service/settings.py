@@ -168,6 +168,11 @@ class ServiceSettings(RegistryLocation):
         return f"sqlite:///{(self.data_dir / 'audit.db').resolve()}"
 
     @property
+    def model_cache_path(self) -> Path:
+        """The model cache in force: ``model_cache_dir``, else ``<data_dir>/model-cache``."""
+        return self.model_cache_dir or self.data_dir / "model-cache"
+
+    @property
     def token_path(self) -> Path:
         """The tokens file in force."""
         return self.tokens_file or self.data_dir / "tokens.json"

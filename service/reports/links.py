@@ -48,6 +48,8 @@ class LinkSigner:
         """Whether the link to ``subject`` is genuine and has not expired."""
         if expires < (time.time() if now is None else now):
             return False
+        if not signature.isascii():  # compare_digest refuses non-ASCII text with a TypeError
+            return False
         return hmac.compare_digest(self.signature(subject, expires), signature)
 
 

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
 
 @router.post(
     "",
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     summary="Score one client",
 )
 def create_assessment(
@@ -34,7 +34,7 @@ def create_assessment(
 
 @router.post(
     "/batch",
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     summary="Score many clients",
 )
 def create_assessments(
@@ -79,7 +79,7 @@ def create_assessments(
 
 @router.get(
     "/{assessment_id}",
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 403, 404, 429, 503),
     summary="Read a stored assessment",
 )
 def read_assessment(

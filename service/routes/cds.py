@@ -130,7 +130,7 @@ def _reason(item: FeedbackItemIn) -> ReasonIn | None:
 @router.get(
     "",
     response_model_exclude_none=True,
-    responses=_REFUSED,
+    responses={**_REFUSED, **error_responses(429)},
     openapi_extra={"security": [{}, {"EhrJwt": []}]},  # a token is optional here
     summary="CDS Hooks discovery",
 )
@@ -146,7 +146,7 @@ async def discover(runtime: RuntimeDep, credentials: EhrCredentials) -> Discover
     "/{service_id}",
     response_model_exclude_none=True,
     responses={
-        **error_responses(404, 422, 503),
+        **error_responses(400, 404, 413, 422, 429, 503),
         **_REFUSED,
         412: {
             "model": ErrorOut,
@@ -193,7 +193,7 @@ async def call_service(
 
 @router.post(
     "/{service_id}/feedback",
-    responses={**error_responses(404, 422, 503), **_REFUSED},
+    responses={**error_responses(400, 404, 413, 422, 429, 503), **_REFUSED},
     summary="CDS Hooks card feedback",
 )
 async def receive_feedback(

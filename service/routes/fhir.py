@@ -58,7 +58,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "Not a Bundle we can read, or a client that breaks the data contract: an "
         "OperationOutcome with every problem, each at its path in `issue[].expression`."
     ),
-    **error_responses(401, 403, 503),
+    **error_responses(401, 403, 413, 429, 503),
 }
 _BODY = {"type": "object", "description": "A FHIR R4 Bundle (collection or searchset)."}
 

@@ -16,7 +16,7 @@ router = APIRouter(tags=["operations"])
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format."},
-        **error_responses(401, 403),
+        **error_responses(401, 403, 429),
     },
     summary="Prometheus metrics",
 )

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from features.engineering import OUTCOMES
 from service.deps import Admin, ModelReader, RuntimeDep, ServedModelDep
-from service.errors import ApiError
+from service.errors import ApiError, ErrorOut
 from service.lifecycle import RegistryUnavailableError
 from service.routes._responses import error_responses
 from service.schemas.operations import (
@@ -20,7 +20,7 @@ from service.schemas.operations import (
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-@router.get("/current", responses=error_responses(401, 403, 503), summary="The model serving")
+@router.get("/current", responses=error_responses(401, 403, 429, 503), summary="The model serving")
 def read_current_model(
     _caller: ModelReader, served: ServedModelDep, runtime: RuntimeDep
 ) -> CurrentModelOut:
@@ -55,7 +55,14 @@ def read_current_model(
 
 @router.post(
     "/reload",
-    responses=error_responses(401, 403) | {503: {"description": "Registry unreachable."}},
+    responses=error_responses(401, 403, 429)
+    | {
+        503: {
+            "model": ErrorOut,
+            "description": "The registry could not be read (`registry_unavailable`); "
+            "the service keeps its model.",
+        }
+    },
     summary="Follow the alias now",
 )
 def reload_model(_caller: Admin, runtime: RuntimeDep) -> ReloadOut:

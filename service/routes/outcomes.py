@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     summary="Report how an episode ended",
 )
 def report_outcome(

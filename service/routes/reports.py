@@ -7,7 +7,7 @@ bound to one assessment (or one model version) and expires.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -20,11 +20,31 @@ from service.deps import RuntimeDep
 from service.reports.links import model_card_subject, report_subject
 from service.reports.pages import error_page, model_card_page, report_page
 from service.reports.view import report_view
+from service.routes._responses import error_responses
 from service.security import Scope
 
 router = APIRouter(tags=["clinician pages"])
 
-_HTML = {200: {"content": {"text/html": {}}, "description": "An HTML page."}}
+
+def _page(description: str) -> dict[str, Any]:
+    return {"content": {"text/html": {"schema": {"type": "string"}}}, "description": description}
+
+
+_HTML: dict[int | str, dict[str, Any]] = {
+    200: _page("An HTML page."),
+    401: _page("No token or signed link, or an unknown token: a page saying so."),
+    403: _page("The token lacks the scope, or the link is incomplete, expired or not valid."),
+    404: _page("Nothing of this id or version could be found."),
+    503: _page("The audit store is not answering: a page saying to try again shortly."),
+    # JSON, as everywhere: the error handlers and the rate limit answer before the page.
+    **{
+        status: {
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+            "description": response["description"],
+        }
+        for status, response in error_responses(422, 429).items()
+    },
+}
 Expires = Annotated[int | None, Query(description="Signed link: expiry, Unix seconds.")]
 Signature = Annotated[str | None, Query(description="Signed link: HMAC-SHA256, hex.")]
 

@@ -1,4 +1,8 @@
-"""A real ``dropout-risk serve`` process for tests, configured only through its environment."""
+"""A real ``dropout-risk serve`` process for tests, configured only through its environment.
+
+The process runs in a session (process group) of its own, so that :meth:`Server.kill` can
+SIGKILL uvicorn's supervisor and every worker at once, as a crash or the OOM killer would.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -31,24 +35,72 @@ class Server:
     def __init__(self, process: subprocess.Popen, base_url: str, log: Path) -> None:
         self.process = process
         self.base_url = base_url
+        self.port = int(base_url.rsplit(":", 1)[1])
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.log = log
+        self.started = time.monotonic()  # made right after the process was
 
     def log_lines(self) -> list[dict]:
         """The JSON lines the process has written so far."""
         return [json.loads(line) for line in self.log.read_text().splitlines() if line[:1] == "{"]
 
+    def wait_until_ready(self, timeout: float = 120.0) -> float:
+        """Poll ``/ready`` until it answers 200; return the seconds since the process started.
 
-@contextmanager
-def running_server(
+        Raises:
+            AssertionError: The process exited, or was not ready in time (with its log).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if self.http.get("/ready", timeout=5).status_code == 200:
+                    return time.monotonic() - self.started
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (supervisor and workers) and reap the supervisor."""
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM (a graceful shutdown); SIGKILL the group if it does not end in 30 s."""
+        self.http.close()
+        if self.process.poll() is not None:
+            self._kill_stragglers()
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._kill_stragglers()
+
+    def _kill_stragglers(self) -> None:
+        # Workers orphaned by a supervisor that died first must not outlive the test.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start_server(
     *,
     directory: Path,
     tracking_uri: str,
     database_url: str,
     tokens: list[TokenEntry],
     extra_environment: dict[str, str] | None = None,
-) -> Iterator[Server]:
-    """Start ``dropout-risk serve`` on a free port; yield once ``/ready`` answers 200."""
+    workers: int = 1,
+    log_name: str = "server.log",
+) -> Server:
+    """Start ``dropout-risk serve`` on a free port, data under ``directory / "data"``.
+
+    Returns at once; see :meth:`Server.wait_until_ready`. Starting again with the same
+    ``directory`` (and another ``log_name``) restarts the service on the same data.
+    """
     port = free_port()
     environment = (
         {
@@ -65,29 +117,42 @@ def running_server(
         }
         | (extra_environment or {})
     )
-    log = directory / "server.log"
+    log = directory / log_name
+    command = [sys.executable, "-m", "cli", "serve", "--port", str(port)]
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+            [*command, "--workers", str(workers)],
             env=environment,
             cwd=directory,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
+    return Server(process, f"http://127.0.0.1:{port}", log)
+
+
+@contextmanager
+def running_server(
+    *,
+    directory: Path,
+    tracking_uri: str,
+    database_url: str,
+    tokens: list[TokenEntry],
+    extra_environment: dict[str, str] | None = None,
+    workers: int = 1,
+) -> Iterator[Server]:
+    """Start ``dropout-risk serve`` on a free port; yield once ``/ready`` answers 200."""
+    server = start_server(
+        directory=directory,
+        tracking_uri=tracking_uri,
+        database_url=database_url,
+        tokens=tokens,
+        extra_environment=extra_environment,
+        workers=workers,
+    )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if server.http.get("/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        server.wait_until_ready()
         yield server
     finally:
-        server.http.close()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        server.stop()
