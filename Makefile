@@ -18,8 +18,10 @@ export DROPOUT_RISK_DATA_DIR
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
 
+# Bytecode compiled once here: without it every worker process (and every restart) compiles
+# mlflow, xgboost, pandas... from source, which costs seconds each time.
 env: uv
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 
 COHORT := $(DATA_DIR)/synthetic
 

@@ -39,7 +39,6 @@ import sqlite3
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,14 +47,13 @@ from typing import Any
 
 import numpy as np
 
+from bench.databases import POSTGRES_URL, scratch_schema
+
 HOST = "127.0.0.1"
 RISK_PATH = "/v1/risk-assessments"
 CLIENT_PREFIX = "zqload-"
 """Starts every client id the load sends: distinctive, so that a leak into a log is found."""
 REQUEST_TIMEOUT_S = 30.0
-POSTGRES_URL = os.environ.get(
-    "AUDIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @dataclass(frozen=True)
@@ -398,28 +396,13 @@ def audit_database(kind: str, directory: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{directory / 'audit' / 'audit.db'}"
         return
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import create_engine
 
-    schema = f"load_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        yield (
-            make_url(POSTGRES_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
-            .render_as_string(hide_password=False)
-        )
+        with scratch_schema(admin, prefix="load") as url:
+            yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE application_name = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": schema},
-            )
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         admin.dispose()
 
 

@@ -7,14 +7,16 @@ non-zero with a one-line reason on failure.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.audit_commands import export
 from cli.console import fail, progress, say
+from cli.monitor_command import monitor
 from cli.service_commands import serve, token_app
-from features.contract import ContractError, ContractViolation, read_table, validate_extract
 
 app = typer.Typer(
     name="dropout-risk",
@@ -67,6 +69,8 @@ def synth(
 @app.command()
 def validate(clients: ClientsOption, sessions: SessionsOption) -> None:
     """Check an extract against the data contract and print every failure."""
+    from features.contract import ContractError, read_table, validate_extract
+
     try:
         with progress("validating"):
             report = validate_extract(read_table(clients), read_table(sessions))
@@ -83,6 +87,13 @@ def _training_settings():
     from training.settings import TrainingSettings
 
     return TrainingSettings()
+
+
+class Engine(StrEnum):
+    """Where ``train`` runs."""
+
+    single = "single"
+    dask = "dask"
 
 
 @app.command()
@@ -106,12 +117,30 @@ def train(
     if_no_champion: Annotated[
         bool, typer.Option("--if-no-champion", help="Do nothing when a champion exists.")
     ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="single: this process; dask: a Dask cluster, the extract as Parquet files "
+            "or directories (cross-validation and leave-one-clinic-out are not run).",
+        ),
+    ] = Engine.single,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
+        ),
+    ] = None,
 ) -> None:
     """Train, evaluate and register both predictors; promote if the gate passes."""
+    from features.contract import ContractError, ContractViolation
     from training.pipeline import RULE_BASELINES, TrainingConfig
     from training.registry import champion_version
     from training.run import train_and_register
 
+    if scheduler is not None and engine is not Engine.dask:
+        fail("--scheduler needs --engine dask")
     settings = _training_settings()
     if experiment:
         settings = settings.model_copy(update={"experiment": experiment})
@@ -128,9 +157,10 @@ def train(
     try:
         with progress("training") as step:
             run = train_and_register(
-                clients, sessions, settings=settings, config=config, progress=step
-            )
-    except (ContractError, ContractViolation) as error:
+                clients, sessions, settings=settings, config=config, progress=step,
+                engine=engine.value, scheduler=scheduler,
+            )  # fmt: skip
+    except (ContractError, ContractViolation, ConnectionError) as error:
         fail(str(error))
     for outcome, sections in run.result.metrics.items():
         for model, stats in sections["test"].items():
@@ -166,7 +196,7 @@ def score(
     explain: Annotated[bool, typer.Option("--explain", help="Add factors and signals.")] = False,
 ) -> None:
     """Score every client at each landmark k = 1..min(L, sessions so far)."""
-    from features.contract import read_extract
+    from features.contract import ContractError, ContractViolation, read_extract
     from models.batch import score_extract
     from training.registry import load_model
 
@@ -209,6 +239,7 @@ def evaluate(
     """Score a labelled extract with a registered model; print and log the metrics."""
     import pandas as pd
 
+    from features.contract import ContractError, ContractViolation
     from training.run import evaluate_registered
 
     settings = _training_settings()
@@ -227,6 +258,8 @@ def evaluate(
 
 
 app.command()(serve)
+app.command()(export)
+app.command()(monitor)
 app.add_typer(token_app, name="token")
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.console import fail, say
+
+if TYPE_CHECKING:
+    from service.model_cache import ModelCache
+    from service.settings import ServiceSettings
 
 token_app = typer.Typer(
     help="API tokens of the service (stored as hashes; a token is shown once).",
@@ -22,7 +26,6 @@ def serve(
     """Run the REST service (settings from the environment; docs at /docs)."""
     import uvicorn
 
-    from service.lifecycle import ModelKeeper, StartupRefusedError
     from service.model_cache import ModelCache
     from service.observability import configure_logging
     from service.settings import ServiceSettings
@@ -33,14 +36,9 @@ def serve(
     except ValueError as error:
         fail(f"invalid settings: {error}")
     log_config = configure_logging(settings.log_level)
-    # Each worker would refuse on its own, but uvicorn's supervisor of several workers then
-    # exits 0 with the reason buried in a traceback: check once here, exit 1 with one line.
-    try:
-        ModelKeeper(
-            settings, alias=settings.model_alias, cache=ModelCache(settings.model_cache_path)
-        ).start()
-    except StartupRefusedError as error:
-        fail(f"refusing to start: {error}")
+    cache = ModelCache(settings.model_cache_path)
+    if not cache.holds(name=settings.model_name, alias=settings.model_alias):
+        _check_the_registry(settings, cache=cache)
     say(f"serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
         "service.app:create_app",
@@ -52,6 +50,22 @@ def serve(
         access_log=False,  # ours (service.access) names routes, never paths or bodies
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_the_registry(settings: ServiceSettings, *, cache: ModelCache) -> None:
+    """Load the alias's version now, into the cache, or exit 1 with one line saying why.
+
+    Each worker would refuse on its own, but uvicorn's supervisor of several workers then
+    exits 0 with the reason buried in a traceback. Only needed without a cached model (a
+    worker serves that at once): loading here costs MLflow's and XGBoost's imports, seconds
+    before the workers start, and leaves the model cached for them.
+    """
+    from service.lifecycle import ModelKeeper, StartupRefusedError
+
+    try:
+        ModelKeeper(settings, alias=settings.model_alias, cache=cache).start()
+    except StartupRefusedError as error:
+        fail(f"refusing to start: {error}")
 
 
 @token_app.command("create")

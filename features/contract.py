@@ -138,7 +138,9 @@ def _beside_client(sessions: pd.DataFrame, clients: pd.DataFrame) -> pd.DataFram
     if "client_id" not in sessions or "client_id" not in clients:
         return sessions.assign(intake_date=pd.NaT, client_known=True)
     intake = clients.drop_duplicates("client_id").set_index("client_id")
-    intake_date = sessions["client_id"].map(intake.get("intake_date", pd.Series(dtype="M8[ns]")))
+    dates = intake.get("intake_date", pd.Series(dtype="M8[ns]"))
+    # reindex, not map: mapping an empty column onto dates fails to cast (pandas 3).
+    intake_date = pd.Series(dates.reindex(sessions["client_id"]).to_numpy(), index=sessions.index)
     known = sessions["client_id"].isin(intake.index) | sessions["client_id"].isna()
     return sessions.assign(intake_date=intake_date, client_known=known.astype(bool))
 

@@ -5,6 +5,10 @@ and downloads the bundle. Neither imports the other (architecture.md), so what b
 agree on (the store's location, the model's name, the bundle's place inside a version) is
 here. ``MLFLOW_TRACKING_URI`` (MLflow's own variable) points tracking and registry at a
 server; without it both live in a SQLite file under the data directory (spec/cli.md).
+
+Importing this module is cheap: MLflow and the bundle's libraries (seconds of imports each)
+are imported by the functions that use them, so that reading settings, or a service starting
+from its model cache, does not wait for them.
 """
 
 from __future__ import annotations
@@ -13,15 +17,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mlflow
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.bundle import RiskModel
-from models.pyfunc import BUNDLE_ARTIFACT
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from models.bundle import RiskModel
 
 MODEL_NAME = "dropout-risk"
 """Registered name of the model (both predictors in one bundle per version)."""
@@ -55,14 +59,27 @@ class RegistryLocation(BaseSettings):
 
     @property
     def artifact_location(self) -> str | None:
-        """Artifact root of new experiments in the local store (the server decides otherwise)."""
-        if self.mlflow_tracking_uri:
+        """Artifact root of new experiments; None where the tracking server decides.
+
+        A database store has no artifact root of its own, and MLflow's default for one is
+        ``./mlruns`` under whatever directory the process runs in: beside a SQLite file,
+        else under the data directory, instead.
+        """
+        uri = self.tracking_uri
+        scheme = uri.split(":", 1)[0].lower()
+        if scheme in ("http", "https", "databricks", "file") or "://" not in uri:
             return None
+        if scheme == "sqlite":
+            database = Path(uri.split(":///", 1)[1]) if ":///" in uri else None
+            if database is not None and str(database) not in ("", ":memory:"):
+                return (database.parent / "mlartifacts").resolve().as_uri()
         return (self.data_dir / "mlartifacts").resolve().as_uri()
 
 
 def registry_client(location: RegistryLocation) -> MlflowClient:
     """A client of the configured store (without touching MLflow's process-wide URIs)."""
+    from mlflow import MlflowClient
+
     if not location.mlflow_tracking_uri:
         location.data_dir.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=location.tracking_uri, registry_uri=location.tracking_uri)
@@ -74,6 +91,8 @@ def alias_version(location: RegistryLocation, alias: str = CHAMPION) -> str | No
     Raises:
         MlflowException: The registry could not be asked (unreachable, refused, broken).
     """
+    from mlflow.exceptions import MlflowException
+
     try:
         found = registry_client(location).get_model_version_by_alias(location.model_name, alias)
     except MlflowException as error:
@@ -86,6 +105,10 @@ def alias_version(location: RegistryLocation, alias: str = CHAMPION) -> str | No
 @contextmanager
 def bundle_directory(location: RegistryLocation, version: str) -> Iterator[Path]:
     """The bundle of ``version`` downloaded into a temporary directory (removed on exit)."""
+    import mlflow.artifacts
+
+    from models.pyfunc import BUNDLE_ARTIFACT
+
     # The storage URI, not ``models:/name/version``: MLflow 3.17 resolves the latter against
     # the process-wide registry URI whatever ``registry_uri`` says.
     source = registry_client(location).get_model_version_download_uri(location.model_name, version)
@@ -106,5 +129,31 @@ def download_model(location: RegistryLocation, version: str) -> RiskModel:
         MlflowException: The registry or artifact store could not deliver it.
         models.bundle.IncompatibleModelError: The bundle cannot be served by this code.
     """
+    from models.bundle import RiskModel
+
     with bundle_directory(location, version) as directory:
         return RiskModel.load(directory)
+
+
+def held_out_metrics(
+    location: RegistryLocation, version: str
+) -> tuple[str | None, dict[str, dict[str, float]]]:
+    """The run of ``version`` and the held-out (test) metrics of its XGBoost predictors.
+
+    Training logs them as ``<outcome>/test/xgboost/<metric>``; they come back as
+    ``{outcome: {metric: value}}``.
+
+    Raises:
+        MlflowException: The registry could not be asked.
+    """
+    tracking = registry_client(location)
+    run_id = tracking.get_model_version(location.model_name, version).run_id
+    if not run_id:
+        return None, {}
+    logged = tracking.get_run(run_id).data.metrics
+    metrics: dict[str, dict[str, float]] = {}
+    for key, value in logged.items():
+        parts = key.split("/")
+        if len(parts) == 4 and parts[1:3] == ["test", "xgboost"]:
+            metrics.setdefault(parts[0], {})[parts[3]] = float(value)
+    return run_id, metrics

@@ -21,14 +21,25 @@ from service.audit import AuditStore
 from service.cds.auth import EhrAuthenticator
 from service.cds.keys import KeyRing
 from service.deps import Runtime
-from service.errors import install_error_handlers
+from service.errors import install_error_handlers, internal_error_response
 from service.headers import SecurityHeadersMiddleware
 from service.lifecycle import ModelKeeper, StartupRefusedError
 from service.limits import AuthFailureLimitMiddleware, BodySizeLimitMiddleware, FailureWindow
 from service.model_cache import ModelCache
+from service.monitoring import MonitoringWatcher
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
 from service.reports.links import LinkSigner
-from service.routes import assessments, cds, fhir, health, metrics, models, outcomes, reports
+from service.routes import (
+    assessments,
+    cds,
+    fhir,
+    health,
+    metrics,
+    models,
+    monitoring,
+    outcomes,
+    reports,
+)
 from service.security import TokenBook
 from service.settings import ServiceSettings
 
@@ -58,6 +69,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            runtime.monitoring.stop()
             runtime.keeper.stop()
             runtime.audit.close()
             _log.info("stopped", extra={"event": "shutdown"})
@@ -70,16 +82,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assessments, outcomes, models, fhir, cds, reports, health, metrics):
+    for module in (assessments, outcomes, models, monitoring, fhir, cds, reports, health, metrics):
         app.include_router(module.router)
-    # The last added runs first: request ids and headers wrap every refusal, and a refused
-    # client or body is answered before routing, token checks or parsing.
+    # The last added runs first: request ids and headers wrap every refusal and every 500
+    # (an unhandled exception is answered by the request context, inside the headers), and
+    # a refused client or body is answered before routing, token checks or parsing.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     failures = FailureWindow(settings.auth_failures_per_minute)
     app.add_middleware(AuthFailureLimitMiddleware, failures=failures)
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics_, internal_error=internal_error_response
+    )
     unconfined = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeadersMiddleware, unconfined_paths=unconfined)
-    app.add_middleware(RequestContextMiddleware, metrics=metrics_)
     return app
 
 
@@ -123,10 +138,13 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
         audit,  # the replay store: shared by every worker on this database
         max_lifetime_seconds=settings.cds_token_max_lifetime_seconds,
     )
+    watcher = MonitoringWatcher(settings=settings, audit=audit, keeper=keeper, metrics=metrics_)
+    watcher.start()
     return Runtime(
         settings=settings,
         keeper=keeper,
         audit=audit,
+        monitoring=watcher,
         tokens=tokens,
         metrics=metrics_,
         ehr_auth=ehr_auth,

@@ -13,6 +13,7 @@ from service.audit import AuditStore
 from service.cds.auth import EhrAuthenticator
 from service.errors import ApiError
 from service.lifecycle import ModelKeeper, ServedModel
+from service.monitoring import MonitoringWatcher
 from service.observability import ServiceMetrics
 from service.reports.links import LinkSigner
 from service.security import Caller, Scope, TokenBook
@@ -30,6 +31,7 @@ class Runtime:
     metrics: ServiceMetrics
     ehr_auth: EhrAuthenticator
     links: LinkSigner
+    monitoring: MonitoringWatcher
 
 
 def get_runtime(request: Request) -> Runtime:

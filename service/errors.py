@@ -114,6 +114,11 @@ def error_response(
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
+def internal_error_response() -> JSONResponse:
+    """The answer to an unexpected error: nothing of it, whose message may quote input."""
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` in the :class:`ErrorOut` shape."""
 
@@ -148,4 +153,4 @@ def install_error_handlers(app: FastAPI) -> None:
             extra={"event": "unhandled_error", "error_type": type(error).__name__},
             exc_info=(type(error), None, error.__traceback__),
         )
-        return error_response(500, "internal_error", "an unexpected error occurred")
+        return internal_error_response()

@@ -7,16 +7,20 @@ version cannot be served (corrupted, or trained on another feature specification
 keeper keeps the model it has and records why, for ``/ready``.
 
 Every model that loads is also written to a :class:`~service.model_cache.ModelCache`, so
-that a restart while the registry is unreachable serves the last model rather than nothing
-(``/ready`` says ``degraded``). At start-up (:meth:`ModelKeeper.start`):
+that a restart serves the last model at once, without waiting for the registry (or for
+MLflow's import, seconds by itself). At start-up (:meth:`ModelKeeper.start`):
 
-* the alias's version loads: it serves;
-* the registry answers but the alias is not set (a new deployment before its first
-  promotion): the service starts not ready and keeps polling; the cache is not used, since
-  an alias removed on purpose withdraws the model;
-* anything else (registry unreachable, version refused): the cached model serves, if there
-  is one this code can load; otherwise the service refuses to start
-  (:class:`StartupRefusedError`), with one line saying why.
+* the cache holds a model of this name and alias that this code can load: it serves at
+  once, *unconfirmed* (``/ready`` says ``degraded``: the registry is not checked yet), and
+  the poller's first check, made at once, confirms it, switches to the alias's version if
+  the alias moved while the service was down, or withdraws it if the registry answers that
+  the alias is not set (an alias removed on purpose withdraws the model). While the registry
+  cannot be reached the cached model keeps serving, degraded;
+* otherwise the alias's version is loaded from the registry: it serves; or the registry
+  answers but the alias is not set (a new deployment before its first promotion): the
+  service starts not ready and keeps polling; or the registry fails (unreachable, version
+  refused): the service refuses to start (:class:`StartupRefusedError`), with one line
+  saying why.
 """
 
 from __future__ import annotations
@@ -28,18 +32,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mlflow.exceptions import MlflowException
-
 from models.bundle import IncompatibleModelError, RiskModel
 from models.registry_store import (
     RegistryLocation,
     alias_version,
     download_model,
-    registry_client,
+    held_out_metrics,
 )
 from service.model_cache import CachedModel, ModelCache
 
 _log = logging.getLogger(__name__)
+
+_UNCONFIRMED = "not checked yet: serving the cached model until the registry confirms it"
 
 #: MLflow's HTTP client retries 7 times with growing back-off and waits 120 s per request by
 #: default: about four minutes before an unreachable registry server is reported. A service
@@ -113,6 +117,7 @@ class ModelKeeper:
         self._on_change = on_change
         self._current: ServedModel | None = None
         self._status = RegistryStatus(reachable=False, checked_at=None, error="not checked yet")
+        self._unconfirmed = False  # serving a cached model the registry has not confirmed
         self._refreshing = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
@@ -128,53 +133,62 @@ class ModelKeeper:
         return self._status
 
     def start(self) -> ServedModel | None:
-        """Load the model to serve at start-up: the alias's version, else the cached one.
+        """Serve at start-up: the cached model of the alias at once, else the alias's version.
 
         Returns:
-            The model serving, or None when the registry answers but the alias is not set
-            yet (the service starts not ready; polling loads the version once promoted).
+            The model serving, or None when the cache holds none and the registry answers
+            that the alias is not set yet (the service starts not ready; polling loads the
+            version once promoted).
 
         Raises:
-            StartupRefusedError: The registry could not supply a model and none usable is
-                cached; the message is one line, for the operator.
+            StartupRefusedError: The cache holds no usable model and the registry could not
+                supply one; the message is one line, for the operator.
         """
         for variable, value in REGISTRY_REQUEST_DEFAULTS.items():
             os.environ.setdefault(variable, value)  # MLflow reads them at each request
+        cached, cache_problem = self._usable_cache()
+        if cached is not None:
+            with self._refreshing:
+                self._unconfirmed = True
+                self._status = RegistryStatus(False, None, _UNCONFIRMED)
+                self._serve(_from_cache(cached))
+            _log.info(
+                "serving the cached model until the registry confirms it",
+                extra={
+                    "event": "model_from_cache",
+                    "model_version": cached.version,
+                    "cached_at": cached.cached_at.isoformat(),
+                },
+            )
+            return self._current
         try:
             return self.refresh()
         except AliasNotSetError:
             return None
         except RegistryUnavailableError as error:
-            registry_error = str(error)
+            message = f"no model to serve: {error}; and {cache_problem}"
+            raise StartupRefusedError(message) from error
+
+    def _usable_cache(self) -> tuple[CachedModel | None, str]:
+        """The cached model of this name and alias, or None and why there is none."""
+        if self._cache is None:
+            return None, "no model cache is configured"
         try:
-            cached = self._cache.load() if self._cache is not None else None
+            cached = self._cache.load()
         except IncompatibleModelError as error:
-            raise StartupRefusedError(
-                f"no model to serve: {registry_error}; and the cached model cannot be "
-                f"served: {_one_line(error)}"
-            ) from error
-        if cached is None:
-            where = self._cache.directory if self._cache is not None else "(no cache configured)"
-            raise StartupRefusedError(
-                f"no model to serve: {registry_error}; and no model is cached in {where}"
+            problem = f"the cached model cannot be served: {_one_line(error)}"
+        else:
+            wanted = (self._location.model_name, self._alias)
+            if cached is None:
+                return None, f"no model is cached in {self._cache.directory}"
+            if (cached.name, cached.alias) == wanted:
+                return cached, ""
+            problem = (
+                f"the cached model is {cached.name!r}@{cached.alias}, "
+                f"not {wanted[0]!r}@{wanted[1]}"
             )
-        if (cached.name, cached.alias) != (self._location.model_name, self._alias):
-            raise StartupRefusedError(
-                f"no model to serve: {registry_error}; and the cached model is "
-                f"{cached.name!r}@{cached.alias}, not {self._location.model_name!r}@{self._alias}"
-            )
-        with self._refreshing:
-            self._serve(_from_cache(cached))
-        _log.warning(
-            "serving the cached model; the registry could not supply one",
-            extra={
-                "event": "model_from_cache",
-                "model_version": cached.version,
-                "cached_at": cached.cached_at.isoformat(),
-                "error": registry_error,
-            },
-        )
-        return self._current
+        _log.warning("cached model not used", extra={"event": "cache_unusable", "error": problem})
+        return None, problem
 
     def refresh(self) -> ServedModel | None:
         """Check the alias and switch to its version if it moved; return the model serving.
@@ -183,8 +197,11 @@ class ModelKeeper:
             AliasNotSetError: No version carries the alias.
             ModelRefusedError: The alias's version cannot be served by this code.
             RegistryUnavailableError: The registry could not be asked or could not deliver
-                the version. In every case the model serving before keeps serving.
+                the version. In every case the model serving before keeps serving, except
+                an unconfirmed cached model when the alias is not set: it is withdrawn.
         """
+        from mlflow.exceptions import MlflowException  # here: importing MLflow takes seconds
+
         with self._refreshing:  # one reload at a time: the poller and the admin endpoint
             checked_at = datetime.now(UTC)
             version = None
@@ -206,13 +223,28 @@ class ModelKeeper:
                 raise RegistryUnavailableError(self._status.error) from error
             except RegistryUnavailableError as error:
                 self._status = RegistryStatus(False, checked_at, str(error))
+                if isinstance(error, AliasNotSetError) and self._unconfirmed:
+                    self._withdraw(str(error))
                 raise
+            self._unconfirmed = False
             self._status = RegistryStatus(True, checked_at)
             return self._current
 
+    def _withdraw(self, reason: str) -> None:
+        """Stop serving the unconfirmed cached model (the registry has no version to serve)."""
+        withdrawn, self._current, self._unconfirmed = self._current, None, False
+        _log.warning(
+            "cached model withdrawn: the registry has no version under the alias",
+            extra={
+                "event": "model_withdrawn",
+                "model_version": withdrawn.version if withdrawn else None,
+                "error": reason,
+            },
+        )
+
     def _switch_to(self, version: str) -> None:
         model = download_model(self._location, version)
-        run_id, metrics = _run_metrics(self._location, version)
+        run_id, metrics = held_out_metrics(self._location, version)
         served = ServedModel(
             model=model,
             name=self._location.model_name,
@@ -259,7 +291,10 @@ class ModelKeeper:
             )
 
     def start_polling(self, interval_seconds: float) -> None:
-        """Check the alias every ``interval_seconds`` in a daemon thread until :meth:`stop`."""
+        """Check the alias every ``interval_seconds`` in a daemon thread until :meth:`stop`.
+
+        An unconfirmed cached model is checked at once, then every ``interval_seconds``.
+        """
         if self._poller is not None:
             return
         self._stop.clear()
@@ -276,7 +311,9 @@ class ModelKeeper:
             self._poller = None
 
     def _poll(self, interval_seconds: float) -> None:
-        while not self._stop.wait(interval_seconds):
+        wait = 0.0 if self._unconfirmed else interval_seconds
+        while not self._stop.wait(wait):
+            wait = interval_seconds
             try:
                 self.refresh()
             except RegistryUnavailableError as error:
@@ -286,23 +323,6 @@ class ModelKeeper:
                 )
             except Exception:  # the poller must outlive any surprise; it is logged
                 _log.exception("registry check crashed", extra={"event": "poller_error"})
-
-
-def _run_metrics(
-    location: RegistryLocation, version: str
-) -> tuple[str | None, dict[str, dict[str, float]]]:
-    """The held-out (test) metrics of the XGBoost predictors the version's run logged."""
-    tracking = registry_client(location)
-    run_id = tracking.get_model_version(location.model_name, version).run_id
-    if not run_id:
-        return None, {}
-    logged = tracking.get_run(run_id).data.metrics
-    metrics: dict[str, dict[str, float]] = {}
-    for key, value in logged.items():
-        parts = key.split("/")
-        if len(parts) == 4 and parts[1:3] == ["test", "xgboost"]:
-            metrics.setdefault(parts[0], {})[parts[3]] = float(value)
-    return run_id, metrics
 
 
 def _from_cache(cached: CachedModel) -> ServedModel:

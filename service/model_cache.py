@@ -12,6 +12,10 @@ cache in one step, by renaming a new link over ``current``; a crash at any momen
 old entry or the new one, never half of one. Every uvicorn worker runs its own keeper and
 writes the cache when it loads a model, so writers take turns on an exclusive ``flock`` and
 readers take a shared one (so no writer removes an entry being read). POSIX only.
+
+:meth:`ModelCache.holds` reads the description alone: a start-up check that need not import
+the bundle's libraries (XGBoost and what it imports take seconds), which are imported when a
+model is first saved or loaded.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from models.bundle import IncompatibleModelError, RiskModel
+if TYPE_CHECKING:
+    from models.bundle import RiskModel
 
 _CURRENT = "current"
 _LOCK = ".lock"
@@ -97,6 +103,25 @@ class ModelCache:
                 raise
             self._remove_all_but(entry.name)
 
+    def holds(self, *, name: str, alias: str) -> bool:
+        """Whether the cache describes a model of ``name`` and ``alias`` in this format.
+
+        Reads the description only, not the bundle: a cheap check, which a bundle broken
+        since it was cached passes (:meth:`load` refuses it).
+        """
+        if not (self.directory / _CURRENT).is_symlink():
+            return False
+        try:
+            with self._locked(fcntl.LOCK_SH):
+                _entry, description = self._current()
+        except (OSError, ValueError):
+            return False
+        return (
+            isinstance(description, dict)
+            and description.get("format") == CACHE_FORMAT
+            and (description.get("name"), description.get("alias")) == (name, alias)
+        )
+
     def load(self) -> CachedModel | None:
         """The cached model, or None when nothing was ever cached.
 
@@ -104,12 +129,13 @@ class ModelCache:
             IncompatibleModelError: The cache holds something this code cannot serve
                 (another feature specification, another format, unreadable files).
         """
+        from models.bundle import IncompatibleModelError, RiskModel
+
         if not (self.directory / _CURRENT).is_symlink():
             return None
         try:
             with self._locked(fcntl.LOCK_SH):
-                entry = self.directory / os.readlink(self.directory / _CURRENT)
-                description = json.loads((entry / _DESCRIPTION).read_text())
+                entry, description = self._current()
                 if description.get("format") != CACHE_FORMAT:
                     raise IncompatibleModelError(
                         f"cache format {description.get('format')!r} is not supported"
@@ -129,6 +155,11 @@ class ModelCache:
             raise IncompatibleModelError(
                 f"the cached model in {self.directory} is unreadable: {error}"
             ) from error
+
+    def _current(self) -> tuple[Path, Any]:
+        """The current entry and its description, as parsed (call with the lock held)."""
+        entry = self.directory / os.readlink(self.directory / _CURRENT)
+        return entry, json.loads((entry / _DESCRIPTION).read_text())
 
     @contextmanager
     def _locked(self, operation: int) -> Iterator[None]:

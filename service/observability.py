@@ -15,12 +15,15 @@ import re
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from training.alerts import ALERT_CODES
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -131,18 +134,42 @@ class ServiceMetrics:
             "1 when the last check of the model registry succeeded, else 0.",
             registry=self.registry,
         )
+        self.monitoring_alerts = Gauge(
+            "dropout_risk_monitoring_alerts",
+            "Alerts raised by the last monitoring check, by kind (input_drift, score_drift, "
+            "discrimination, calibration); see GET /v1/monitoring.",
+            ["code"],
+            registry=self.registry,
+        )
+        for code in ALERT_CODES:
+            self.monitoring_alerts.labels(code)  # every kind shows, at 0, before any check
+        self.monitoring_checked = Gauge(
+            "dropout_risk_monitoring_last_check_timestamp_seconds",
+            "When the last monitoring check finished (Unix time; 0: none yet).",
+            registry=self.registry,
+        )
 
 
 class RequestContextMiddleware:
     """Gives each request an id, times it, logs one access line and counts it.
 
+    It also answers what nothing else did: Starlette's last-resort handler of an unhandled
+    exception sits outside every middleware, so its 500 would lack the request id and the
+    security headers, and uvicorn would log the exception's message, which may quote input.
+    Here the exception is logged once (type and frames), answered with ``internal_error()``
+    (a response in the API's error shape, made in the request's context) and counted as a
+    500. Add this middleware inside :class:`~service.headers.SecurityHeadersMiddleware`.
+
     A plain ASGI middleware (not ``BaseHTTPMiddleware``): it adds tens of microseconds,
     not a task and a stream per request.
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: ServiceMetrics, internal_error: Callable[[], ASGIApp]
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.internal_error = internal_error
         self._log = logging.getLogger("service.access")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,11 +180,12 @@ class RequestContextMiddleware:
         token = _request_id.set(request_id)
         started = time.perf_counter()
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
                 message["headers"] = headers
@@ -165,6 +193,12 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            _log_unhandled(error, request_id=request_id)
+            if answered:  # too late for an error response (the server cuts the connection)
+                status = 500  # counted as failed, whatever status line went out
+            else:
+                await self.internal_error()(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"
@@ -183,6 +217,15 @@ class RequestContextMiddleware:
                 },
             )
             _request_id.reset(token)
+
+
+def _log_unhandled(error: Exception, *, request_id: str) -> None:
+    """Log an unexpected exception by type and frames: its message may quote the request."""
+    logging.getLogger("service.errors").error(
+        "unhandled error",
+        extra={"event": "unhandled_error", "request_id": request_id},
+        exc_info=(type(error), None, error.__traceback__),
+    )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

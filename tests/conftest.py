@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -107,3 +109,53 @@ def mlflow_settings(tmp_path, monkeypatch):
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return TrainingSettings(data_dir=tmp_path / "data")
+
+
+# --- audit databases: SQLite, and a scratch schema on the local PostgreSQL -------------------
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An autocommit engine on the PostgreSQL test database, or a skip (a failure in CI)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from bench.databases import POSTGRES_URL
+
+    engine = create_engine(
+        POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except OperationalError as error:
+        engine.dispose()
+        reason = f"PostgreSQL at {POSTGRES_URL} is unreachable ({error.orig})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                f"{reason}; CI=true, so the PostgreSQL tests must run, not skip", pytrace=False
+            )
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test."""
+    return request.param
+
+
+@pytest.fixture
+def audit_url(backend: str, tmp_path, request: pytest.FixtureRequest):
+    """The URL of an empty audit database on ``backend``, removed after the test."""
+    if backend == "sqlite":
+        # A directory that does not exist yet: opening the store must create it.
+        yield f"sqlite:///{tmp_path / 'audit' / 'audit.db'}"
+        return
+    from bench.databases import scratch_schema
+
+    with scratch_schema(request.getfixturevalue("postgres_admin"), prefix="audit_test") as url:
+        yield url

@@ -21,6 +21,7 @@ METRICS = (
     "brier",
     "calibration_slope",
     "calibration_intercept",
+    "calibration_in_the_large",
     "ece",
 )
 ECE_BINS = 10
@@ -127,6 +128,10 @@ def point_metrics(
         "brier": float(np.average((probability - labels) ** 2, weights=weights)),
         "calibration_slope": slope,
         "calibration_intercept": intercept,
+        # Observed minus expected event rate: > 0 means the model under-predicts on average.
+        "calibration_in_the_large": float(
+            np.average(labels, weights=weights) - np.average(probability, weights=weights)
+        ),
         "ece": expected_calibration_error(labels, probability, weights),
     }
     for name, cut in (thresholds or {}).items():

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sklearn.pipeline import Pipeline
 
 from features.engineering import OUTCOMES, compute_features
@@ -32,6 +33,7 @@ from models.estimators import (
     refit_booster,
 )
 from models.explanations import explain, global_importance
+from training.drift import reference_profile
 from training.evaluation import age_band, bootstrap_metrics, metrics_frame, point_metrics
 
 RULE_BASELINES = ("srs_below_cutoff", "not_on_track")
@@ -106,6 +108,41 @@ def choose_thresholds(probability: np.ndarray, labels: np.ndarray) -> RiskThresh
     return RiskThresholds(moderate=round(rate, 4), high=round(high, 4), rule=THRESHOLD_RULE)
 
 
+def refit_rounds(stopped: xgb.Booster, *, fitted: int, learnt: int) -> int:
+    """Rounds for the refit: the early-stopped count scaled from ``fitted`` to ``learnt`` rows."""
+    return int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt / fitted))
+
+
+def calibrated_outcome(
+    outcome: str,
+    booster: xgb.Booster,
+    *,
+    calibration: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    base_rate: float,
+) -> OutcomeModel:
+    """The outcome's model: ``booster`` calibrated on unseen clients, with its risk levels.
+
+    Args:
+        outcome: the outcome's name.
+        booster: the refitted booster.
+        calibration: margins and 0/1 labels of the calibration clients (unseen by it).
+        validation: margins and labels of the validation clients; thresholds are chosen on
+            both sets (:data:`THRESHOLD_RULE`).
+        base_rate: the outcome's rate in the clients the booster learnt from.
+    """
+    calibrator = MarginCalibrator.fit(*calibration)
+    margin = np.concatenate([validation[0], calibration[0]])
+    labels = np.concatenate([validation[1], calibration[1]])
+    return OutcomeModel(
+        outcome=outcome,
+        booster=booster,
+        calibrator=calibrator,
+        thresholds=choose_thresholds(calibrator.probability(margin), labels),
+        base_rate=base_rate,
+    )
+
+
 def fit_outcome(
     outcome: str,
     features: np.ndarray,
@@ -134,24 +171,18 @@ def fit_outcome(
     # Early stopping chose the number of trees; refit with it (scaled to the larger set) on
     # the fit and validation clients together. Calibration clients stay unseen.
     learnt = fit | valid
-    rounds = int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt.sum() / fit.sum()))
     booster = refit_booster(
         outcome=outcome,
         features=features[learnt],
         labels=labels[learnt],
-        rounds=rounds,
+        rounds=refit_rounds(stopped, fitted=int(fit.sum()), learnt=int(learnt.sum())),
         settings=config.booster,
     )
-    calibrator = MarginCalibrator.fit(
-        booster_margin(booster, features[calibrate]), labels[calibrate]
-    )
-    held_out = valid | calibrate
-    probability = calibrator.probability(booster_margin(booster, features[held_out]))
-    model = OutcomeModel(
-        outcome=outcome,
-        booster=booster,
-        calibrator=calibrator,
-        thresholds=choose_thresholds(probability, labels[held_out]),
+    model = calibrated_outcome(
+        outcome,
+        booster,
+        calibration=(booster_margin(booster, features[calibrate]), labels[calibrate]),
+        validation=(booster_margin(booster, features[valid]), labels[valid]),
         base_rate=float(labels[learnt].mean()),
     )
     logistic = None
@@ -196,7 +227,7 @@ def train(
     predictions: dict[str, pd.DataFrame] = {}
     importance: dict[str, dict[str, dict[str, float]]] = {}
     held_out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    counts = _counts(clients, examples)
+    counts = training_counts(clients, examples)
     for outcome in OUTCOMES:
         labelled = examples[outcome].notna().to_numpy()
         labels = examples[outcome].fillna(False).to_numpy(dtype=float)
@@ -207,33 +238,15 @@ def train(
             config=config, rng=rng,
         )  # fmt: skip
         progress(f"{outcome}: evaluating on {test_rows.sum():,} held-out landmarks")
-        scores = _test_scores(fitted[outcome], features[test_rows])
-        thresholds = {
-            "moderate": fitted[outcome].model.thresholds.moderate,
-            "high": fitted[outcome].model.thresholds.high,
-        }
-        y, ids = labels[test_rows], client_ids[test_rows]
-        held_out[outcome] = (features[test_rows], y, ids)
-        metrics[outcome] = {
-            "test": {
-                name: bootstrap_metrics(
-                    y, p, ids, thresholds=thresholds, replicates=config.bootstrap,
-                    seed=config.seed,
-                )
-                for name, p in scores.items()
-            }
-        }  # fmt: skip
-        test_examples = examples.loc[test_rows].reset_index(drop=True)
-        predictions[outcome] = test_examples.assign(
-            label=y, **{f"{name}_probability": p for name, p in scores.items()}
-        )
-        tables |= _subgroup_tables(
-            outcome, test_examples, y, scores["xgboost"], thresholds, config
-        )
-        explanation = explain(
-            fitted[outcome].model.booster, fitted[outcome].model.calibrator, features[test_rows]
-        )
-        importance[outcome] = global_importance(explanation)
+        evaluation = evaluate_held_out(
+            fitted[outcome], features[test_rows], labels[test_rows],
+            examples.loc[test_rows].reset_index(drop=True), config=config,
+        )  # fmt: skip
+        held_out[outcome] = evaluation.held_out
+        metrics[outcome] = {"test": evaluation.metrics}
+        predictions[outcome] = evaluation.predictions
+        tables |= evaluation.tables
+        importance[outcome] = evaluation.importance
         if config.cv_folds > 1:
             progress(f"{outcome}: {config.cv_folds}-fold client-grouped cross-validation")
             penalty = fitted[outcome].logistic[-1].C if fitted[outcome].logistic else 1.0
@@ -246,6 +259,11 @@ def train(
             tables[f"{outcome}_leave_one_clinic_out"] = _leave_one_clinic_out(
                 outcome, features[labelled], labels[labelled], examples.loc[labelled], config
             )
+    progress("profiling the training population (the reference for drift monitoring)")
+    training_rows = features[~test]
+    reference = reference_profile(
+        training_rows, {o: fitted[o].model.probability(training_rows) for o in OUTCOMES}
+    )
     model = RiskModel(
         dropout=fitted["dropout"].model,
         poor_outcome=fitted["poor_outcome"].model,
@@ -254,11 +272,67 @@ def train(
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
             "config": {"max_landmark": config.max_landmark, "seed": config.seed},
+            "reference": reference,
         },
     )
     baselines = {o: f.logistic for o, f in fitted.items() if f.logistic is not None}
     return TrainingResult(
         model, baselines, metrics, tables, counts, predictions, importance, held_out
+    )
+
+
+@dataclass(frozen=True)
+class HeldOutEvaluation:
+    """One outcome's model judged on the held-out test clients (see :func:`train`)."""
+
+    metrics: dict[str, object]
+    predictions: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
+    importance: dict[str, dict[str, float]]
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def evaluate_held_out(
+    fitted: FittedOutcome,
+    features: np.ndarray,
+    labels: np.ndarray,
+    examples: pd.DataFrame,
+    *,
+    config: TrainingConfig,
+) -> HeldOutEvaluation:
+    """Metrics with bootstrap CIs, subgroup tables and global importance on the test clients.
+
+    Args:
+        fitted: the outcome's fitted model (and LR baseline, if any).
+        features: feature rows of the outcome's labelled test landmarks.
+        labels: their 0/1 labels.
+        examples: their rows of :attr:`features.landmarks.LandmarkSet.examples`.
+        config: the run's options (bootstrap replicates, seed).
+    """
+    outcome = fitted.model.outcome
+    scores = _test_scores(fitted, features)
+    thresholds = {
+        "moderate": fitted.model.thresholds.moderate,
+        "high": fitted.model.thresholds.high,
+    }
+    ids = examples["client_id"].to_numpy(dtype=object).astype(str)
+    metrics = {
+        name: bootstrap_metrics(
+            labels, p, ids, thresholds=thresholds, replicates=config.bootstrap, seed=config.seed
+        )
+        for name, p in scores.items()
+    }
+    predictions = examples.assign(
+        label=labels, **{f"{name}_probability": p for name, p in scores.items()}
+    )
+    tables = _subgroup_tables(outcome, examples, labels, scores["xgboost"], thresholds, config)
+    explanation = explain(fitted.model.booster, fitted.model.calibrator, features)
+    return HeldOutEvaluation(
+        metrics=metrics,
+        predictions=predictions,
+        tables=tables,
+        importance=global_importance(explanation),
+        held_out=(features, labels, ids),
     )
 
 
@@ -353,7 +427,7 @@ def _leave_one_clinic_out(
     return pd.DataFrame(rows)
 
 
-def _counts(clients: pd.DataFrame, examples: pd.DataFrame) -> dict[str, int]:
+def training_counts(clients: pd.DataFrame, examples: pd.DataFrame) -> dict[str, int]:
     """What went into training and what was left out, as the training report states it."""
     termination = clients["termination"].value_counts()
     return {

@@ -90,12 +90,29 @@ def train_and_register(
     settings: TrainingSettings,
     config: TrainingConfig,
     progress: Progress,
+    engine: str = "single",
+    scheduler: str | None = None,
 ) -> TrainingRun:
-    """Validate, train, evaluate, log, register and gate: the ``train`` command."""
-    progress("reading and validating the extract")
-    clients, sessions = read_extract(clients_path, sessions_path)
-    result = train(clients, sessions, config=config, progress=progress)
-    data = fingerprint(clients, sessions, (clients_path, sessions_path))
+    """Validate, train, evaluate, log, register and gate: the ``train`` command.
+
+    ``engine`` is ``single`` (this process) or ``dask`` (a Dask cluster at ``scheduler``, or
+    a local one: :func:`training.distributed.train_on_cluster`, Parquet only).
+    """
+    engine_params: dict[str, object] = {"engine": engine}
+    if engine == "dask":
+        from training.distributed import NOT_RUN, train_on_cluster
+
+        run = train_on_cluster(
+            clients_path, sessions_path, config=config, scheduler=scheduler, progress=progress
+        )
+        result, config = run.result, run.config
+        data = {**run.summary, "files": {name: _sha256(path) for name, path in run.files.items()}}
+        engine_params |= {"partitions": run.partitions, "not_run": NOT_RUN}
+    else:
+        progress("reading and validating the extract")
+        clients, sessions = read_extract(clients_path, sessions_path)
+        result = train(clients, sessions, config=config, progress=progress)
+        data = fingerprint(clients, sessions, (clients_path, sessions_path))
     card = render_model_card(result, fingerprint=data)
     # A new bundle with the card and fingerprint; the run's own result stays as trained.
     model = dataclasses.replace(
@@ -129,6 +146,7 @@ def train_and_register(
                 "booster": config.booster.params("dropout"),
                 "counts": result.counts,
                 "fingerprint": data,
+                **engine_params,
             },
             metrics=flat_metrics(result),
             artifacts_dir=artifacts,

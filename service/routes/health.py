@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from service.deps import RuntimeDep
+from service.schemas.monitoring import AlertOut, MonitoringStatusOut
 from service.schemas.operations import ReadinessOut, RegistryOut
 
 router = APIRouter(tags=["health"])
@@ -39,4 +40,15 @@ def ready(runtime: RuntimeDep, response: Response) -> ReadinessOut:
         model_version=served.version if served else None,
         database="ok" if database_ok else "unreachable",
         registry=RegistryOut(**vars(registry)),
+        monitoring=_monitoring_status(runtime),
+    )
+
+
+def _monitoring_status(runtime: RuntimeDep) -> MonitoringStatusOut:
+    status = runtime.monitoring.status
+    return MonitoringStatusOut(
+        checked_at=status.checked_at,
+        period_days=status.period_days,
+        alerts=[AlertOut(**vars(alert)) for alert in status.alerts],
+        error=status.error,
     )

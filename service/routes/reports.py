@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
-from mlflow.exceptions import MlflowException
 
 from models.bundle import IncompatibleModelError
 from models.registry_store import download_model
@@ -103,6 +102,8 @@ def read_model_card(
     if served is not None and served.version == version:
         card = served.model.model_card
     else:
+        from mlflow.exceptions import MlflowException  # here: importing MLflow takes seconds
+
         try:
             card = download_model(runtime.settings, version).model_card
         except (MlflowException, IncompatibleModelError, OSError):

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from service.schemas.monitoring import MonitoringStatusOut
+
 
 class ThresholdsOut(BaseModel):
     """Probability cut-offs of the risk levels."""
@@ -67,6 +69,10 @@ class ReadinessOut(BaseModel):
     model_version: str | None
     database: Literal["ok", "unreachable"]
     registry: RegistryOut
+    monitoring: MonitoringStatusOut = Field(
+        description="The last periodic monitoring check and its alerts (they do not change "
+        "`status`: a drifting model still scores; someone should look)."
+    )
 
 
 class StoredAssessmentOut(BaseModel):

@@ -23,7 +23,8 @@ def _write(tmp_path, clients, sessions):
 def test_every_subcommand_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("synth", "validate", "train", "score", "evaluate", "serve", "token"):
+    commands = ("synth", "validate", "train", "score", "evaluate", "serve", "token")
+    for command in (*commands, "export", "monitor"):
         assert command in result.output
         assert runner.invoke(app, [command, "--help"]).exit_code == 0
 

@@ -151,3 +151,11 @@ def test_unreadable_files_are_refused_with_a_reason(tmp_path):
     (tmp_path / "table.xlsx").write_text("x")
     with pytest.raises(ContractError, match="unsupported file type"):
         read_table(tmp_path / "table.xlsx")
+
+
+def test_an_empty_clients_table_is_checked_not_crashed_on(clients, sessions):
+    empty = clients.iloc[0:0]
+    assert validate_extract(empty, sessions.iloc[0:0]).ok
+    report = validate_extract(empty, sessions)
+    assert not report.ok
+    assert len(report.failures) >= len(sessions)  # every session names an unknown client

@@ -1,91 +1,21 @@
-"""Fixtures of the service tests: a registered model, audit databases, tokens, the app.
+"""Fixtures of the service tests: a registered model, tokens, the app.
 
-Audit databases: SQLite in a file under ``tmp_path``, and PostgreSQL, where each test gets a
-fresh schema in the ``test`` database (via ``search_path`` in the URL), dropped afterwards.
-An unreachable PostgreSQL skips those tests, except under ``CI=true``, where it fails them:
-CI must run them.
+The audit databases (``audit_url`` over SQLite and PostgreSQL) are in ``tests/conftest.py``:
+the CLI's tests use them too.
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from service.schemas import AssessmentRequest
 from service.security import Scope, TokenEntry, new_token
-
-POSTGRES_URL = os.environ.get(
-    "AUDIT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-BACKENDS = ("sqlite", "postgresql")
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[Engine]:
-    """An autocommit engine on the PostgreSQL test database, or a skip (a failure in CI)."""
-    engine = create_engine(
-        POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-    )
-    try:
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except OperationalError as error:
-        engine.dispose()
-        reason = f"PostgreSQL at {POSTGRES_URL} is unreachable ({error.orig})"
-    else:
-        reason = None
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            message = f"{reason}; CI=true, so the PostgreSQL audit tests must run, not skip"
-            pytest.fail(message, pytrace=False)
-        pytest.skip(reason)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    """The database backend under test."""
-    return request.param
-
-
-@pytest.fixture
-def audit_url(backend: str, tmp_path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of an empty audit database on ``backend``, removed after the test."""
-    if backend == "sqlite":
-        # A directory that does not exist yet: opening the store must create it.
-        yield f"sqlite:///{tmp_path / 'audit' / 'audit.db'}"
-        return
-    admin: Engine = request.getfixturevalue("postgres_admin")
-    schema = f"audit_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    # The application name marks this test's connections, so teardown can end stragglers.
-    yield (
-        make_url(POSTGRES_URL)
-        .update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema})
-        .render_as_string(hide_password=False)
-    )
-    with admin.connect() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": schema},
-        )
-        connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-
 
 # --- a registered model -------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Dependencies failing: the registry, the model version, the audit database.
 
-* Registry unreachable at start-up: the cached model serves and ``/ready`` says degraded;
-  without a usable cache the service refuses to start, with one line saying why.
+* Registry unreachable at start-up: the cached model serves and ``/ready`` says degraded
+  (the first check of the registry, made at once in the background, says why); without a
+  usable cache the service refuses to start, with one line saying why.
 * A corrupted or incompatible version under the alias: refused at load, the old model keeps
   serving, ``/ready`` and the reload endpoint say why.
 * The audit database down: 503 ``audit_unavailable`` and no score, then recovery on its own.
@@ -15,17 +16,19 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.databases import POSTGRES_URL
 from bench.load_service import Acknowledgement, check_audit
 from service.app import create_app
 from service.lifecycle import StartupRefusedError
 from service.security import Scope
-from tests.service.conftest import POSTGRES_URL, register_trained, registry_settings
+from tests.service.conftest import register_trained, registry_settings
 from tests.service.servers import free_port, running_server, start_server
 
 ADMIN = Scope.ADMIN
@@ -42,6 +45,16 @@ def _cache_a_model(make_settings, tracking_uri: str) -> None:
         assert api.get("/ready").json()["status"] == "ready"
 
 
+def _after_the_first_registry_check(api: TestClient, timeout: float = 60.0) -> dict:
+    """``/ready`` once the registry has been checked: a start from the cache serves at once
+    and checks the registry in the background."""
+    deadline = time.monotonic() + timeout
+    while (ready := api.get("/ready").json())["registry"]["checked_at"] is None:
+        assert time.monotonic() < deadline, ready
+        time.sleep(0.05)
+    return ready
+
+
 # --- the registry unreachable at start-up -------------------------------------------------
 
 
@@ -50,12 +63,12 @@ def test_an_unreachable_registry_at_start_up_serves_the_cached_model_degraded(
 ):
     _cache_a_model(make_settings, registry.tracking_uri)
     with TestClient(create_app(make_settings(tracking_uri=_unreachable_registry()))) as api:
-        ready = api.get("/ready")
-        assert ready.status_code == 200
-        assert ready.json()["status"] == "degraded"
-        assert ready.json()["model_version"] == registry.version
-        assert ready.json()["registry"]["reachable"] is False
-        assert "API request to http://127.0.0.1" in ready.json()["registry"]["error"]
+        ready = _after_the_first_registry_check(api)
+        assert api.get("/ready").status_code == 200
+        assert ready["status"] == "degraded"
+        assert ready["model_version"] == registry.version
+        assert ready["registry"]["reachable"] is False
+        assert "API request to http://127.0.0.1" in ready["registry"]["error"]
         scored = api.post("/v1/risk-assessments", json=example_request, headers=tokens.header())
         assert scored.status_code == 200
         assert scored.json()["model"]["version"] == registry.version
@@ -182,7 +195,7 @@ def test_a_restart_while_the_champion_is_broken_serves_the_cached_model(
     settings = make_settings(tracking_uri=broken_versions.tracking_uri)
     try:
         with TestClient(create_app(settings)) as api:
-            ready = api.get("/ready").json()
+            ready = _after_the_first_registry_check(api)
             assert (ready["status"], ready["model_version"]) == ("degraded", "1")
             assert "version 2 refused" in ready["registry"]["error"]
     finally:
@@ -277,3 +290,29 @@ def test_with_the_database_down_no_score_is_sent_and_the_service_recovers_by_its
     audit = check_audit(url, acknowledged)
     assert audit.records == len(acknowledged) == 2  # the 503s left no record
     assert audit.exact
+
+
+def test_the_served_command_starts_from_the_cache_without_the_registry(
+    registry, make_settings, tokens, tmp_path, example_request
+):
+    _cache_a_model(make_settings, registry.tracking_uri)
+    cache = make_settings(tracking_uri=registry.tracking_uri).model_cache_path
+    with running_server(
+        directory=tmp_path,
+        tracking_uri=_unreachable_registry(),
+        database_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        tokens=tokens.entries,
+        extra_environment={"DROPOUT_RISK_MODEL_CACHE_DIR": str(cache)},
+        workers=2,
+    ) as server:
+        for _ in range(4):  # a new connection each time: either worker may answer
+            with httpx.Client(base_url=server.base_url, timeout=30) as fresh:
+                ready = fresh.get("/ready").json()
+                assert (ready["status"], ready["model_version"]) == ("degraded", registry.version)
+                scored = fresh.post(
+                    "/v1/risk-assessments", json=example_request, headers=tokens.header()
+                )
+                assert scored.json()["model"]["version"] == registry.version
+    # The model loaded once in each worker; the command itself loaded nothing.
+    loads = [line for line in server.log_lines() if line.get("event") == "model_from_cache"]
+    assert len(loads) == 2, loads

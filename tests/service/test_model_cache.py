@@ -1,13 +1,22 @@
-"""The model cache: what was saved loads back, and no crash or race leaves half an entry."""
+"""The model cache: what was saved loads back, and no crash or race leaves half an entry;
+a restart serves the cached model at once, and the registry's first answer confirms it,
+replaces it (the alias moved) or withdraws it (the alias was removed)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 
 import pytest
 
 from models.bundle import IncompatibleModelError
+from models.registry_store import RegistryLocation
+from service.lifecycle import AliasNotSetError, ModelKeeper
 from service.model_cache import ModelCache
+from tests.service.conftest import registry_settings
 
 METRICS = {"dropout": {"auroc": 0.75}}
 
@@ -67,3 +76,99 @@ def test_an_unreadable_cache_is_refused_not_served(trained, tmp_path):
     (cache.directory / "current" / "bundle" / "dropout.ubj").write_bytes(b"garbage")
     with pytest.raises(IncompatibleModelError, match="cannot load model bundle"):
         cache.load()
+
+
+def test_holds_reads_the_description_only(trained, tmp_path):
+    cache = ModelCache(tmp_path / "cache")
+    assert not cache.holds(name="dropout-risk", alias="champion")
+    _save(cache, trained.model, "1")
+    assert cache.holds(name="dropout-risk", alias="champion")
+    assert not cache.holds(name="dropout-risk", alias="challenger")
+    assert not cache.holds(name="another-model", alias="champion")
+    (cache.directory / "current" / "bundle" / "dropout.ubj").write_bytes(b"garbage")
+    assert cache.holds(name="dropout-risk", alias="champion")  # load() is what refuses it
+    (cache.directory / "current" / "served.json").write_text("{")
+    assert not cache.holds(name="dropout-risk", alias="champion")
+
+
+# --- a restart from the cache ---------------------------------------------------------------
+
+
+def _keeper(tracking_uri: str, cache: ModelCache, tmp_path) -> ModelKeeper:
+    location = RegistryLocation(data_dir=tmp_path, mlflow_tracking_uri=tracking_uri)
+    return ModelKeeper(location, alias="champion", cache=cache)
+
+
+def test_a_restart_serves_the_cached_model_before_asking_the_registry(trained, registry, tmp_path):
+    cache = ModelCache(tmp_path / "cache")
+    _save(cache, trained.model, registry.version)
+    keeper = _keeper(registry.tracking_uri, cache, tmp_path)
+    served = keeper.start()
+    assert served.version == registry.version
+    assert keeper.status.checked_at is None  # no registry call was made
+    assert "not checked yet" in keeper.status.error
+    assert keeper.refresh() is served  # the registry confirms it: nothing reloads
+    assert keeper.status.reachable and keeper.status.checked_at is not None
+
+
+def test_an_alias_moved_while_the_service_was_down_is_followed_at_once(
+    trained, registry, tmp_path
+):
+    cache = ModelCache(tmp_path / "cache")
+    _save(cache, trained.model, "0")  # what served before the alias moved to the champion
+    keeper = _keeper(registry.tracking_uri, cache, tmp_path)
+    assert keeper.start().version == "0"
+    keeper.start_polling(3600.0)  # an unconfirmed model is checked at once, not in an hour
+    try:
+        deadline = time.monotonic() + 60
+        while keeper.current.version != registry.version:
+            assert time.monotonic() < deadline, keeper.status
+            time.sleep(0.05)
+    finally:
+        keeper.stop()
+    assert keeper.status.reachable
+    assert cache.load().version == registry.version  # the new version is cached in its turn
+
+
+def test_an_alias_removed_while_the_service_was_down_withdraws_the_cached_model(trained, tmp_path):
+    (tmp_path / "empty-registry").mkdir()
+    empty = registry_settings(tmp_path / "empty-registry")  # nothing registered: no alias
+    cache = ModelCache(tmp_path / "cache")
+    _save(cache, trained.model, "1")
+    keeper = _keeper(empty.tracking_uri, cache, tmp_path)
+    assert keeper.start().version == "1"
+    with pytest.raises(AliasNotSetError):
+        keeper.refresh()
+    assert keeper.current is None
+    with pytest.raises(AliasNotSetError):  # and nothing is served until a promotion
+        keeper.refresh()
+    assert keeper.current is None
+
+
+_WORKER_START = """
+import sys
+from pathlib import Path
+
+import service.app  # everything a worker imports
+from models.registry_store import RegistryLocation
+from service.lifecycle import ModelKeeper
+from service.model_cache import ModelCache
+
+location = RegistryLocation(data_dir=Path(sys.argv[2]), mlflow_tracking_uri=sys.argv[1])
+keeper = ModelKeeper(location, alias="champion", cache=ModelCache(Path(sys.argv[2])))
+print(keeper.start().version, "mlflow" in sys.modules)
+"""
+
+
+def test_a_worker_starting_from_the_cache_does_not_import_mlflow(trained, registry, tmp_path):
+    # Importing MLflow takes seconds; the registry's first check imports it afterwards.
+    _save(ModelCache(tmp_path), trained.model, registry.version)
+    started = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_WORKER_START), registry.tracking_uri, tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.split() == [registry.version, "False"]

@@ -10,6 +10,7 @@ PROTECTED = {
     ("get", "/v1/models/current"),
     ("post", "/v1/models/reload"),
     ("get", "/metrics"),
+    ("get", "/v1/monitoring"),
     ("post", "/fhir/r4/$assess-dropout-risk"),
 }
 #: Clinician pages: HTML, opened with a token of the scope or a signed link.

@@ -112,3 +112,21 @@ def test_the_registered_pyfunc_loads_in_mlflow_and_predicts(trained, mlflow_sett
     )
     assert set(predicted["poor_outcome_risk_level"]) <= {"low", "moderate", "high"}
     assert pyfunc.metadata.get_input_schema() is not None
+
+
+def test_artifacts_stay_beside_an_explicit_sqlite_store(trained, tmp_path, monkeypatch):
+    """MLflow's default artifact root for a database store is ./mlruns of the working directory."""
+    from training.settings import TrainingSettings
+
+    working, store = tmp_path / "elsewhere", tmp_path / "store"
+    working.mkdir()
+    monkeypatch.chdir(working)
+    settings = TrainingSettings(
+        data_dir=tmp_path / "data", mlflow_tracking_uri=f"sqlite:///{store / 'mlflow.db'}"
+    )
+    store.mkdir()
+    registration = _register(trained, settings)
+    run = client(settings).get_run(registration.run_id)
+    assert run.info.artifact_uri.startswith((store / "mlartifacts").as_uri())
+    assert list(working.iterdir()) == []
+    assert TrainingSettings(mlflow_tracking_uri="http://mlflow:5000").artifact_location is None

@@ -15,6 +15,7 @@ ENDPOINTS = [
     ("GET", "/v1/models/current", Scope.MODELS_READ, None),
     ("POST", "/v1/models/reload", Scope.ADMIN, None),
     ("GET", "/metrics", Scope.METRICS_READ, None),
+    ("GET", "/v1/monitoring", Scope.AUDIT_READ, None),
 ]
 IDS = [f"{method} {path.split('/0000')[0]}" for method, path, _, _ in ENDPOINTS]
 

@@ -1,0 +1,153 @@
+"""The service watching itself: monitoring reports from its audit store, on demand and on a timer.
+
+``GET /v1/monitoring`` asks :meth:`MonitoringWatcher.report` for any period. A background
+thread runs :meth:`MonitoringWatcher.check` over the trailing ``monitoring_period_days`` every
+``monitoring_interval_seconds``; its alerts show in ``/ready`` (details) and ``/metrics``
+(``dropout_risk_monitoring_alerts`` by kind), so an alert reaches whoever watches either.
+The computations are :func:`training.monitoring.monitor`'s, the same as ``dropout-risk
+monitor``'s; drift needs the training profile, which the service has for the model it serves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from service.audit import AuditStore, AuditUnavailableError
+from service.lifecycle import ModelKeeper
+from service.observability import ServiceMetrics
+from service.settings import ServiceSettings
+from training.alerts import ALERT_CODES
+from training.monitoring import Alert, MonitoringReport, monitor
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitoringStatus:
+    """The outcome of the last periodic check."""
+
+    period_days: float
+    checked_at: datetime | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    error: str | None = None
+
+
+class MonitoringWatcher:
+    """Monitoring reports of the service's own audit store, and the periodic check."""
+
+    def __init__(
+        self,
+        *,
+        settings: ServiceSettings,
+        audit: AuditStore,
+        keeper: ModelKeeper,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self._settings = settings
+        self._audit = audit
+        self._keeper = keeper
+        self._metrics = metrics
+        self._status = MonitoringStatus(period_days=settings.monitoring_period_days)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def status(self) -> MonitoringStatus:
+        """The last periodic check (replaced whole, so a reader sees one check)."""
+        return self._status
+
+    def report(
+        self,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        window: timedelta | None,
+        model_version: str | None = None,
+    ) -> MonitoringReport:
+        """The monitoring report of assessments created in [since, until).
+
+        Raises:
+            AuditUnavailableError: The audit store could not be read.
+        """
+        served = self._keeper.current
+        references = {}
+        if served is not None:
+            references[served.version] = served.model.metadata.get("reference")
+        return monitor(
+            self._audit.assessments(since=since, until=until, model_version=model_version),
+            self._audit.outcomes(),
+            references=references,
+            since=since,
+            until=until,
+            window=window,
+            thresholds=self._settings.alert_thresholds(),
+        )
+
+    def check(self) -> MonitoringStatus:
+        """Monitor the trailing period now; publish its alerts to ``/ready`` and ``/metrics``."""
+        now = datetime.now(UTC)
+        period = self._settings.monitoring_period_days
+        try:
+            report = self.report(since=now - timedelta(days=period), until=now, window=None)
+        except AuditUnavailableError as error:
+            _log.warning(str(error), extra={"event": "monitoring_failed"})
+            self._status = MonitoringStatus(
+                period_days=period,
+                checked_at=self._status.checked_at,
+                alerts=self._status.alerts,
+                error=str(error),
+            )
+            return self._status
+        self._status = MonitoringStatus(
+            period_days=period, checked_at=report.generated_at, alerts=report.alerts
+        )
+        for code in ALERT_CODES:
+            self._metrics.monitoring_alerts.labels(code).set(
+                sum(alert.code == code for alert in report.alerts)
+            )
+        self._metrics.monitoring_checked.set(report.generated_at.timestamp())
+        if report.alerts:
+            _log.warning(
+                f"{len(report.alerts)} monitoring alert(s): see /ready or GET /v1/monitoring",
+                extra={
+                    "event": "monitoring_alerts",
+                    "codes": sorted({a.code for a in report.alerts}),
+                },
+            )
+        return self._status
+
+    def start(self) -> None:
+        """Check now and then every ``monitoring_interval_seconds``, in a daemon thread."""
+        interval = self._settings.monitoring_interval_seconds
+        if interval <= 0 or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="monitoring-check", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the periodic check (waits for a check in progress)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self, interval: float) -> None:
+        while True:
+            try:
+                self.check()
+            except Exception as error:  # noqa: BLE001 - the check must never end the thread
+                _log.exception("monitoring check failed", extra={"event": "monitoring_failed"})
+                self._status = MonitoringStatus(
+                    period_days=self._status.period_days,
+                    checked_at=self._status.checked_at,
+                    alerts=self._status.alerts,
+                    error=f"the last check failed ({type(error).__name__}); see the log",
+                )
+            if self._stop.wait(interval):
+                return

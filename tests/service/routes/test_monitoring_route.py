@@ -1,0 +1,135 @@
+"""GET /v1/monitoring and the periodic check behind /ready and /metrics, on both databases."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.security import Scope
+
+OUTCOMES = {"c-0": "dropout", "c-1": "completed", "c-2": "dropout", "c-3": "completed"}
+
+
+@pytest.fixture
+def monitored_api(registry, make_settings, audit_url):
+    """The app auditing to each backend, with alert thresholds low enough to fire on 4 clients."""
+    from service.app import create_app
+
+    settings = make_settings(
+        tracking_uri=registry.tracking_uri,
+        database_url=audit_url,
+        monitoring_interval_seconds=0,  # checks run when the test says
+        monitoring_min_assessments=1,
+        monitoring_feature_psi=0.5,
+        monitoring_min_labelled=1,
+        monitoring_max_calibration_gap=0.01,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _score_and_report(api, tokens, example_request):
+    for number, (client_id, termination) in enumerate(OUTCOMES.items()):
+        body = copy.deepcopy(example_request)
+        body["client"]["client_id"] = client_id
+        body["sessions"][0]["phq9"] = 5 + 4 * number  # different clients, different scores
+        answer = api.post("/v1/risk-assessments", json=body, headers=tokens.header())
+        assert answer.status_code == 200
+        outcome = {"client_id": client_id, "termination": termination, "end_date": "2026-04-30"}
+        assert api.post("/v1/outcomes", json=outcome, headers=tokens.header()).status_code == 201
+
+
+def test_the_report_covers_scores_drift_and_realised_performance(
+    monitored_api, tokens, example_request, registry
+):
+    _score_and_report(monitored_api, tokens, example_request)
+    answer = monitored_api.get("/v1/monitoring", headers=tokens.header(Scope.AUDIT_READ))
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    (window,) = report["windows"]
+    assert window["model_version"] == registry.version
+    assert (window["assessments"], window["clients"]) == (4, 4)
+    assert 0 <= window["scores"]["dropout"]["mean"] <= 1
+    assert set(window["drift"]["availability"]) >= {"phq9", "gad7", "srs"}
+    realised = window["realised"]["dropout"]
+    assert (realised["labelled"], realised["events"]) == (4, 2)
+    assert realised["observed_rate"] == 0.5
+    assert realised["auroc"]["value"] is not None
+    assert report["thresholds"]["min_assessments"] == 1
+    assert {alert["code"] for alert in report["alerts"]} >= {"calibration"}
+
+
+def test_a_version_filter_and_an_empty_period(monitored_api, tokens, example_request):
+    _score_and_report(monitored_api, tokens, example_request)
+    header = tokens.header(Scope.AUDIT_READ)
+    other = monitored_api.get("/v1/monitoring?model_version=999", headers=header).json()
+    assert other["windows"] == [] and other["alerts"] == []
+    past = "since=2020-01-01T00:00:00Z&until=2020-02-01T00:00:00Z"
+    assert monitored_api.get(f"/v1/monitoring?{past}", headers=header).json()["windows"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("since=2026-01-01T00:00:00", "since"),
+        ("until=2026-01-01T00:00:00", "until"),
+        ("since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", "since"),
+        ("window_days=0", "window_days"),
+        ("since=yesterday", "since"),
+    ],
+)
+def test_a_bad_period_is_a_422_naming_the_field(monitored_api, tokens, query, field):
+    answer = monitored_api.get(f"/v1/monitoring?{query}", headers=tokens.header(Scope.AUDIT_READ))
+    assert answer.status_code == 422
+    assert [item["path"] for item in answer.json()["fields"]] == [field]
+
+
+def _alert_gauges(api, tokens):
+    text = api.get("/metrics", headers=tokens.header(Scope.METRICS_READ)).text
+    return {
+        sample.labels["code"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "dropout_risk_monitoring_alerts"
+    }
+
+
+def test_the_periodic_check_shows_alerts_in_ready_and_metrics(
+    monitored_api, tokens, example_request
+):
+    ready = monitored_api.get("/ready").json()
+    assert ready["monitoring"]["checked_at"] is None and ready["monitoring"]["alerts"] == []
+    assert set(_alert_gauges(monitored_api, tokens).values()) == {0.0}
+
+    _score_and_report(monitored_api, tokens, example_request)
+    status = monitored_api.app.state.runtime.monitoring.check()
+    assert status.alerts and status.error is None
+
+    ready = monitored_api.get("/ready")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready"  # alerts don't unready
+    shown = ready.json()["monitoring"]
+    assert shown["checked_at"] is not None
+    assert {a["code"] for a in shown["alerts"]} == {a.code for a in status.alerts}
+    gauges = _alert_gauges(monitored_api, tokens)
+    for code, value in gauges.items():
+        assert value == sum(a.code == code for a in status.alerts)
+    assert gauges["calibration"] >= 1
+
+
+def test_a_failed_check_keeps_serving_and_says_why(monitored_api, tokens, monkeypatch):
+    from service.audit import AuditUnavailableError
+
+    runtime = monitored_api.app.state.runtime
+
+    def unavailable(**_):
+        raise AuditUnavailableError("cannot read audit records: database is down")
+
+    monkeypatch.setattr(runtime.audit, "assessments", unavailable)
+    status = runtime.monitoring.check()
+    assert "database is down" in status.error
+    assert monitored_api.get("/ready").json()["monitoring"]["error"] == status.error
+    answer = monitored_api.get("/v1/monitoring", headers=tokens.header(Scope.AUDIT_READ))
+    assert answer.status_code == 503 and answer.json()["code"] == "audit_unavailable"

@@ -1,0 +1,360 @@
+"""Monitoring a model in production from its audit trail.
+
+For each model version and time window of stored assessments: the score distribution,
+input drift against the training population (:mod:`training.drift`), and, for clients whose
+episode has ended and been reported through ``POST /v1/outcomes``, realised discrimination
+and calibration with client-cluster bootstrap intervals. Thresholds turn these into alerts.
+
+Records are duck-typed (the service's :class:`StoredAssessment` and :class:`StoredOutcome`
+fit), so this module imports nothing of the service. Labels come from the same
+reconstruction as ``dropout-risk export`` and the contract's label rules, so a realised
+AUROC here is the AUROC a retraining on the export would see.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+import numpy as np
+
+from features.engineering import OUTCOMES, compute_features
+from features.history import HistoryBatch
+from training.alerts import AlertThresholds
+from training.drift import Drift, drift_against, score_binned
+from training.evaluation import bootstrap_metrics
+from training.export import StoredOutcomeLike
+from training.monitoring_labels import outcome_labels
+
+REALISED_METRICS = ("auroc", "brier", "calibration_in_the_large")
+RISK_LEVELS = ("low", "moderate", "high")
+
+
+class AssessmentRecord(Protocol):
+    """What monitoring reads of a stored assessment."""
+
+    created_at: datetime
+    client_id: str
+    as_of_session: int
+    model_version: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One breached threshold."""
+
+    code: str
+    model_version: str
+    window_start: datetime
+    subject: str
+    value: float
+    threshold: float
+    message: str
+
+
+@dataclass
+class WindowReport:
+    """What one model version did in one time window."""
+
+    model_version: str
+    start: datetime
+    end: datetime
+    assessments: int
+    clients: int
+    scores: dict[str, dict[str, Any]]
+    drift: dict[str, Any] | None
+    drift_note: str | None
+    realised: dict[str, dict[str, Any] | None]
+
+
+@dataclass
+class MonitoringReport:
+    """The whole report: every (version, window), and the alerts they raised."""
+
+    generated_at: datetime
+    since: datetime | None
+    until: datetime | None
+    window_days: float | None
+    thresholds: AlertThresholds
+    windows: list[WindowReport] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (datetimes as ISO 8601 text, NaN as None)."""
+        return _jsonable(asdict(self))
+
+
+@dataclass
+class _Group:
+    """Assessments of one (version, window), gathered in one pass over the records."""
+
+    histories: list[HistoryBatch] = field(default_factory=list)
+    clients: list[str] = field(default_factory=list)
+    as_of: list[int] = field(default_factory=list)
+    probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    level: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+
+def monitor(
+    assessments: Iterable[AssessmentRecord],
+    outcomes: Iterable[StoredOutcomeLike],
+    *,
+    references: Mapping[str, Mapping[str, Any] | None],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    window: timedelta | None = None,
+    thresholds: AlertThresholds | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+) -> MonitoringReport:
+    """Monitor stored assessments (created in [since, until)) per model version and window.
+
+    Args:
+        assessments: Stored assessments, any order; only those in [since, until) count.
+        outcomes: Every outcome report (outcomes arrive long after the assessments).
+        references: Training profile (``metadata["reference"]`` of the bundle) per model
+            version; a version missing here gets no drift section, with a note saying why.
+        since: Start of the monitored period (default: the first assessment).
+        until: End of the monitored period (default: now).
+        window: Length of each window (default: the whole period is one window).
+        thresholds: Alert thresholds (default :class:`AlertThresholds`).
+        replicates: Bootstrap replicates for the realised metrics' intervals.
+        seed: Seed of the bootstrap.
+    """
+    thresholds = thresholds or AlertThresholds()
+    groups: dict[tuple[str, int], _Group] = defaultdict(_Group)
+    latest: dict[str, AssessmentRecord] = {}
+    origin = since
+    for record in assessments:
+        created = record.created_at
+        if (since is not None and created < since) or (until is not None and created >= until):
+            continue
+        if origin is None:
+            # Without a start, windows are counted from the first assessment's midnight (UTC).
+            origin = datetime.combine(created.astimezone(UTC).date(), datetime.min.time(), UTC)
+        index = int((created - origin) / window) if window else 0
+        _gather(groups[(record.model_version, index)], record)
+        known = latest.get(record.client_id)
+        if known is None or _view_order(record) >= _view_order(known):
+            latest[record.client_id] = record
+    labels = outcome_labels(latest.values(), outcomes)
+    report = MonitoringReport(
+        generated_at=datetime.now(UTC),
+        since=since,
+        until=until,
+        window_days=window / timedelta(days=1) if window else None,
+        thresholds=thresholds,
+    )
+    period_end = until or report.generated_at
+    for (version, index), group in sorted(
+        groups.items(), key=lambda item: (item[0][1], item[0][0])
+    ):
+        start = origin + index * window if window else origin
+        end = min(start + window, period_end) if window else period_end
+        section = _window_report(
+            version, start, end, group, references.get(version), labels, replicates, seed
+        )
+        report.windows.append(section)
+        report.alerts.extend(_alerts(section, thresholds))
+    return report
+
+
+def _view_order(record: AssessmentRecord) -> tuple[int, datetime]:
+    """The record system's latest view of an episode: the most sessions, then the newest."""
+    return (len(record.request.get("sessions", [])), record.created_at)
+
+
+def _gather(group: _Group, record: AssessmentRecord) -> None:
+    request = record.request
+    client = {**request["client"], "intake_date": _day(request["client"]["intake_date"])}
+    sessions = [{**s, "session_date": _day(s["session_date"])} for s in request["sessions"]]
+    group.histories.append(
+        HistoryBatch.from_records(
+            client, sessions, as_of_session=record.as_of_session, window=record.as_of_session
+        )
+    )
+    group.clients.append(record.client_id)
+    group.as_of.append(record.as_of_session)
+    for outcome in OUTCOMES:
+        group.probability[outcome].append(float(record.response[outcome]["probability"]))
+        group.level[outcome].append(record.response[outcome]["risk_level"])
+
+
+def _day(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _features(histories: list[HistoryBatch]) -> np.ndarray:
+    """Features of histories of different lengths: padded to one window, then one call."""
+    window = max(history.window for history in histories)
+    padded = [_pad(history, window) for history in histories]
+    return compute_features(HistoryBatch.concat(padded))
+
+
+def _pad(history: HistoryBatch, window: int) -> HistoryBatch:
+    extra = window - history.window
+    if extra == 0:
+        return history
+    arrays = dict(vars(history))
+    for name in ("session_day", "attended"):
+        arrays[name] = np.pad(arrays[name], ((0, 0), (0, extra)), constant_values=np.nan)
+    arrays["measures"] = np.pad(
+        arrays["measures"], ((0, 0), (0, extra), (0, 0)), constant_values=np.nan
+    )
+    return HistoryBatch(**arrays)
+
+
+def _window_report(
+    version: str,
+    start: datetime,
+    end: datetime,
+    group: _Group,
+    reference: Mapping[str, Any] | None,
+    labels: Mapping[str, Mapping[str, float]],
+    replicates: int,
+    seed: int,
+) -> WindowReport:
+    probability = {o: np.asarray(group.probability[o]) for o in OUTCOMES}
+    drift, note = None, None
+    if reference is None:
+        note = f"no training profile for version {version} (trained before monitoring existed?)"
+    else:
+        drift = _drift_section(drift_against(reference, _features(group.histories), probability))
+        drift["reference_scores"] = reference["scores"]
+    clients = np.asarray(group.clients, dtype=object)
+    realised = {
+        outcome: _realised(
+            clients, probability[outcome], labels[outcome], replicates=replicates, seed=seed
+        )
+        for outcome in OUTCOMES
+    }
+    return WindowReport(
+        model_version=version,
+        start=start,
+        end=end,
+        assessments=len(clients),
+        clients=len(set(group.clients)),
+        scores={o: _score_summary(probability[o], group.level[o]) for o in OUTCOMES},
+        drift=drift,
+        drift_note=note,
+        realised=realised,
+    )
+
+
+def _score_summary(probability: np.ndarray, levels: list[str]) -> dict[str, Any]:
+    p10, p50, p90 = np.quantile(probability, [0.1, 0.5, 0.9])
+    counts = {level: levels.count(level) for level in RISK_LEVELS}
+    return {
+        "mean": float(probability.mean()),
+        "p10": float(p10),
+        "median": float(p50),
+        "p90": float(p90),
+        "risk_levels": {level: count / len(levels) for level, count in counts.items()},
+        "histogram": score_binned(probability).to_dict(),
+    }
+
+
+def _drift_section(drift: Drift) -> dict[str, Any]:
+    return {
+        "scores": drift.scores,
+        "availability": drift.availability,
+        "features": drift.features,
+        "largest": [{"name": name, "psi": value} for name, value in drift.largest()],
+    }
+
+
+def _realised(
+    clients: np.ndarray,
+    probability: np.ndarray,
+    labels: Mapping[str, float],
+    *,
+    replicates: int,
+    seed: int,
+) -> dict[str, Any] | None:
+    """Realised metrics of the assessments whose client has a label (None if none has)."""
+    label = np.array([labels.get(client, np.nan) for client in clients], dtype=float)
+    known = ~np.isnan(label)
+    if not known.any():
+        return None
+    y, p = label[known], probability[known]
+    stats = bootstrap_metrics(y, p, clients[known], replicates=replicates, seed=seed)
+    return {
+        "labelled": int(known.sum()),
+        "clients": len(set(clients[known])),
+        "events": int(y.sum()),
+        "mean_predicted": float(p.mean()),
+        "observed_rate": float(y.mean()),
+        **{name: stats[name] for name in REALISED_METRICS},
+    }
+
+
+def _alerts(section: WindowReport, thresholds: AlertThresholds) -> list[Alert]:
+    found: list[Alert] = []
+
+    def alert(code: str, subject: str, value: float, threshold: float, message: str) -> None:
+        found.append(
+            Alert(code, section.model_version, section.start, subject, value, threshold, message)
+        )
+
+    if section.drift is not None and section.assessments >= thresholds.min_assessments:
+        for outcome, psi in section.drift["scores"].items():
+            if psi > thresholds.score_psi:
+                alert(
+                    "score_drift",
+                    outcome,
+                    psi,
+                    thresholds.score_psi,
+                    f"{outcome} scores have shifted from training (PSI {psi:.2f})",
+                )
+        shifted = {**section.drift["features"]}
+        shifted |= {f"availability:{m}": v for m, v in section.drift["availability"].items()}
+        for name, psi in shifted.items():
+            if psi > thresholds.feature_psi:
+                alert(
+                    "input_drift",
+                    name,
+                    psi,
+                    thresholds.feature_psi,
+                    f"{name} has shifted from the training population (PSI {psi:.2f})",
+                )
+    for outcome, realised in section.realised.items():
+        if realised is None or realised["labelled"] < thresholds.min_labelled:
+            continue
+        auroc = realised["auroc"]["value"]
+        if auroc < thresholds.min_auroc:
+            alert(
+                "discrimination",
+                outcome,
+                auroc,
+                thresholds.min_auroc,
+                f"realised {outcome} AUROC {auroc:.2f} is below {thresholds.min_auroc:.2f}",
+            )
+        gap = realised["calibration_in_the_large"]["value"]
+        if abs(gap) > thresholds.max_calibration_gap:
+            alert(
+                "calibration",
+                outcome,
+                gap,
+                thresholds.max_calibration_gap,
+                f"observed {outcome} rate differs from predicted by {gap:+.3f}",
+            )
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
