@@ -159,3 +159,15 @@ def audit_url(backend: str, tmp_path, request: pytest.FixtureRequest):
 
     with scratch_schema(request.getfixturevalue("postgres_admin"), prefix="audit_test") as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_tracking_uri():
+    """MLflow's ``set_tracking_uri`` exports ``MLFLOW_TRACKING_URI`` to the process; a test
+    that trains must not point the next test's settings at its store."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before

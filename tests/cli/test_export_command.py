@@ -19,14 +19,19 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from cli.audit_commands import REPORT_FILE
 from cli.main import app
 from features.contract import read_extract, validate_extract
 from features.schemas import CLIENT_COLUMNS, TERMINATIONS
-from models.registry_store import CHAMPION, MODEL_NAME, RegistryLocation, alias_version
+from models.registry_store import (
+    CHAMPION,
+    MODEL_NAME,
+    RegistryLocation,
+    alias_version,
+    registry_client,
+)
 from service.app import create_app
 from service.audit import AuditStore
 from service.schemas import AssessmentRequest
@@ -61,7 +66,10 @@ def _train(registry: RegistryLocation, extract: list[str]):
     import mlflow.tracking._model_registry.utils as registry_utils
     import mlflow.tracking._tracking_service.utils as tracking_utils
 
-    env = {"DROPOUT_RISK_DATA_DIR": str(registry.data_dir), "MLFLOW_TRACKING_URI": None}
+    env = {
+        "DROPOUT_RISK_DATA_DIR": str(registry.data_dir),
+        "MLFLOW_TRACKING_URI": registry.tracking_uri,
+    }
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tracking_utils, "_tracking_uri", tracking_utils._tracking_uri)
         patch.setattr(registry_utils, "_registry_uri", registry_utils._registry_uri)
@@ -76,12 +84,18 @@ def clinic(tmp_path_factory) -> Clinic:
     directory = tmp_path_factory.mktemp("clinic")
     cohort = simulate_cohort(n_clients=300, seed=8)
     paths = write_cohort(cohort, directory / "extract")
-    registry = RegistryLocation(data_dir=directory / "data")
+    # The store named explicitly: an earlier test's MLflow run may have exported
+    # MLFLOW_TRACKING_URI to this process, which settings would otherwise follow.
+    data = directory / "data"
+    data.mkdir()
+    registry = RegistryLocation(
+        data_dir=data, mlflow_tracking_uri=f"sqlite:///{(data / 'mlflow.db').resolve()}"
+    )
     _train(registry, ["--clients", str(paths["clients"]), "--sessions", str(paths["sessions"])])
     if alias_version(registry) is None:
         # A few hundred clients rarely pass the calibration gate on their own: the clinic
         # puts its first version into service by hand, as an operator would.
-        MlflowClient(registry.tracking_uri).set_registered_model_alias(MODEL_NAME, CHAMPION, "1")
+        registry_client(registry).set_registered_model_alias(MODEL_NAME, CHAMPION, "1")
     checked = validate_extract(cohort.clients, cohort.sessions)
     return Clinic(clients=checked.clients, sessions=checked.sessions, registry=registry)
 
@@ -183,7 +197,7 @@ def _train_through_the_gate(registry: RegistryLocation, extract: list[str]) -> N
     version, reason = found.groups()
     assert int(version) > int(champion_before)
     assert reason.startswith(("promoted (compared with the champion)", "not promoted (compared"))
-    tags = MlflowClient(registry.tracking_uri).get_model_version(MODEL_NAME, version).tags
+    tags = registry_client(registry).get_model_version(MODEL_NAME, version).tags
     assert tags["promotion_reason"] == reason
     promoted = reason.startswith("promoted")
     assert alias_version(registry) == (version if promoted else champion_before)
