@@ -452,6 +452,15 @@ def load_run(
         result = run_load(server.port, requests, clients=clients, seconds=seconds)
     finally:
         server.stop()
+    if result.errors:
+        # What the server said about failing: its log without the access lines.
+        said = [
+            line
+            for line in server.log.read_text(errors="replace").splitlines()
+            if '"logger": "service.access"' not in line
+        ]
+        print(f"{database}: {result.errors} errors; the server's last log lines:")
+        print("\n".join(said[-25:]))
     return Run(
         database=database,
         workers=workers,

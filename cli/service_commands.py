@@ -18,6 +18,10 @@ token_app = typer.Typer(
 )
 
 
+#: Seconds a worker may take to answer uvicorn's health check before it is replaced.
+WORKER_HEALTHCHECK_SECONDS = 60
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
@@ -49,6 +53,11 @@ def serve(
         log_config=log_config,
         access_log=False,  # ours (service.access) names routes, never paths or bodies
         timeout_graceful_shutdown=10,
+        # uvicorn's supervisor kills a worker whose health-check thread has not answered in
+        # this time (default 5 s). A worker holding the GIL (importing MLflow for its first
+        # registry check, scoring) on a saturated machine can miss 5 s; it was then killed
+        # and restarted again and again under load, refusing connections meanwhile.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
 
 
