@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -45,6 +44,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from bench.machine import machine_line
 
 POLL_SECONDS = 0.05
 READY_TIMEOUT_S = 180.0
@@ -189,13 +190,7 @@ def main() -> None:
                     repetitions=options.repetitions,
                 )
     print()
-    print(
-        f"machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"os.cpu_count() = {os.cpu_count()}; load average before: "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after: "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(machine_line(load_before))
     print(
         f"registry: {tracking_uri}; each start ended by SIGKILL to the process group; "
         f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r} here"

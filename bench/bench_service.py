@@ -43,7 +43,6 @@ import copy
 import json
 import math
 import os
-import platform
 import signal
 import socket
 import sqlite3
@@ -58,6 +57,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+
+from bench.machine import machine_line
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_NAME = "dropout-risk"
@@ -527,13 +528,7 @@ def main() -> None:
         )
 
     print()
-    print(
-        f"machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"os.cpu_count() = {os.cpu_count()}; load average before: "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after: "
-        + ", ".join(f"{x:.2f}" for x in load_after)
-    )
+    print(machine_line(load_before, load_after))
     print(
         "client (one asyncio thread) and both servers share these cores; "
         f"workers per server: {options.workers}; log level: {options.log_level}; "

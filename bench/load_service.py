@@ -34,7 +34,6 @@ import copy
 import json
 import math
 import os
-import platform
 import sqlite3
 import tempfile
 import threading
@@ -48,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from bench.databases import POSTGRES_URL, scratch_schema
+from bench.machine import machine_line
 
 HOST = "127.0.0.1"
 RISK_PATH = "/v1/risk-assessments"
@@ -535,13 +535,7 @@ def main() -> None:
                     )
                 )
     print()
-    print(
-        f"machine: {platform.platform()}, Python {platform.python_version()}, "
-        f"os.cpu_count() = {os.cpu_count()}; load average before: "
-        + ", ".join(f"{x:.2f}" for x in load_before)
-        + "; after: "
-        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    )
+    print(machine_line(load_before))
     print(
         f"server: dropout-risk serve --workers {options.workers}, log level "
         f"{options.log_level}; client: one asyncio thread, {options.clients} keep-alive "
