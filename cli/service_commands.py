@@ -40,6 +40,7 @@ def serve(
     except ValueError as error:
         fail(f"invalid settings: {error}")
     log_config = configure_logging(settings.log_level)
+    _migrate_the_audit_database(settings)
     cache = ModelCache(settings.model_cache_path)
     if not cache.holds(name=settings.model_name, alias=settings.model_alias):
         _check_the_registry(settings, cache=cache)
@@ -55,10 +56,26 @@ def serve(
         timeout_graceful_shutdown=10,
         # uvicorn's supervisor kills a worker whose health-check thread has not answered in
         # this time (default 5 s). A worker holding the GIL (importing MLflow for its first
-        # registry check, scoring) on a saturated machine can miss 5 s; it was then killed
-        # and restarted again and again under load, refusing connections meanwhile.
+        # registry check, scoring) on a saturated machine can miss 5 s, and every kill
+        # drops the requests that worker had in flight.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+
+
+def _migrate_the_audit_database(settings: ServiceSettings) -> None:
+    """Bring the audit database to the current schema once, before any worker starts.
+
+    Exits 1 with one line when the database cannot be reached or migrated. Workers then
+    find the schema current, and a worker uvicorn restarts during a database outage can
+    start without it (answering 503 until it returns) instead of failing its start-up,
+    which would make uvicorn stop every worker.
+    """
+    from service.audit import AuditStore, AuditUnavailableError
+
+    try:
+        AuditStore.open(settings.audit_url).close()
+    except (AuditUnavailableError, ValueError) as error:
+        fail(f"refusing to start: {error}")
 
 
 def _check_the_registry(settings: ServiceSettings, *, cache: ModelCache) -> None:

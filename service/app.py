@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from service.audit import AuditStore
+from service.audit import AuditStore, AuditUnavailableError
+from service.audit.engine import create_audit_engine
 from service.cds.auth import EhrAuthenticator
 from service.cds.keys import KeyRing
 from service.deps import Runtime
@@ -110,7 +111,7 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
             "create one with `dropout-risk token create`",
             extra={"event": "no_tokens"},
         )
-    audit = AuditStore.open(settings.audit_url)
+    audit = _open_audit_store(settings.audit_url)
 
     keeper = ModelKeeper(
         settings,
@@ -152,3 +153,21 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
             settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
         ),
     )
+
+
+def _open_audit_store(url: str) -> AuditStore:
+    """Open (and migrate) the audit store; with the database down, start without it.
+
+    A worker that starts during an outage (uvicorn replaces one that died) answers 503
+    ``audit_unavailable`` until the database returns, as a running worker does, rather than
+    failing its start-up: uvicorn would then stop every worker. ``dropout-risk serve`` has
+    migrated the database before starting any worker, so the schema is there when it returns.
+    """
+    try:
+        return AuditStore.open(url)
+    except AuditUnavailableError as error:
+        _log.error(
+            "audit database unavailable at start-up; answering 503 until it returns",
+            extra={"event": "audit_unavailable", "error": str(error)},
+        )
+        return AuditStore(engine=create_audit_engine(url))

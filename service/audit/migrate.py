@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.audit.engine import WRITE_OPTIONS, create_audit_engine
 
@@ -38,7 +39,23 @@ def upgrade_database(target: str | Engine, *, revision: str = "head") -> None:
         sqlalchemy.exc.SQLAlchemyError: The database is unreachable or refused a migration;
             nothing of that migration run is kept.
     """
+    if revision == "head" and _already_at_head(target):
+        # A worker starting beside busy ones must not queue for the write lock (SQLite) or
+        # the migration lock just to learn that there is nothing to do.
+        return
     _migrate(target, lambda config: command.upgrade(config, revision))
+
+
+def _already_at_head(target: str | Engine) -> bool:
+    """Whether the database is at the newest revision, read without taking any lock.
+
+    False when it cannot be read (missing tables, unreachable): the locked upgrade then
+    creates the schema, or fails with the database's own error.
+    """
+    try:
+        return database_revision(target) == head_revision()
+    except SQLAlchemyError:
+        return False
 
 
 def downgrade_database(target: str | Engine, *, revision: str) -> None:

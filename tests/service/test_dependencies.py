@@ -14,9 +14,11 @@ import json
 import shutil
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
@@ -290,6 +292,76 @@ def test_with_the_database_down_no_score_is_sent_and_the_service_recovers_by_its
     audit = check_audit(url, acknowledged)
     assert audit.records == len(acknowledged) == 2  # the 503s left no record
     assert audit.exact
+
+
+def _workers(server) -> list[psutil.Process]:
+    """uvicorn's worker processes under the server's supervisor."""
+    children = psutil.Process(server.process.pid).children()
+    return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+
+
+def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service(
+    registry, tokens, tmp_path, example_request, postgres_admin, own_database
+):
+    name, url = own_database
+    with running_server(
+        directory=tmp_path,
+        tracking_uri=registry.tracking_uri,
+        database_url=url,
+        tokens=tokens.entries,
+        workers=2,
+    ) as server:
+        score = partial(
+            server.http.post, "/v1/risk-assessments", json=example_request, headers=tokens.header()
+        )
+        assert score().status_code == 200
+        _database_down(postgres_admin, name)
+        try:
+            died = _workers(server)[0]
+            died.kill()  # as the OOM killer would; uvicorn's supervisor starts a new worker
+            died.wait(timeout=30)
+            deadline = time.monotonic() + 120
+            while not any(
+                line.get("event") == "audit_unavailable" for line in server.log_lines()
+            ):  # the new worker started without its database
+                assert server.process.poll() is None, server.log.read_text()[-3000:]
+                assert time.monotonic() < deadline, server.log.read_text()[-3000:]
+                time.sleep(0.2)
+            assert len(_workers(server)) == 2
+            assert score().status_code == 503
+        finally:
+            _database_up(postgres_admin, name)
+        back = time.monotonic()
+        answered = []
+        while len(answered) < 20:  # fresh connections: both workers answer, the new one too
+            with httpx.Client(base_url=server.base_url, timeout=30) as fresh:
+                answer = fresh.post(
+                    "/v1/risk-assessments", json=example_request, headers=tokens.header()
+                )
+            if answer.status_code == 200:
+                answered.append(answer.json()["assessment_id"])
+            assert time.monotonic() - back < 60, "the service did not recover"
+        assert server.process.poll() is None
+    assert "failed to start" not in server.log.read_text()
+
+
+def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tokens, tmp_path):
+    server = start_server(
+        directory=tmp_path,
+        tracking_uri=_unreachable_registry(),
+        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test",
+        tokens=tokens.entries,
+        workers=2,
+    )
+    try:
+        code = server.process.wait(timeout=120)
+    finally:
+        server.stop()
+    output = server.log.read_text()
+    assert code != 0, output
+    (reason,) = [line for line in output.splitlines() if line.startswith("error: ")]
+    assert reason.startswith("error: refusing to start: audit store could not open and migrate")
+    assert "serving on" not in output
 
 
 def test_the_served_command_starts_from_the_cache_without_the_registry(

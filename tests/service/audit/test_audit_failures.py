@@ -6,6 +6,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from service.audit import AuditStore, AuditUnavailableError, database_revision, head_revision
 from service.audit.engine import SQLITE_BUSY_TIMEOUT_MS, create_audit_engine
+from service.audit.migrate import _MIGRATION_LOCK_KEY as _LOCK_KEY
 from service.audit.migrate import upgrade_database
 
 CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/test"
@@ -165,3 +167,45 @@ def test_postgres_store_recovers_after_its_connections_are_killed(
     assert store.ping() is True
     second = assess(store)  # pre-ping replaced the dead pooled connection
     assert list(store.assessments()) == [first, second]
+
+
+@contextmanager
+def _migration_lock_held(audit_url: str) -> Iterator[None]:
+    """Hold what a migration needs: SQLite's write lock, or PostgreSQL's migration lock."""
+    url = make_url(audit_url)
+    if url.get_backend_name() == "sqlite":
+        writer = sqlite3.connect(url.database, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # a writer mid-transaction
+        try:
+            yield
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        return
+    engine = create_audit_engine(audit_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
+    finally:
+        engine.dispose()
+
+
+def test_a_worker_starting_beside_a_busy_writer_does_not_wait_for_its_lock(audit_url, assess):
+    # A worker (re)started under load opens a database that is already migrated: it must not
+    # queue for the lock a migration takes, or it could wait out the busy timeout and fail
+    # its start-up (which stops uvicorn's every worker).
+    with AuditStore.open(audit_url) as first:
+        assess(first)
+    pool = ThreadPoolExecutor(max_workers=1)
+    with _migration_lock_held(audit_url):
+        opening = pool.submit(lambda: AuditStore.open(audit_url))
+        done, _ = wait([opening], timeout=SQLITE_BUSY_TIMEOUT_MS / 1000 / 3)
+        assert done, "opening a migrated store waited for the migration lock"
+        with opening.result() as second:
+            assert second.ping() is True
+            assert len(list(second.assessments())) == 1
+    pool.shutdown(wait=True)
