@@ -135,7 +135,8 @@ def train(
 ) -> None:
     """Train, evaluate and register both predictors; promote if the gate passes."""
     from features.contract import ContractError, ContractViolation
-    from training.pipeline import RULE_BASELINES, TrainingConfig
+    from training.held_out import RULE_BASELINES
+    from training.pipeline import TrainingConfig
     from training.registry import champion_version
     from training.run import train_and_register
 

@@ -4,11 +4,11 @@
 partitions from Parquet and featurised on the workers (:mod:`training.partitions`); each
 booster is trained with XGBoost's own Dask interface (``xgboost.dask``): early stopping on
 the validation clients, then a refit on fit and validation clients together with the chosen
-rounds scaled up (:func:`training.pipeline.refit_rounds`), as on one machine. Calibration
+rounds scaled up (:func:`training.fitting.refit_rounds`), as on one machine. Calibration
 and risk levels come from margins predicted on the cluster, of which only the vectors are
-gathered (:func:`training.pipeline.calibrated_outcome`). The held-out test clients
-(:func:`training.pipeline.is_test_client`, the same clients as on one machine) are gathered
-and evaluated by :func:`training.pipeline.evaluate_held_out`, so the result registers
+gathered (:func:`training.fitting.calibrated_outcome`). The held-out test clients
+(:func:`training.fitting.is_test_client`, the same clients as on one machine) are gathered
+and evaluated by :func:`training.held_out.evaluate_held_out`, so the result registers
 through the same promotion gate.
 
 Not run on this engine (they would refit the model many times): client-grouped
@@ -35,6 +35,8 @@ from xgboost import dask as dxgb
 from features.engineering import FEATURE_NAMES, OUTCOMES
 from models.bundle import RiskModel
 from training.drift import reference_profile
+from training.fitting import FittedOutcome, TrainingConfig, calibrated_outcome, refit_rounds
+from training.held_out import evaluate_held_out
 from training.partitions import (
     PARTS,
     PartitionedExtract,
@@ -42,14 +44,7 @@ from training.partitions import (
     parquet_files,
     read_partitions,
 )
-from training.pipeline import (
-    FittedOutcome,
-    TrainingConfig,
-    TrainingResult,
-    calibrated_outcome,
-    evaluate_held_out,
-    refit_rounds,
-)
+from training.pipeline import TrainingResult
 
 #: What this engine leaves out, as the run's parameters and the closing report state it.
 NOT_RUN = "cross-validation, leave-one-clinic-out, logistic-regression baseline"
@@ -197,7 +192,7 @@ def fit_on_cluster(
 ) -> FittedOutcome:
     """Booster, calibrator and risk levels of ``outcome`` fitted on the training clients.
 
-    The steps of :func:`training.pipeline.fit_outcome`, with the rows left on the workers.
+    The steps of :func:`training.fitting.fit_outcome`, with the rows left on the workers.
     """
     rows = landmarks[~landmarks["test"] & landmarks[outcome].notnull()]
     params = config.booster.params(outcome)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from features.engineering import OUTCOMES
-from training.pipeline import THRESHOLD_RULE, TrainingResult
+from training.fitting import THRESHOLD_RULE
+from training.pipeline import TrainingResult
 
 _NAMES = {
     "xgboost": "XGBoost, calibrated (this model)",

@@ -9,7 +9,7 @@ same functions as the single-machine path (:func:`features.contract.validate_ext
 Because a client's rows never span two partitions, the per-partition checks are the
 whole-table checks (unique ids, sessions of unknown clients, gaps in session numbers).
 
-Which clients are held out for testing is :func:`training.pipeline.is_test_client`, as on
+Which clients are held out for testing is :func:`training.fitting.is_test_client`, as on
 one machine; the remaining clients are split into fit, validation and calibration parts
 (75/12.5/12.5) by further hashes of the client id and the seed, so no partition needs to
 see another's clients.
@@ -31,7 +31,8 @@ from features.contract import ContractError, validate_extract
 from features.engineering import FEATURE_NAMES, OUTCOMES, compute_features
 from features.labels import derive_labels
 from features.landmarks import build_landmarks
-from training.pipeline import TrainingConfig, is_test_client, training_counts
+from training.fitting import TrainingConfig, is_test_client
+from training.pipeline import training_counts
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: The training clients' parts, numbered as in the ``part`` column.

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from training.evaluation import bootstrap_metrics, calibration_slope_intercept, point_metrics
-from training.pipeline import _split_clients, choose_thresholds, is_test_client
+from training.fitting import choose_thresholds, is_test_client, split_clients
 
 
 def test_held_out_clients_never_appear_in_training(trained, cohort):
@@ -30,7 +30,7 @@ def test_the_test_split_is_a_stable_function_of_the_client_id(ids):
 @given(st.lists(st.integers(0, 40), min_size=10, max_size=200), st.integers(0, 10_000))
 def test_client_splits_are_disjoint_and_cover_every_row(clients, seed):
     clients = np.array([f"c{c}" for c in clients])
-    parts = _split_clients(clients, (0.75, 0.125, 0.125), np.random.default_rng(seed))
+    parts = split_clients(clients, (0.75, 0.125, 0.125), np.random.default_rng(seed))
     assert np.all(np.sum(parts, axis=0) == 1)
     owners = [set(clients[part]) for part in parts]
     assert all(not (a & b) for i, a in enumerate(owners) for b in owners[i + 1 :])

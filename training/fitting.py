@@ -1,0 +1,176 @@
+"""One outcome's fitting step: client splits, booster, calibration, risk levels, LR baseline.
+
+The held-out test clients are chosen by a hash of the client id (:func:`is_test_client`), so
+every retraining on the same clinic's data holds out the same clients. Within the training
+clients, a second, random client split (:func:`split_clients`) gives early-stopping
+(validation) and calibration data. :func:`fit_outcome` is the one fitting step that the
+pipeline, cross-validation and leave-one-clinic-out all repeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.pipeline import Pipeline
+
+from features.landmarks import DEFAULT_LANDMARKS
+from models.bundle import OutcomeModel, RiskThresholds
+from models.calibration import MarginCalibrator
+from models.estimators import (
+    BoosterSettings,
+    booster_margin,
+    fit_booster,
+    fit_logistic_baseline,
+    refit_booster,
+)
+
+THRESHOLD_RULE = (
+    "moderate: at or above the outcome's rate in the validation and calibration clients "
+    "(more likely than the average client); high: at or above twice that rate or the 90th "
+    "percentile of validation predictions, whichever is lower (so the high band never "
+    "holds fewer than about 1 in 10 clients), and always above moderate."
+)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Options of one training run."""
+
+    max_landmark: int = DEFAULT_LANDMARKS
+    test_share: float = 0.2
+    cv_folds: int = 5
+    leave_one_clinic_out: bool = True
+    bootstrap: int = 200
+    seed: int = 0
+    booster: BoosterSettings = field(default_factory=BoosterSettings)
+
+
+@dataclass(frozen=True)
+class FittedOutcome:
+    """What :func:`fit_outcome` produces for one outcome."""
+
+    model: OutcomeModel
+    logistic: Pipeline | None
+
+
+def is_test_client(client_ids: pd.Series | np.ndarray, *, share: float) -> np.ndarray:
+    """Whether each client belongs to the held-out test split (stable across runs)."""
+    buckets = np.array(
+        [int(hashlib.sha256(str(c).encode()).hexdigest()[:8], 16) % 10_000 for c in client_ids]
+    )
+    return buckets < share * 10_000
+
+
+def split_clients(clients: np.ndarray, shares: tuple[float, ...], rng: np.random.Generator):
+    """Random client-disjoint parts with the given shares: one boolean mask per part."""
+    unique = np.unique(clients)
+    order = rng.permutation(len(unique))
+    bounds = np.floor(np.cumsum((0, *shares)) / sum(shares) * len(unique)).astype(int)
+    part = np.empty(len(unique), dtype=int)
+    for index in range(len(shares)):
+        part[order[bounds[index] : bounds[index + 1]]] = index
+    lookup = part[np.searchsorted(unique, clients)]
+    return [lookup == index for index in range(len(shares))]
+
+
+def choose_thresholds(probability: np.ndarray, labels: np.ndarray) -> RiskThresholds:
+    """Risk-level cut-offs from validation predictions (rule: :data:`THRESHOLD_RULE`)."""
+    rate = float(np.mean(labels))
+    high = min(2 * rate, float(np.quantile(probability, 0.9)))
+    high = max(high, rate + 0.01)
+    return RiskThresholds(moderate=round(rate, 4), high=round(high, 4), rule=THRESHOLD_RULE)
+
+
+def refit_rounds(stopped: xgb.Booster, *, fitted: int, learnt: int) -> int:
+    """Rounds for the refit: the early-stopped count scaled from ``fitted`` to ``learnt`` rows."""
+    return int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt / fitted))
+
+
+def calibrated_outcome(
+    outcome: str,
+    booster: xgb.Booster,
+    *,
+    calibration: tuple[np.ndarray, np.ndarray],
+    validation: tuple[np.ndarray, np.ndarray],
+    base_rate: float,
+) -> OutcomeModel:
+    """The outcome's model: ``booster`` calibrated on unseen clients, with its risk levels.
+
+    Args:
+        outcome: the outcome's name.
+        booster: the refitted booster.
+        calibration: margins and 0/1 labels of the calibration clients (unseen by it).
+        validation: margins and labels of the validation clients; thresholds are chosen on
+            both sets (:data:`THRESHOLD_RULE`).
+        base_rate: the outcome's rate in the clients the booster learnt from.
+    """
+    calibrator = MarginCalibrator.fit(*calibration)
+    margin = np.concatenate([validation[0], calibration[0]])
+    labels = np.concatenate([validation[1], calibration[1]])
+    return OutcomeModel(
+        outcome=outcome,
+        booster=booster,
+        calibrator=calibrator,
+        thresholds=choose_thresholds(calibrator.probability(margin), labels),
+        base_rate=base_rate,
+    )
+
+
+def fit_outcome(
+    outcome: str,
+    features: np.ndarray,
+    labels: np.ndarray,
+    clients: np.ndarray,
+    *,
+    config: TrainingConfig,
+    rng: np.random.Generator,
+    with_logistic: bool = True,
+    penalties: tuple[float, ...] = (0.01, 0.1, 1.0),
+) -> FittedOutcome:
+    """Fit booster, calibrator, thresholds (and the LR baseline) on one set of clients.
+
+    ``penalties`` are the logistic-regression penalties tried on the validation split;
+    cross-validation passes the one the main fit chose, so each fold fits LR once.
+    """
+    fit, valid, calibrate = split_clients(clients, (0.75, 0.125, 0.125), rng)
+    stopped = fit_booster(
+        outcome=outcome,
+        train_features=features[fit],
+        train_labels=labels[fit],
+        valid_features=features[valid],
+        valid_labels=labels[valid],
+        settings=config.booster,
+    )
+    # Early stopping chose the number of trees; refit with it (scaled to the larger set) on
+    # the fit and validation clients together. Calibration clients stay unseen.
+    learnt = fit | valid
+    booster = refit_booster(
+        outcome=outcome,
+        features=features[learnt],
+        labels=labels[learnt],
+        rounds=refit_rounds(stopped, fitted=int(fit.sum()), learnt=int(learnt.sum())),
+        settings=config.booster,
+    )
+    model = calibrated_outcome(
+        outcome,
+        booster,
+        calibration=(booster_margin(booster, features[calibrate]), labels[calibrate]),
+        validation=(booster_margin(booster, features[valid]), labels[valid]),
+        base_rate=float(labels[learnt].mean()),
+    )
+    logistic = None
+    if with_logistic:
+        chosen = fit_logistic_baseline(
+            train_features=features[fit],
+            train_labels=labels[fit],
+            valid_features=features[valid],
+            valid_labels=labels[valid],
+            penalties=penalties,
+        )
+        # The same treatment as the booster: refit on fit + validation clients.
+        logistic = chosen.fit(features[learnt], labels[learnt])
+    return FittedOutcome(model=model, logistic=logistic)
