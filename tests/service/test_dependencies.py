@@ -98,11 +98,12 @@ def test_a_cached_model_of_another_feature_specification_is_not_served(registry,
         TestClient(create_app(settings)).__enter__()
 
 
-def test_the_served_command_refuses_to_start_with_one_line_and_exits_non_zero(tokens, tmp_path):
+def _refused_start(*, tokens, tmp_path: Path, database_url: str) -> tuple[str, str]:
+    """Run ``dropout-risk serve`` (2 workers) that must refuse: its one error line and output."""
     server = start_server(
         directory=tmp_path,
         tracking_uri=_unreachable_registry(),
-        database_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        database_url=database_url,
         tokens=tokens.entries,
         workers=2,  # uvicorn's supervisor of several workers would exit 0: the CLI must not
     )
@@ -113,6 +114,13 @@ def test_the_served_command_refuses_to_start_with_one_line_and_exits_non_zero(to
     output = server.log.read_text()
     assert code != 0, output
     (reason,) = [line for line in output.splitlines() if line.startswith("error: ")]
+    return reason, output
+
+
+def test_the_served_command_refuses_to_start_with_one_line_and_exits_non_zero(tokens, tmp_path):
+    reason, output = _refused_start(
+        tokens=tokens, tmp_path=tmp_path, database_url=f"sqlite:///{tmp_path / 'audit.db'}"
+    )
     assert reason.startswith("error: refusing to start: no model to serve: ")
     assert "no model is cached in" in reason
     assert "serving on" not in output  # refused before uvicorn started
@@ -346,20 +354,8 @@ def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service
 
 
 def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tokens, tmp_path):
-    server = start_server(
-        directory=tmp_path,
-        tracking_uri=_unreachable_registry(),
-        database_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test",
-        tokens=tokens.entries,
-        workers=2,
-    )
-    try:
-        code = server.process.wait(timeout=120)
-    finally:
-        server.stop()
-    output = server.log.read_text()
-    assert code != 0, output
-    (reason,) = [line for line in output.splitlines() if line.startswith("error: ")]
+    nothing_listens = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
+    reason, output = _refused_start(tokens=tokens, tmp_path=tmp_path, database_url=nothing_listens)
     assert reason.startswith("error: refusing to start: audit store could not open and migrate")
     assert "serving on" not in output
 
