@@ -27,6 +27,9 @@ from models.sentences import describe
 MIN_EFFECT = 0.001
 _CONCEPT_KEYS = tuple(CONCEPTS)
 _CONCEPT_OF_FEATURE = np.array([_CONCEPT_KEYS.index(f.concept) for f in FEATURES])
+_CONCEPT_MEMBERS = [
+    np.flatnonzero(concept == _CONCEPT_OF_FEATURE) for concept in range(len(_CONCEPT_KEYS))
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +124,17 @@ def top_factors(
         effects = explanation.concept_effects[row]
         order = np.argsort(-np.abs(effects), kind="stable")[:limit]
         row_factors = []
+        row_history = None  # sliced once per row: slicing costs more than a sentence
         for concept_index in order:
             effect = float(effects[concept_index])
             if abs(effect) < MIN_EFFECT:
                 break
             concept = _CONCEPT_KEYS[concept_index]
-            members = np.flatnonzero(concept_index == _CONCEPT_OF_FEATURE)
+            members = _CONCEPT_MEMBERS[concept_index]
             leading = FEATURE_NAMES[members[np.argmax(np.abs(feature_effects[row, members]))]]
-            label, value = describe(concept, leading, features[row], history.take([row]))
+            if row_history is None:
+                row_history = history.take([row])
+            label, value = describe(concept, leading, features[row], row_history)
             row_factors.append(_factor(concept, label, value, effect, outcome))
         factors.append(row_factors)
     return factors
