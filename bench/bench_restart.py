@@ -45,6 +45,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.bench_service import champion_registry
 from bench.machine import machine_line
 
 POLL_SECONDS = 0.05
@@ -172,12 +173,7 @@ def main() -> None:
     starts: list[Start] = []
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as scratch:
         root = Path(scratch)
-        tracking_uri = options.tracking_uri
-        if tracking_uri is None:
-            from bench.bench_service import train_and_register
-
-            print("training and registering a quick model (4,000 synthetic clients) ...")
-            tracking_uri = train_and_register(root / "registry")
+        tracking_uri = champion_registry(options.tracking_uri, root / "registry")
         for bytecode in options.bytecode:
             for workers in options.workers:
                 directory = root / f"{bytecode}-workers-{workers}"

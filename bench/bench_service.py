@@ -99,6 +99,15 @@ class Result:
 # --- the model ------------------------------------------------------------------------------
 
 
+def champion_registry(tracking_uri: str | None, directory: Path) -> str:
+    """``tracking_uri`` if given (a store holding a champion), else a quick one trained into
+    a new SQLite store under ``directory``."""
+    if tracking_uri is not None:
+        return tracking_uri
+    print("training and registering a quick model (4,000 synthetic clients) ...")
+    return train_and_register(directory)
+
+
 def train_and_register(data_dir: Path) -> str:
     """Train the light test model on 4,000 synthetic clients and register it; return the URI."""
     from features.contract import validate_extract

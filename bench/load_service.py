@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.bench_service import champion_registry
 from bench.databases import POSTGRES_URL, scratch_schema
 from bench.machine import machine_line
 
@@ -511,12 +512,7 @@ def main() -> None:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="load-service-") as scratch:
         root = Path(scratch)
-        tracking_uri = options.tracking_uri
-        if tracking_uri is None:
-            from bench.bench_service import train_and_register
-
-            print("training and registering a quick model (4,000 synthetic clients) ...")
-            tracking_uri = train_and_register(root / "registry")
+        tracking_uri = champion_registry(options.tracking_uri, root / "registry")
         for database in databases:
             directory = root / database
             directory.mkdir()

@@ -23,7 +23,6 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dask.dataframe as dd
@@ -33,7 +32,6 @@ from distributed import Client, LocalCluster
 from xgboost import dask as dxgb
 
 from features.engineering import FEATURE_NAMES, OUTCOMES
-from models.bundle import RiskModel
 from training.drift import reference_profile
 from training.fitting import FittedOutcome, TrainingConfig, calibrated_outcome, refit_rounds
 from training.held_out import evaluate_held_out
@@ -44,7 +42,7 @@ from training.partitions import (
     parquet_files,
     read_partitions,
 )
-from training.pipeline import TrainingResult
+from training.pipeline import TrainingResult, assemble_model
 
 #: What this engine leaves out, as the run's parameters and the closing report state it.
 NOT_RUN = "cross-validation, leave-one-clinic-out, logistic-regression baseline"
@@ -170,17 +168,12 @@ def _train(
     sample = landmarks[~landmarks["test"] & (landmarks["part"] == PARTS.index("calibration"))]
     rows = sample[list(FEATURE_NAMES)].compute().to_numpy(dtype=float)
     reference = reference_profile(rows, {o: fitted[o].model.probability(rows) for o in OUTCOMES})
-    model = RiskModel(
-        dropout=fitted["dropout"].model,
-        poor_outcome=fitted["poor_outcome"].model,
-        max_landmark=config.max_landmark,
-        metadata={
-            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "counts": extract.counts,
-            "config": {"max_landmark": config.max_landmark, "seed": config.seed},
-            "engine": {"name": "dask", "partitions": extract.partitions, "not_run": NOT_RUN},
-            "reference": reference,
-        },
+    model = assemble_model(
+        fitted,
+        config=config,
+        counts=extract.counts,
+        reference=reference,
+        engine={"name": "dask", "partitions": extract.partitions, "not_run": NOT_RUN},
     )
     return TrainingResult(
         model, {}, metrics, tables, extract.counts, predictions, importance, held_out

@@ -25,7 +25,7 @@ from training.drift import reference_profile
 from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, is_test_client
 from training.held_out import cross_validate, evaluate_held_out, leave_one_clinic_out
 
-__all__ = ["TrainingConfig", "TrainingResult", "train", "training_counts"]
+__all__ = ["TrainingConfig", "TrainingResult", "assemble_model", "train", "training_counts"]
 
 
 @dataclass
@@ -102,7 +102,31 @@ def train(
     reference = reference_profile(
         training_rows, {o: fitted[o].model.probability(training_rows) for o in OUTCOMES}
     )
-    model = RiskModel(
+    model = assemble_model(fitted, config=config, counts=counts, reference=reference)
+    baselines = {o: f.logistic for o, f in fitted.items() if f.logistic is not None}
+    return TrainingResult(
+        model, baselines, metrics, tables, counts, predictions, importance, held_out
+    )
+
+
+def assemble_model(
+    fitted: dict[str, FittedOutcome],
+    *,
+    config: TrainingConfig,
+    counts: dict[str, int],
+    reference: dict[str, object],
+    **metadata: object,
+) -> RiskModel:
+    """The served bundle of both outcomes' models, with what the card and monitoring read.
+
+    Args:
+        fitted: each outcome's fitted model.
+        config: the run's options (its landmarks and seed are recorded).
+        counts: :func:`training_counts` of the extract.
+        reference: the training population's profile (the reference for drift).
+        **metadata: further entries, e.g. the engine that trained it.
+    """
+    return RiskModel(
         dropout=fitted["dropout"].model,
         poor_outcome=fitted["poor_outcome"].model,
         max_landmark=config.max_landmark,
@@ -110,12 +134,9 @@ def train(
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
             "config": {"max_landmark": config.max_landmark, "seed": config.seed},
+            **metadata,
             "reference": reference,
         },
-    )
-    baselines = {o: f.logistic for o, f in fitted.items() if f.logistic is not None}
-    return TrainingResult(
-        model, baselines, metrics, tables, counts, predictions, importance, held_out
     )
 
 
