@@ -9,6 +9,7 @@ COPY pyproject.toml uv.lock README.md ./
 COPY features features
 COPY models models
 COPY training training
+COPY monitoring monitoring
 COPY service service
 COPY cli cli
 # The dev group too: `make serve` runs `uv sync --locked --compile-bytecode`, which then has

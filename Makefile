@@ -50,6 +50,7 @@ load: env
 lint: env
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 format: env
 	$(UV) run ruff format .

@@ -113,7 +113,7 @@ def train_and_register(data_dir: Path) -> str:
     from features.contract import validate_extract
     from models.estimators import BoosterSettings
     from training.pipeline import TrainingConfig, train
-    from training.registry import HeldOut, register
+    from training.registry import register
     from training.settings import TrainingSettings
     from training.synth import simulate_cohort
 
@@ -133,7 +133,7 @@ def train_and_register(data_dir: Path) -> str:
     registration = register(
         trained.model,
         settings=settings,
-        held_out={o: HeldOut(*trained.held_out[o]) for o in ("dropout", "poor_outcome")},
+        held_out=trained.held_out,
         params={"note": "bench_service"},
         metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
         baselines=trained.baselines,

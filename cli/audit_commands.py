@@ -13,7 +13,7 @@ import typer
 from cli.console import fail, progress, say
 
 if TYPE_CHECKING:
-    from training.export import Reconstruction
+    from monitoring.export import Reconstruction
 
 REPORT_FILE = "export-report.json"
 """The export report's name, beside the tables: counts and every client left out, and why."""
@@ -67,8 +67,8 @@ def export(
     ] = TableFormat.csv,
 ) -> None:
     """Turn stored assessments and reported outcomes into contract tables to retrain on."""
+    from monitoring.export import ExportError, reconstruct_extract
     from service.audit import AuditStore, AuditUnavailableError
-    from training.export import ExportError, reconstruct_extract
 
     window = {
         "since": moment_option(since, option="--since"),

@@ -167,19 +167,18 @@ def train(
         for model, stats in sections["test"].items():
             auroc = stats["auroc"]
             line = (
-                f"{outcome:12s} {model:16s} AUROC {auroc['value']:.3f} "
-                f"({auroc['low']:.3f}-{auroc['high']:.3f})"
+                f"{outcome:12s} {model:16s} AUROC {auroc.value:.3f} "
+                f"({auroc.low:.3f}-{auroc.high:.3f})"
             )
             if model in RULE_BASELINES:
                 # A 0/1 flag: "at moderate" means flagged (any cut-off between 0 and 1).
                 line += (
-                    f"  flag sensitivity {stats['sensitivity_at_moderate']['value']:.2f}"
-                    f"  PPV {stats['ppv_at_moderate']['value']:.2f}"
+                    f"  flag sensitivity {stats['sensitivity_at_moderate'].value:.2f}"
+                    f"  PPV {stats['ppv_at_moderate'].value:.2f}"
                 )
             else:
                 line += (
-                    f"  ECE {stats['ece']['value']:.3f}"
-                    f"  slope {stats['calibration_slope']['value']:.2f}"
+                    f"  ECE {stats['ece'].value:.3f}  slope {stats['calibration_slope'].value:.2f}"
                 )
             say(line)
     registration = run.registration

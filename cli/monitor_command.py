@@ -40,22 +40,23 @@ def monitor(
 ) -> None:
     """Score distribution, input drift and realised performance per model version and window.
 
-    Thresholds are the service's (DROPOUT_RISK_MONITORING_*); drift is measured against each
-    version's training profile, read from the model registry.
+    Thresholds are the service's (DROPOUT_RISK_MONITORING_*, read as the service reads
+    them); drift is measured against each version's training profile, read from the model
+    registry.
     """
     import json
 
+    from monitoring.render import render_monitoring_report
+    from monitoring.report import monitor as monitor_records
+    from monitoring.settings import MonitoringSettings
     from service.audit import AuditStore, AuditUnavailableError
-    from service.settings import ServiceSettings
-    from training.monitoring import monitor as monitor_records
-    from training.monitoring_report import render_monitoring_report
 
     period = {"since": moment_option(since, option="--since")}
     period["until"] = moment_option(until, option="--until")
     if period["since"] and period["until"] and period["since"] >= period["until"]:
         fail("--since must be before --until")
     url = audit_url_option(database_url)
-    thresholds = ServiceSettings().alert_thresholds()
+    thresholds = MonitoringSettings().thresholds()
     try:
         with progress("monitoring") as step, AuditStore.open(url) as store:
             step("reading assessments and outcomes; computing the report")

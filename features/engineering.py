@@ -26,12 +26,11 @@ from features.instruments import (
     SYMPTOM_MEASURES,
 )
 from features.recovery import distance_from_expected
-from features.schemas import GENDERS, PRIMARY_CONCERNS
+from features.vocabulary import GENDERS, OUTCOMES, PRIMARY_CONCERNS
 
 RAISES, LOWERS, FREE = 1, -1, 0
 #: Slack for comparisons of score differences with clinical thresholds.
 _TOLERANCE = 1e-9
-OUTCOMES = ("dropout", "poor_outcome")
 
 
 @dataclass(frozen=True, slots=True)

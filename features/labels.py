@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.instruments import INSTRUMENTS, OUTCOME_MEASURE_ORDER, SYMPTOM_MEASURES
-from features.schemas import LABELLED_TERMINATIONS
+from features.vocabulary import LABELLED_TERMINATIONS
 
 LABEL_COLUMNS = ("dropout", "poor_outcome", "outcome_measure")
 

@@ -21,12 +21,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
-
-GENDERS = ("female", "male", "nonbinary", "unknown")
-PRIMARY_CONCERNS = ("depression", "anxiety", "ocd", "panic", "phobia", "other")
-TERMINATIONS = ("completed", "dropout", "referred", "ongoing")
-#: Terminations that end an episode with a dropout label (data contract, "Labels").
-LABELLED_TERMINATIONS = ("completed", "dropout")
+from features.vocabulary import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
 
 CLIENT_COLUMNS = (
     "client_id",

@@ -10,9 +10,9 @@ import json
 
 import pandas as pd
 
-from features.engineering import OUTCOMES
 from features.history import HistoryBatch
 from features.landmarks import landmark_points
+from features.vocabulary import DEFAULT_FACTORS, OUTCOMES
 from models.bundle import RiskModel
 
 SCORE_COLUMNS = (
@@ -31,7 +31,7 @@ def score_extract(
     """Scores of every landmark of a contract-valid extract (factors as JSON with ``explain``)."""
     points = landmark_points(sessions, max_landmark=model.max_landmark)
     history = HistoryBatch.from_tables(clients, sessions, points, window=model.max_landmark)
-    assessments = model.assess(history, factors=5 if explain else 0)
+    assessments = model.assess(history, factors=DEFAULT_FACTORS if explain else 0)
     table = points.assign(
         **{
             f"{outcome}_{field}": [getattr(getattr(a, outcome), attribute) for a in assessments]

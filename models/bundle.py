@@ -18,15 +18,15 @@ import numpy as np
 import xgboost as xgb
 from sklearn.pipeline import Pipeline
 
-from features.engineering import FEATURE_NAMES, OUTCOMES, compute_features
+from features.engineering import FEATURE_NAMES, compute_features
 from features.history import HistoryBatch
 from features.signals import Signal, clinical_signals
+from features.vocabulary import DEFAULT_FACTORS, OUTCOMES, RISK_LEVELS
 from models.calibration import MarginCalibrator
 from models.estimators import booster_margin
 from models.explanations import Factor, explain, top_factors
 
 BUNDLE_FORMAT = 1
-RISK_LEVELS = ("low", "moderate", "high")
 
 
 class IncompatibleModelError(ValueError):
@@ -95,7 +95,7 @@ class RiskModel:
         """The model of ``outcome`` (``dropout`` or ``poor_outcome``)."""
         return {"dropout": self.dropout, "poor_outcome": self.poor_outcome}[outcome]
 
-    def assess(self, history: HistoryBatch, *, factors: int = 5) -> list[Assessment]:
+    def assess(self, history: HistoryBatch, *, factors: int = DEFAULT_FACTORS) -> list[Assessment]:
         """Scores, explanations and signals for every history (no pandas on this path)."""
         features = compute_features(history)
         per_outcome = {}

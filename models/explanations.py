@@ -20,6 +20,7 @@ import xgboost as xgb
 
 from features.engineering import CONCEPTS, FEATURE_NAMES, FEATURES
 from features.history import HistoryBatch
+from features.vocabulary import OUTCOME_WORDS
 from models.calibration import MarginCalibrator, sigmoid
 from models.sentences import describe
 
@@ -140,14 +141,11 @@ def top_factors(
     return factors
 
 
-_OUTCOME_WORDS = {"dropout": "dropout", "poor_outcome": "poor-outcome"}
-
-
 def _factor(concept: str, label: str, value: str, effect: float, outcome: str) -> Factor:
     direction = "raises" if effect > 0 else "lowers"
     points = abs(effect) * 100
     size = "by less than 1 point" if points < 0.5 else f"by about {points:.0f} points"
-    text = f"{label}; this {direction} the {_OUTCOME_WORDS[outcome]} estimate {size}."
+    text = f"{label}; this {direction} the {OUTCOME_WORDS[outcome]} estimate {size}."
     return Factor(concept, label, value, round(effect, 4), direction, text)
 
 

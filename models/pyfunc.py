@@ -14,7 +14,8 @@ import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
-from features.engineering import FEATURE_NAMES, OUTCOMES
+from features.engineering import FEATURE_NAMES
+from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel
 
 BUNDLE_ARTIFACT = "bundle"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,35 @@ MODEL_NAME = "dropout-risk"
 """Registered name of the model (both predictors in one bundle per version)."""
 CHAMPION = "champion"
 """The alias of the version that serves."""
+
+#: The splits a logged metric can be of: held-out test clients, client-grouped
+#: cross-validation, and a later ``dropout-risk evaluate`` on another extract.
+TEST, CROSS_VALIDATION, EVALUATION = "test", "cv", "evaluate"
+#: How an interval's ends are named beside the point estimate (``auroc_low``).
+INTERVAL_ENDS = ("low", "high")
+
+
+@dataclass(frozen=True)
+class MetricKey:
+    """The name of one logged metric: ``<outcome>/<split>/<model>/<metric>``.
+
+    Training writes these names and the service reads them back (``GET
+    /v1/models/current``); this class is the one place that knows their shape.
+    """
+
+    outcome: str
+    split: str
+    model: str
+    metric: str
+
+    def __str__(self) -> str:
+        return "/".join((self.outcome, self.split, self.model, self.metric))
+
+    @classmethod
+    def parse(cls, key: str) -> MetricKey | None:
+        """The parts of ``key``, or None when it is not a metric name of this shape."""
+        parts = key.split("/")
+        return cls(*parts) if len(parts) == 4 and all(parts) else None
 
 
 class RegistryLocation(BaseSettings):
@@ -140,8 +170,8 @@ def held_out_metrics(
 ) -> tuple[str | None, dict[str, dict[str, float]]]:
     """The run of ``version`` and the held-out (test) metrics of its XGBoost predictors.
 
-    Training logs them as ``<outcome>/test/xgboost/<metric>``; they come back as
-    ``{outcome: {metric: value}}``.
+    Training logs them under :class:`MetricKey` names; they come back as
+    ``{outcome: {metric: value}}`` (an interval's ends as ``<metric>_low`` and ``_high``).
 
     Raises:
         MlflowException: The registry could not be asked.
@@ -152,8 +182,8 @@ def held_out_metrics(
         return None, {}
     logged = tracking.get_run(run_id).data.metrics
     metrics: dict[str, dict[str, float]] = {}
-    for key, value in logged.items():
-        parts = key.split("/")
-        if len(parts) == 4 and parts[1:3] == ["test", "xgboost"]:
-            metrics.setdefault(parts[0], {})[parts[3]] = float(value)
+    for name, value in logged.items():
+        key = MetricKey.parse(name)
+        if key is not None and (key.split, key.model) == (TEST, "xgboost"):
+            metrics.setdefault(key.outcome, {})[key.metric] = float(value)
     return run_id, metrics

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from service.audit import AuditStore, AuditUnavailableError
 from service.audit.engine import create_audit_engine
 from service.cds.auth import EhrAuthenticator
+from service.cds.hook import CardIssuer
 from service.cds.keys import KeyRing
 from service.deps import Runtime
 from service.errors import install_error_handlers, internal_error_response
@@ -27,8 +28,8 @@ from service.headers import SecurityHeadersMiddleware
 from service.lifecycle import ModelKeeper, StartupRefusedError
 from service.limits import AuthFailureLimitMiddleware, BodySizeLimitMiddleware, FailureWindow
 from service.model_cache import ModelCache
-from service.monitoring import MonitoringWatcher
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
+from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.routes import (
     assessments,
@@ -43,6 +44,7 @@ from service.routes import (
 )
 from service.security import TokenBook
 from service.settings import ServiceSettings
+from service.watcher import MonitoringWatcher
 
 _log = logging.getLogger(__name__)
 
@@ -136,21 +138,31 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     keeper.start_polling(settings.registry_poll_seconds)
     ehr_auth = EhrAuthenticator(
         KeyRing(settings.cds_issuers, timeout=settings.cds_fhir_timeout_seconds),
-        audit,  # the replay store: shared by every worker on this database
+        audit.token_ids,  # the replay store: shared by every worker on this database
         max_lifetime_seconds=settings.cds_token_max_lifetime_seconds,
     )
     watcher = MonitoringWatcher(settings=settings, audit=audit, keeper=keeper, metrics=metrics_)
     watcher.start()
+    recorder = Recorder(audit=audit, metrics=metrics_, factors=settings.factors)
+    links = LinkSigner(
+        settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
+    )
     return Runtime(
         settings=settings,
         keeper=keeper,
         audit=audit,
+        recorder=recorder,
         monitoring=watcher,
         tokens=tokens,
         metrics=metrics_,
         ehr_auth=ehr_auth,
-        links=LinkSigner(
-            settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
+        links=links,
+        card_issuer=CardIssuer(
+            recorder=recorder,
+            cards=audit.cards,
+            metrics=metrics_,
+            settings=settings,
+            links=links,
         ),
     )
 

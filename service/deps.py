@@ -11,40 +11,105 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.audit import AuditStore
 from service.cds.auth import EhrAuthenticator
+from service.cds.hook import CardIssuer
 from service.errors import ApiError
 from service.lifecycle import ModelKeeper, ServedModel
-from service.monitoring import MonitoringWatcher
 from service.observability import ServiceMetrics
+from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.security import Caller, Scope, TokenBook
 from service.settings import ServiceSettings
+from service.watcher import MonitoringWatcher
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What the app holds while it runs (built by the lifespan in :mod:`service.app`)."""
+    """What the app holds while it runs (built by the lifespan in :mod:`service.app`).
+
+    Routes never take it whole: each depends on the narrow things it uses, below.
+    """
 
     settings: ServiceSettings
     keeper: ModelKeeper
     audit: AuditStore
+    recorder: Recorder
     tokens: TokenBook
     metrics: ServiceMetrics
     ehr_auth: EhrAuthenticator
     links: LinkSigner
     monitoring: MonitoringWatcher
+    card_issuer: CardIssuer
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The running app's :class:`Runtime`."""
+def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def get_settings(request: Request) -> ServiceSettings:
+    """The service's settings."""
+    return _runtime(request).settings
 
 
-def get_served_model(runtime: RuntimeDep) -> ServedModel:
+def get_audit(request: Request) -> AuditStore:
+    """The audit store."""
+    return _runtime(request).audit
+
+
+def get_recorder(request: Request) -> Recorder:
+    """The one way to score and record (:mod:`service.recording`)."""
+    return _runtime(request).recorder
+
+
+def get_keeper(request: Request) -> ModelKeeper:
+    """What serves the model and follows the registry alias."""
+    return _runtime(request).keeper
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    """This process's Prometheus metrics."""
+    return _runtime(request).metrics
+
+
+def get_links(request: Request) -> LinkSigner:
+    """The signer of links to the clinician pages."""
+    return _runtime(request).links
+
+
+def get_tokens(request: Request) -> TokenBook:
+    """The configured API tokens."""
+    return _runtime(request).tokens
+
+
+def get_ehr_auth(request: Request) -> EhrAuthenticator:
+    """The verifier of EHR JWTs (CDS Hooks)."""
+    return _runtime(request).ehr_auth
+
+
+def get_watcher(request: Request) -> MonitoringWatcher:
+    """The service's own monitoring."""
+    return _runtime(request).monitoring
+
+
+def get_card_issuer(request: Request) -> CardIssuer:
+    """What scores a record for CDS Hooks and issues its card."""
+    return _runtime(request).card_issuer
+
+
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
+AuditDep = Annotated[AuditStore, Depends(get_audit)]
+RecorderDep = Annotated[Recorder, Depends(get_recorder)]
+KeeperDep = Annotated[ModelKeeper, Depends(get_keeper)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+LinksDep = Annotated[LinkSigner, Depends(get_links)]
+TokensDep = Annotated[TokenBook, Depends(get_tokens)]
+EhrAuthDep = Annotated[EhrAuthenticator, Depends(get_ehr_auth)]
+WatcherDep = Annotated[MonitoringWatcher, Depends(get_watcher)]
+CardIssuerDep = Annotated[CardIssuer, Depends(get_card_issuer)]
+
+
+def get_served_model(keeper: KeeperDep) -> ServedModel:
     """The model serving now, read once for the whole request (503 before one has loaded)."""
-    served = runtime.keeper.current
+    served = keeper.current
     if served is None:
         raise ApiError(
             503,
@@ -67,7 +132,7 @@ def require(scope: Scope) -> Callable[..., Caller]:
 
     def _caller(
         request: Request,
-        runtime: RuntimeDep,
+        tokens: TokensDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Caller:
         if credentials is None or credentials.scheme.lower() != "bearer":
@@ -77,7 +142,7 @@ def require(scope: Scope) -> Callable[..., Caller]:
                 "send an API token: Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        caller = runtime.tokens.caller(credentials.credentials)
+        caller = tokens.caller(credentials.credentials)
         if caller is None:
             raise ApiError(
                 401,

@@ -40,6 +40,7 @@ from models.registry_store import (
     held_out_metrics,
 )
 from service.model_cache import CachedModel, ModelCache
+from service.periodic import PeriodicTask
 
 _log = logging.getLogger(__name__)
 
@@ -119,8 +120,7 @@ class ModelKeeper:
         self._status = RegistryStatus(reachable=False, checked_at=None, error="not checked yet")
         self._unconfirmed = False  # serving a cached model the registry has not confirmed
         self._refreshing = threading.Lock()
-        self._stop = threading.Event()
-        self._poller: threading.Thread | None = None
+        self._poller: PeriodicTask | None = None
 
     @property
     def current(self) -> ServedModel | None:
@@ -297,32 +297,30 @@ class ModelKeeper:
         """
         if self._poller is not None:
             return
-        self._stop.clear()
-        self._poller = threading.Thread(
-            target=self._poll, args=(interval_seconds,), name="model-poller", daemon=True
+        self._poller = PeriodicTask(
+            "model-poller",
+            self._poll_once,
+            interval_seconds=interval_seconds,
+            on_error=lambda _: _log.exception(
+                "registry check crashed", extra={"event": "poller_error"}
+            ),
         )
-        self._poller.start()
+        self._poller.start(first_delay_seconds=0.0 if self._unconfirmed else None)
 
     def stop(self) -> None:
         """Stop polling (waits for a reload in progress to finish)."""
-        self._stop.set()
         if self._poller is not None:
-            self._poller.join(timeout=30)
+            self._poller.stop(timeout_seconds=30)
             self._poller = None
 
-    def _poll(self, interval_seconds: float) -> None:
-        wait = 0.0 if self._unconfirmed else interval_seconds
-        while not self._stop.wait(wait):
-            wait = interval_seconds
-            try:
-                self.refresh()
-            except RegistryUnavailableError as error:
-                _log.warning(
-                    "registry check failed; keeping the served model",
-                    extra={"event": "registry_unavailable", "error": str(error)},
-                )
-            except Exception:  # the poller must outlive any surprise; it is logged
-                _log.exception("registry check crashed", extra={"event": "poller_error"})
+    def _poll_once(self) -> None:
+        try:
+            self.refresh()
+        except RegistryUnavailableError as error:
+            _log.warning(
+                "registry check failed; keeping the served model",
+                extra={"event": "registry_unavailable", "error": str(error)},
+            )
 
 
 def _from_cache(cached: CachedModel) -> ServedModel:

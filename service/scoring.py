@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 
 from features.history import HistoryBatch
+from features.vocabulary import DEFAULT_FACTORS
 from models.bundle import OutcomeAssessment, RiskModel
 from service.schemas import (
     AssessmentRequest,
@@ -21,8 +22,6 @@ from service.schemas import (
     OutcomeRiskOut,
     SignalOut,
 )
-
-DEFAULT_FACTORS = 5
 
 
 def assess(

@@ -20,10 +20,11 @@ from pydantic_settings import SettingsConfigDict
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
+from features.vocabulary import DEFAULT_FACTORS
 from models.registry_store import CHAMPION, RegistryLocation
+from monitoring.settings import MonitoringSettings
 from service.cds.issuers import CdsIssuer, check_secure_url
 from service.security import TokenEntry
-from training.alerts import AlertThresholds
 
 _REPORT_FIELDS = frozenset({"base", "assessment_id"})
 
@@ -51,7 +52,7 @@ class ServiceSettings(RegistryLocation):
     #: contend for the interpreter lock.
     threads: int = Field(default=1, ge=1, le=64)
     #: Factors listed per outcome in an assessment.
-    factors: int = Field(default=5, ge=0, le=20)
+    factors: int = Field(default=DEFAULT_FACTORS, ge=0, le=20)
     #: Clients per batch request.
     max_batch: int = Field(default=500, ge=1, le=5000)
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
@@ -70,18 +71,8 @@ class ServiceSettings(RegistryLocation):
     report_link_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
 
     # --- Monitoring (GET /v1/monitoring, and the periodic check behind /ready, /metrics) --
-    #: The trailing period the periodic check covers (and the endpoint's default).
-    monitoring_period_days: float = Field(default=30.0, gt=0, le=366)
-    #: Seconds between periodic checks; 0 turns the periodic check off.
-    monitoring_interval_seconds: float = Field(default=900.0, ge=0, le=86_400)
-    monitoring_feature_psi: float = Field(default=AlertThresholds.feature_psi, gt=0)
-    monitoring_score_psi: float = Field(default=AlertThresholds.score_psi, gt=0)
-    monitoring_min_assessments: int = Field(default=AlertThresholds.min_assessments, ge=1)
-    monitoring_min_auroc: float = Field(default=AlertThresholds.min_auroc, ge=0, le=1)
-    monitoring_max_calibration_gap: float = Field(
-        default=AlertThresholds.max_calibration_gap, gt=0, le=1
-    )
-    monitoring_min_labelled: int = Field(default=AlertThresholds.min_labelled, ge=1)
+    #: Read from ``DROPOUT_RISK_MONITORING_*`` (the same settings ``dropout-risk monitor`` uses).
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     # --- CDS Hooks (docs/cds-hooks.md) --------------------------------------------------
     #: The exact external base URL record systems call (behind a proxy: the proxy's URL).
@@ -174,17 +165,6 @@ class ServiceSettings(RegistryLocation):
             scratch.chmod(0o600)
             scratch.replace(path)  # atomic: two workers starting at once agree on one key
         return path.read_text().strip().encode()
-
-    def alert_thresholds(self) -> AlertThresholds:
-        """The monitoring alert thresholds in force."""
-        return AlertThresholds(
-            feature_psi=self.monitoring_feature_psi,
-            score_psi=self.monitoring_score_psi,
-            min_assessments=self.monitoring_min_assessments,
-            min_auroc=self.monitoring_min_auroc,
-            max_calibration_gap=self.monitoring_max_calibration_gap,
-            min_labelled=self.monitoring_min_labelled,
-        )
 
     @property
     def audit_url(self) -> str:

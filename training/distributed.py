@@ -31,8 +31,9 @@ import xgboost as xgb
 from distributed import Client, LocalCluster
 from xgboost import dask as dxgb
 
-from features.engineering import FEATURE_NAMES, OUTCOMES
-from training.drift import reference_profile
+from features.engineering import FEATURE_NAMES
+from features.vocabulary import OUTCOMES
+from models.profile import reference_profile
 from training.fitting import FittedOutcome, TrainingConfig, calibrated_outcome, refit_rounds
 from training.held_out import evaluate_held_out
 from training.partitions import (

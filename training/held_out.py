@@ -15,7 +15,8 @@ import pandas as pd
 
 from features.signals import signal_flags
 from models.explanations import explain, global_importance
-from training.evaluation import age_band, bootstrap_metrics, metrics_frame, point_metrics
+from models.metrics import bootstrap_metrics, point_metrics
+from training.evaluation import age_band, metrics_frame
 from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, split_clients
 
 RULE_BASELINES = ("srs_below_cutoff", "not_on_track")
@@ -28,6 +29,15 @@ def rule_scores(features: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class HeldOut:
+    """Held-out features, labels and client ids of one outcome (the gate's common ground)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    clients: np.ndarray
+
+
+@dataclass(frozen=True)
 class HeldOutEvaluation:
     """One outcome's model judged on the held-out test clients (as the pipeline trains it)."""
 
@@ -35,7 +45,7 @@ class HeldOutEvaluation:
     predictions: pd.DataFrame
     tables: dict[str, pd.DataFrame]
     importance: dict[str, dict[str, float]]
-    held_out: tuple[np.ndarray, np.ndarray, np.ndarray]
+    held_out: HeldOut
 
 
 def evaluate_held_out(
@@ -78,7 +88,7 @@ def evaluate_held_out(
         predictions=predictions,
         tables=tables,
         importance=global_importance(explanation),
-        held_out=(features, labels, ids),
+        held_out=HeldOut(features=features, labels=labels, clients=ids),
     )
 
 

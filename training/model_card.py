@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.engineering import OUTCOMES
+from features.vocabulary import OUTCOME_TITLES, OUTCOMES
+from models.metrics import Estimate
 from training.fitting import THRESHOLD_RULE
 from training.pipeline import TrainingResult
 
@@ -14,12 +15,11 @@ _NAMES = {
     "srs_below_cutoff": "Rule: SRS below 36",
     "not_on_track": "Rule: not on track (expected recovery curve)",
 }
-_OUTCOME_TITLES = {"dropout": "Dropout", "poor_outcome": "Poor outcome"}
 _SUBGROUP_TABLES = ("landmark", "gender", "age_band", "primary_concern", "clinic")
 
 
-def _ci(stats: dict[str, float], digits: int = 3) -> str:
-    value, low, high = stats["value"], stats["low"], stats["high"]
+def _ci(stats: Estimate, digits: int = 3) -> str:
+    value, low, high = stats.value, stats.low, stats.high
     if pd.isna(value):
         return "n/a"
     return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
@@ -66,7 +66,7 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
     for outcome in OUTCOMES:
         thresholds = result.model.outcome_model(outcome).thresholds
         lines.append(
-            f"| {_OUTCOME_TITLES[outcome]} | {thresholds.moderate:.1%} | {thresholds.high:.1%} |"
+            f"| {OUTCOME_TITLES[outcome]} | {thresholds.moderate:.1%} | {thresholds.high:.1%} |"
         )
     lines += [
         "",
@@ -87,7 +87,7 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
 def _outcome_section(result: TrainingResult, outcome: str) -> list[str]:
     test = result.metrics[outcome]["test"]
     lines = [
-        f"## {_OUTCOME_TITLES[outcome]}",
+        f"## {OUTCOME_TITLES[outcome]}",
         "",
         "Held-out clients, 95% client-cluster bootstrap intervals.",
         "",

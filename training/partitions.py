@@ -28,9 +28,10 @@ import pandas as pd
 from distributed import Client
 
 from features.contract import ContractError, validate_extract
-from features.engineering import FEATURE_NAMES, OUTCOMES, compute_features
+from features.engineering import FEATURE_NAMES, compute_features
 from features.labels import derive_labels
 from features.landmarks import build_landmarks
+from features.vocabulary import OUTCOMES
 from training.fitting import TrainingConfig, is_test_client
 from training.pipeline import training_counts
 

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.engineering import OUTCOMES, compute_features
+from features.engineering import compute_features
 from features.landmarks import build_landmarks
+from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel
-from training.drift import reference_profile
+from models.profile import reference_profile
 from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, is_test_client
-from training.held_out import cross_validate, evaluate_held_out, leave_one_clinic_out
+from training.held_out import HeldOut, cross_validate, evaluate_held_out, leave_one_clinic_out
 
 __all__ = ["TrainingConfig", "TrainingResult", "assemble_model", "train", "training_counts"]
 
@@ -39,7 +40,7 @@ class TrainingResult:
     counts: dict[str, int]
     test_predictions: dict[str, pd.DataFrame]
     importance: dict[str, dict[str, dict[str, float]]]
-    held_out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    held_out: dict[str, HeldOut]
 
 
 def train(
@@ -64,7 +65,7 @@ def train(
     tables: dict[str, pd.DataFrame] = {}
     predictions: dict[str, pd.DataFrame] = {}
     importance: dict[str, dict[str, dict[str, float]]] = {}
-    held_out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    held_out: dict[str, HeldOut] = {}
     counts = training_counts(clients, examples)
     for outcome in OUTCOMES:
         labelled = examples[outcome].notna().to_numpy()

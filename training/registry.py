@@ -30,11 +30,20 @@ from mlflow.models import infer_signature
 
 import features
 import models
-from features.engineering import FEATURE_NAMES, OUTCOMES
+from features.engineering import FEATURE_NAMES
+from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel, load_baselines
+from models.metrics import bootstrap_metrics, point_metrics
 from models.pyfunc import BUNDLE_ARTIFACT, RiskModelPyfunc, prediction_frame
-from models.registry_store import alias_version, bundle_directory, download_model, registry_client
-from training.evaluation import bootstrap_metrics, point_metrics
+from models.registry_store import (
+    EVALUATION,
+    MetricKey,
+    alias_version,
+    bundle_directory,
+    download_model,
+    registry_client,
+)
+from training.held_out import HeldOut
 from training.settings import CHAMPION, TrainingSettings
 
 _PIP_REQUIREMENTS = (
@@ -54,15 +63,6 @@ class Registration:
     version: str
     promoted: bool
     reason: str
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """Held-out features, labels and client ids of one outcome (the gate's common ground)."""
-
-    features: np.ndarray
-    labels: np.ndarray
-    clients: np.ndarray
 
 
 def client(settings: TrainingSettings) -> MlflowClient:
@@ -136,21 +136,21 @@ def promotion_decision(
         probability = challenger.outcome_model(outcome).probability(data.features)
         new = bootstrap_metrics(data.labels, probability, data.clients, replicates=200)
         slope, ece = new["calibration_slope"], new["ece"]
-        calibrated = slope["high"] >= low_slope and slope["low"] <= high_slope
-        calibrated &= ece["low"] <= settings.max_ece
+        calibrated = slope.high >= low_slope and slope.low <= high_slope
+        calibrated &= ece.low <= settings.max_ece
         reasons.append(
-            f"{outcome}: ECE {ece['value']:.3f} (95% CI {ece['low']:.3f}-{ece['high']:.3f}, "
-            f"max {settings.max_ece}), calibration slope {slope['value']:.2f} "
-            f"({slope['low']:.2f}-{slope['high']:.2f}, allowed {low_slope}-{high_slope})"
+            f"{outcome}: ECE {ece.value:.3f} (95% CI {ece.low:.3f}-{ece.high:.3f}, "
+            f"max {settings.max_ece}), calibration slope {slope.value:.2f} "
+            f"({slope.low:.2f}-{slope.high:.2f}, allowed {low_slope}-{high_slope})"
         )
         passed &= calibrated
         if champion is not None:
             old = point_metrics(
                 data.labels, champion.outcome_model(outcome).probability(data.features)
             )
-            good_enough = new["auroc"]["value"] >= old["auroc"] - settings.auroc_tolerance
+            good_enough = new["auroc"].value >= old["auroc"] - settings.auroc_tolerance
             reasons.append(
-                f"{outcome}: AUROC {new['auroc']['value']:.3f} vs champion {old['auroc']:.3f} "
+                f"{outcome}: AUROC {new['auroc'].value:.3f} vs champion {old['auroc']:.3f} "
                 f"(tolerance {settings.auroc_tolerance})"
             )
             passed &= good_enough
@@ -214,7 +214,7 @@ def log_evaluation(
     """Log an evaluation of ``version`` on another extract as its own run; return its id."""
     experiment_id = ensure_experiment(settings)
     metrics = {
-        f"{row['outcome']}/evaluate/{row['model']}/{name}": float(row[name])
+        str(MetricKey(row["outcome"], EVALUATION, row["model"], name)): float(row[name])
         for row in table.to_dict("records")
         for name in table.columns
         if name not in ("outcome", "model", "n") and np.isfinite(row[name])

@@ -12,16 +12,17 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract import read_extract
-from features.engineering import OUTCOMES, compute_features
+from features.engineering import compute_features
 from features.labels import derive_labels
 from features.landmarks import build_landmarks
 from features.signals import signal_flags
-from training.evaluation import point_metrics
+from features.vocabulary import OUTCOMES
+from models.metrics import point_metrics
+from models.registry_store import CROSS_VALIDATION, INTERVAL_ENDS, TEST, MetricKey
 from training.model_card import render_model_card
 from training.pipeline import TrainingConfig, TrainingResult, train
 from training.plots import save_plots
 from training.registry import (
-    HeldOut,
     Registration,
     load_logistic_baselines,
     load_model,
@@ -68,18 +69,19 @@ def _sha256(path: Path) -> str:
 
 
 def flat_metrics(result: TrainingResult) -> dict[str, float]:
-    """Test and cross-validation metrics named like ``dropout/test/xgboost/auroc``."""
+    """Test and cross-validation metrics under their :class:`MetricKey` names."""
     flat: dict[str, float] = {}
     for outcome, sections in result.metrics.items():
         for model, stats in sections["test"].items():
-            for metric, values in stats.items():
-                for part, value in values.items():
-                    suffix = "" if part == "value" else f"_{part}"
-                    flat[f"{outcome}/test/{model}/{metric}{suffix}"] = float(value)
+            for metric, estimate in stats.items():
+                flat[str(MetricKey(outcome, TEST, model, metric))] = float(estimate.value)
+                for end in INTERVAL_ENDS:
+                    key = MetricKey(outcome, TEST, model, f"{metric}_{end}")
+                    flat[str(key)] = float(getattr(estimate, end))
         for model, stats in sections.get("cross_validation", {}).items():
             if isinstance(stats, dict):
                 for metric, value in stats.items():
-                    flat[f"{outcome}/cv/{model}/{metric}"] = float(value)
+                    flat[str(MetricKey(outcome, CROSS_VALIDATION, model, metric))] = float(value)
     return flat
 
 
@@ -137,7 +139,7 @@ def train_and_register(
         registration = register(
             model,
             settings=settings,
-            held_out={o: HeldOut(*result.held_out[o]) for o in OUTCOMES},
+            held_out=result.held_out,
             params={
                 "max_landmark": config.max_landmark,
                 "test_share": config.test_share,

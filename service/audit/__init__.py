@@ -4,17 +4,15 @@ Open one :class:`AuditStore` per process with :meth:`AuditStore.open` (it migrat
 database to the packaged schema) and share it between threads.
 """
 
+from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.migrate import database_revision, head_revision, upgrade_database
 from service.audit.records import (
     CARD_OUTCOMES,
-    TERMINATIONS,
     AuditUnavailableError,
     NewAssessment,
     NewFeedback,
-    StoredAssessment,
     StoredCard,
     StoredFeedback,
-    StoredOutcome,
     UnknownCardError,
     canonical_json,
     input_sha256,
@@ -24,7 +22,6 @@ from service.audit.store import DEFAULT_AUDIT_URL, AuditStore
 __all__ = [
     "CARD_OUTCOMES",
     "DEFAULT_AUDIT_URL",
-    "TERMINATIONS",
     "AuditStore",
     "AuditUnavailableError",
     "NewAssessment",

@@ -1,45 +1,36 @@
-"""The CDS Hooks part of the audit store: cards issued, clinicians' feedback, EHR token ids.
+"""The CDS Hooks part of the audit store: cards issued and clinicians' feedback on them.
 
 A card is recorded with the assessment it shows, so feedback (which names only the card)
 is stored with that assessment: acceptance and override rates can then be reported per
-service, per model version and per window. The token ids are the JWT replay store: kept
-here, not in process memory, so that a token replayed to another worker is refused too.
+service, per model version and per window.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import insert, select
 
+from service.audit.database import AuditDatabase
 from service.audit.records import (
     CARD_OUTCOMES,
     NewFeedback,
     StoredCard,
     StoredFeedback,
     UnknownCardError,
-    unavailable,
+    record_values,
     uuid_text,
 )
-from service.audit.tables import CardRow, FeedbackRow, TokenIdRow
-
-_STREAM_BATCH = 500
+from service.audit.tables import CardRow, FeedbackRow
 
 
 class CdsRecords:
-    """Mixed into :class:`~service.audit.store.AuditStore`, whose sessions it uses."""
+    """Cards and feedback in the audit database (:attr:`AuditStore.cards`)."""
 
-    _reading: sessionmaker[Session]
-    _writing: sessionmaker[Session]
-    _write_turn: threading.Lock | AbstractContextManager[Any]
+    def __init__(self, database: AuditDatabase) -> None:
+        self._database = database
 
     def record_card(
         self, *, card_uuid: str, assessment_id: str, service_id: str, iss: str, indicator: str
@@ -65,11 +56,7 @@ class CdsRecords:
             iss=iss,
             indicator=indicator,
         )
-        try:
-            with self._write_turn, self._writing() as session, session.begin():
-                session.execute(insert(CardRow), [_values(record)])
-        except SQLAlchemyError as error:
-            raise unavailable("commit the card", error) from error
+        self._database.insert(CardRow, [record_values(record)], what="the card")
         return record
 
     def record_feedback(
@@ -94,38 +81,35 @@ class CdsRecords:
                 raise ValueError("outcome_timestamp must be timezone-aware")
         keys = [_card_key(item.card_uuid) for item in feedback]
         created_at = datetime.now(UTC)
-        try:
-            with self._write_turn, self._writing() as session, session.begin():
-                query = select(CardRow.card_uuid, CardRow.assessment_id).where(
-                    CardRow.card_uuid.in_({k for k in keys if k is not None}),
-                    CardRow.service_id == service_id,
-                    CardRow.iss == iss,
+        with self._database.writing("commit the feedback") as session:
+            query = select(CardRow.card_uuid, CardRow.assessment_id).where(
+                CardRow.card_uuid.in_({k for k in keys if k is not None}),
+                CardRow.service_id == service_id,
+                CardRow.iss == iss,
+            )
+            shown = dict(session.execute(query).all())  # card uuid -> assessment id
+            unknown = [i for i, key in enumerate(keys) if key not in shown]
+            if unknown:
+                raise UnknownCardError(unknown)  # leaves the transaction: nothing stored
+            records = [
+                StoredFeedback(
+                    feedback_id=str(uuid.uuid4()),
+                    created_at=created_at,
+                    service_id=service_id,
+                    card_uuid=key,
+                    assessment_id=shown[key],
+                    iss=iss,
+                    outcome=item.outcome,
+                    outcome_timestamp=item.outcome_timestamp.astimezone(UTC),
+                    override_system=item.override_system,
+                    override_code=item.override_code,
+                    user_comment=item.user_comment,
                 )
-                shown = dict(session.execute(query).all())  # card uuid -> assessment id
-                unknown = [i for i, key in enumerate(keys) if key not in shown]
-                if unknown:
-                    raise UnknownCardError(unknown)  # leaves the transaction: nothing stored
-                records = [
-                    StoredFeedback(
-                        feedback_id=str(uuid.uuid4()),
-                        created_at=created_at,
-                        service_id=service_id,
-                        card_uuid=key,
-                        assessment_id=shown[key],
-                        iss=iss,
-                        outcome=item.outcome,
-                        outcome_timestamp=item.outcome_timestamp.astimezone(UTC),
-                        override_system=item.override_system,
-                        override_code=item.override_code,
-                        user_comment=item.user_comment,
-                    )
-                    for key, item in zip(keys, feedback, strict=True)
-                ]
-                if records:
-                    rows = [_values(r) for r in records]
-                    session.execute(insert(FeedbackRow), rows)
-        except SQLAlchemyError as error:
-            raise unavailable("commit the feedback", error) from error
+                for key, item in zip(keys, feedback, strict=True)
+            ]
+            if records:
+                rows = [record_values(r) for r in records]
+                session.execute(insert(FeedbackRow), rows)
         return records
 
     def feedback(
@@ -151,12 +135,7 @@ class CdsRecords:
             query = query.where(FeedbackRow.created_at < until)
         if service_id is not None:
             query = query.where(FeedbackRow.service_id == service_id)
-        try:
-            with self._reading() as session:
-                for row in session.scalars(query.execution_options(yield_per=_STREAM_BATCH)):
-                    yield row.to_record()
-        except SQLAlchemyError as error:
-            raise unavailable("read feedback", error) from error
+        yield from self._database.stream(query, what="feedback")
 
     def get_card(self, card_uuid: str) -> StoredCard | None:
         """The card issued under this ``uuid``, None when there is none.
@@ -167,37 +146,9 @@ class CdsRecords:
         key = _card_key(card_uuid)
         if key is None:
             return None
-        try:
-            with self._reading() as session:
-                row = session.get(CardRow, key)
-                return None if row is None else row.to_record()
-        except SQLAlchemyError as error:
-            raise unavailable("read the card", error) from error
-
-    def remember_token_id(self, *, iss: str, jti: str, expires_at: datetime) -> bool:
-        """Store an EHR token's ``(iss, jti)`` until ``expires_at``; False if already stored.
-
-        Expired ids are dropped in the same transaction, so the table holds only tokens
-        that could still be presented.
-
-        Raises:
-            ValueError: ``expires_at`` is naive.
-            AuditUnavailableError: The database could not be written.
-        """
-        if expires_at.utcoffset() is None:
-            raise ValueError("expires_at must be timezone-aware")
-        expired = delete(TokenIdRow).where(TokenIdRow.expires_at < datetime.now(UTC))
-        try:
-            with self._write_turn, self._writing() as session, session.begin():
-                session.execute(expired)
-                session.execute(
-                    insert(TokenIdRow), [{"iss": iss, "jti": jti, "expires_at": expires_at}]
-                )
-        except IntegrityError:
-            return False  # the key (iss, jti) is taken: this token was used before
-        except SQLAlchemyError as error:
-            raise unavailable("record the token id", error) from error
-        return True
+        with self._database.reading("read the card") as session:
+            row = session.get(CardRow, key)
+            return None if row is None else row.to_record()
 
 
 def _card_key(card_uuid: str) -> str | None:
@@ -206,8 +157,3 @@ def _card_key(card_uuid: str) -> str | None:
         return uuid_text(card_uuid, what="card_uuid")
     except ValueError:
         return None
-
-
-def _values(record: StoredCard | StoredFeedback) -> dict[str, Any]:
-    """The record's fields by name, which are the rows' attribute names."""
-    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}

@@ -7,15 +7,14 @@ pass between threads and to serialise.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-TERMINATIONS = ("completed", "dropout", "referred", "ongoing")
-"""How an episode can end, as in the data contract; ``ongoing`` episodes have no end date."""
 CARD_OUTCOMES = ("accepted", "overridden")
 """What a clinician did with a CDS Hooks card (CDS Hooks 2.0 feedback)."""
 
@@ -60,54 +59,6 @@ class NewAssessment:
     model_version: str
     request: dict[str, Any]
     response: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StoredAssessment:
-    """One committed assessment: who was scored, by which model, on what input, with what result.
-
-    Attributes:
-        assessment_id: The UUID (as text) returned to the caller.
-        created_at: When the record was written, timezone-aware UTC.
-        client_id: The client the assessment is about.
-        as_of_session: The last session the score took into account.
-        model_name: Registered name of the model that scored.
-        model_version: Registered version of that model.
-        input_sha256: Hex SHA-256 of the request's canonical JSON (see :func:`canonical_json`).
-        request: The request body as JSON.
-        response: The response body as JSON.
-    """
-
-    assessment_id: str
-    created_at: datetime
-    client_id: str
-    as_of_session: int
-    model_name: str
-    model_version: str
-    input_sha256: str
-    request: dict[str, Any]
-    response: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class StoredOutcome:
-    """One committed report of how a client's episode ended.
-
-    Attributes:
-        outcome_id: The UUID (as text) of this report.
-        created_at: When the report was written, timezone-aware UTC.
-        client_id: The client whose episode it is.
-        termination: One of :data:`TERMINATIONS`.
-        end_date: Last day of the episode; None exactly when ``termination`` is ``ongoing``.
-        reported_by: Name of the API token that reported it, None when unknown.
-    """
-
-    outcome_id: str
-    created_at: datetime
-    client_id: str
-    termination: str
-    end_date: date | None
-    reported_by: str | None
 
 
 @dataclass(frozen=True)
@@ -222,6 +173,14 @@ def uuid_text(value: str, *, what: str = "assessment_id") -> str:
         return str(uuid.UUID(value))
     except (TypeError, ValueError, AttributeError) as error:
         raise ValueError(f"{what} must be a UUID, got {value!r}") from error
+
+
+def record_values(record: Any) -> dict[str, Any]:
+    """A stored record's fields by name, which are its table row's attribute names.
+
+    Shallow: the request and response bodies are not copied.
+    """
+    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
 
 
 def unavailable(action: str, error: Exception) -> AuditUnavailableError:

@@ -8,44 +8,42 @@ Each call uses its own short session, so one store serves FastAPI's threadpool.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, insert, select, text
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
 
+from features.vocabulary import TERMINATIONS
+from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.cds import CdsRecords
-from service.audit.engine import WRITE_OPTIONS, create_audit_engine
+from service.audit.database import AuditDatabase
+from service.audit.engine import create_audit_engine
 from service.audit.migrate import upgrade_database
 from service.audit.records import (
-    TERMINATIONS,
     AuditUnavailableError,
     NewAssessment,
-    StoredAssessment,
-    StoredOutcome,
     canonical_json,
     input_sha256,
+    record_values,
 )
 from service.audit.records import unavailable as _unavailable
 from service.audit.records import uuid_text as _uuid_text
 from service.audit.tables import AssessmentRow, OutcomeRow
+from service.audit.token_ids import TokenIdStore
 
 DEFAULT_AUDIT_URL = "sqlite:///data/audit.db"
 """Where the service keeps its audit records unless DATABASE_URL says otherwise."""
 
-_STREAM_BATCH = 500  # rows fetched at a time when iterating, so exports stay in bounded memory
 
-
-class AuditStore(CdsRecords):
+class AuditStore:
     """Writes and reads audit records in one relational database (SQLite or PostgreSQL).
 
-    The CDS Hooks records (cards, feedback, token ids) come from :class:`CdsRecords`.
+    Assessments and outcome reports are its own; the CDS Hooks records are in
+    :attr:`cards` (cards issued and clinicians' feedback) and :attr:`token_ids` (the EHR
+    JWT replay store), which share its database.
     """
 
     def __init__(self, *, engine: Engine) -> None:
@@ -55,14 +53,9 @@ class AuditStore(CdsRecords):
             engine: An engine from :func:`service.audit.engine.create_audit_engine` whose
                 database is at the current schema revision.
         """
-        self._engine = engine
-        self._reading = sessionmaker(engine, expire_on_commit=False)
-        self._writing = sessionmaker(
-            engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False
-        )
-        self._write_turn = (
-            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
-        )
+        self._database = AuditDatabase(engine)
+        self.cards = CdsRecords(self._database)
+        self.token_ids = TokenIdStore(self._database)
 
     @classmethod
     def open(cls, url: str) -> AuditStore:
@@ -94,7 +87,7 @@ class AuditStore(CdsRecords):
 
     def close(self) -> None:
         """Close every pooled connection; the store must not be used afterwards."""
-        self._engine.dispose()
+        self._database.close()
 
     def __enter__(self) -> AuditStore:
         return self
@@ -104,12 +97,7 @@ class AuditStore(CdsRecords):
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query now (for the readiness probe)."""
-        try:
-            with self._engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except SQLAlchemyError:
-            return False
-        return True
+        return self._database.ping()
 
     def record_assessment(
         self,
@@ -179,9 +167,9 @@ class AuditStore(CdsRecords):
                 )
             )
             canonical_json(new.response)  # refuse a non-JSON response before anything is written
-        self._commit(
+        self._database.insert(
             AssessmentRow,
-            [_values(record) for record in records],
+            [record_values(record) for record in records],
             what="the assessment" if len(records) == 1 else f"{len(records)} assessments",
         )
         return records
@@ -196,12 +184,9 @@ class AuditStore(CdsRecords):
             key = _uuid_text(assessment_id)
         except ValueError:
             return None  # never stored: only UUIDs are
-        try:
-            with self._reading() as session:
-                row = session.get(AssessmentRow, key)
-                return None if row is None else row.to_record()
-        except SQLAlchemyError as error:
-            raise _unavailable("read the assessment", error) from error
+        with self._database.reading("read the assessment") as session:
+            row = session.get(AssessmentRow, key)
+            return None if row is None else row.to_record()
 
     def record_outcome(
         self, *, client_id: str, termination: str, end_date: date | None, reported_by: str | None
@@ -233,7 +218,7 @@ class AuditStore(CdsRecords):
             end_date=end_date,
             reported_by=reported_by,
         )
-        self._commit(OutcomeRow, [_values(record)], what="the outcome")
+        self._database.insert(OutcomeRow, [record_values(record)], what="the outcome")
         return record
 
     def assessments(
@@ -264,7 +249,7 @@ class AuditStore(CdsRecords):
             query = query.where(AssessmentRow.model_version == model_version)
         if client_id is not None:
             query = query.where(AssessmentRow.client_id == client_id)
-        return self._stream(query)
+        return self._database.stream(query, what="audit records")
 
     def outcomes(
         self,
@@ -277,37 +262,7 @@ class AuditStore(CdsRecords):
         query = _narrowed(OutcomeRow, since=since, until=until)
         if client_id is not None:
             query = query.where(OutcomeRow.client_id == client_id)
-        return self._stream(query)
-
-    def _commit(
-        self,
-        table: type[AssessmentRow] | type[OutcomeRow],
-        rows: list[dict[str, Any]],
-        *,
-        what: str,
-    ) -> None:
-        """Insert ``rows`` in one transaction; return only once it has committed."""
-        try:
-            # SQLite has one writer at a time and makes others sleep in growing steps; taking
-            # turns here, within the process, is much faster under concurrent requests.
-            with self._write_turn, self._writing() as session, session.begin():
-                session.execute(insert(table), rows)  # a bulk INSERT, no unit-of-work flush
-        except SQLAlchemyError as error:
-            raise _unavailable(f"commit {what}", error) from error
-
-    def _stream(self, query: Select[Any]) -> Iterator[Any]:
-        """Yield the records of ``query``'s rows batch by batch, in one read session."""
-        try:
-            with self._reading() as session:
-                for row in session.scalars(query.execution_options(yield_per=_STREAM_BATCH)):
-                    yield row.to_record()
-        except SQLAlchemyError as error:
-            raise _unavailable("read audit records", error) from error
-
-
-def _values(record: StoredAssessment | StoredOutcome) -> dict[str, Any]:
-    """The record's fields by name (shallow: the bodies are not copied)."""
-    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
+        return self._database.stream(query, what="audit records")
 
 
 def _narrowed(

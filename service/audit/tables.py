@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -29,7 +29,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from service.audit.records import StoredAssessment, StoredCard, StoredFeedback, StoredOutcome
+from features.vocabulary import TERMINATIONS
+from monitoring.records import StoredAssessment, StoredOutcome
+from service.audit.records import StoredCard, StoredFeedback
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -77,12 +79,25 @@ class AuditBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class AssessmentRow(AuditBase):
+class _RecordRow:
+    """A row whose attributes are named as the fields of its immutable record type."""
+
+    record_type: ClassVar[type[Any]]
+
+    def to_record(self) -> Any:
+        """The immutable record of this row."""
+        return self.record_type(
+            **{f.name: getattr(self, f.name) for f in fields(self.record_type)}
+        )
+
+
+class AssessmentRow(_RecordRow, AuditBase):
     """An assessment as sent to the record system, with the input it was computed from.
 
     Attributes are named as the fields of :class:`StoredAssessment` (the key column is ``id``).
     """
 
+    record_type = StoredAssessment
     __tablename__ = "assessments"
     __table_args__ = (
         Index("ix_assessments_client_id_created_at", "client_id", "created_at"),
@@ -99,25 +114,15 @@ class AssessmentRow(AuditBase):
     request: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
     response: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
 
-    @classmethod
-    def from_record(cls, record: StoredAssessment) -> AssessmentRow:
-        """A new row holding ``record``."""
-        return cls(**{field.name: getattr(record, field.name) for field in fields(record)})
 
-    def to_record(self) -> StoredAssessment:
-        """The immutable record of this row."""
-        return StoredAssessment(
-            **{field.name: getattr(self, field.name) for field in fields(StoredAssessment)}
-        )
-
-
-class OutcomeRow(AuditBase):
+class OutcomeRow(_RecordRow, AuditBase):
     """A record system's report of how an episode ended, named as :class:`StoredOutcome`."""
 
+    record_type = StoredOutcome
     __tablename__ = "outcomes"
     __table_args__ = (
         CheckConstraint(
-            "termination IN ('completed', 'dropout', 'referred', 'ongoing')", name="termination"
+            f"termination IN ({', '.join(repr(t) for t in TERMINATIONS)})", name="termination"
         ),
         CheckConstraint(
             "(termination = 'ongoing' AND end_date IS NULL)"
@@ -134,21 +139,11 @@ class OutcomeRow(AuditBase):
     end_date: Mapped[date | None] = mapped_column(Date)
     reported_by: Mapped[str | None] = mapped_column(String)
 
-    @classmethod
-    def from_record(cls, record: StoredOutcome) -> OutcomeRow:
-        """A new row holding ``record``."""
-        return cls(**{field.name: getattr(record, field.name) for field in fields(record)})
 
-    def to_record(self) -> StoredOutcome:
-        """The immutable record of this row."""
-        return StoredOutcome(
-            **{field.name: getattr(self, field.name) for field in fields(StoredOutcome)}
-        )
-
-
-class CardRow(AuditBase):
+class CardRow(_RecordRow, AuditBase):
     """A CDS Hooks card issued, named as :class:`StoredCard` (the key column is ``id``)."""
 
+    record_type = StoredCard
     __tablename__ = "cds_cards"
 
     card_uuid: Mapped[str] = mapped_column("id", String(36), primary_key=True)
@@ -158,18 +153,15 @@ class CardRow(AuditBase):
     iss: Mapped[str] = mapped_column(String)
     indicator: Mapped[str] = mapped_column(String(16))
 
-    def to_record(self) -> StoredCard:
-        """The immutable record of this row."""
-        return StoredCard(**{f.name: getattr(self, f.name) for f in fields(StoredCard)})
 
-
-class FeedbackRow(AuditBase):
+class FeedbackRow(_RecordRow, AuditBase):
     """A feedback item on a card, named as :class:`StoredFeedback` (the key column is ``id``).
 
     Acceptance and override rates are read per service and window (``service_id,
     created_at``) and per model version through ``assessment_id``.
     """
 
+    record_type = StoredFeedback
     __tablename__ = "cds_feedback"
     __table_args__ = (
         CheckConstraint("outcome IN ('accepted', 'overridden')", name="outcome"),
@@ -187,10 +179,6 @@ class FeedbackRow(AuditBase):
     override_system: Mapped[str | None] = mapped_column(String)
     override_code: Mapped[str | None] = mapped_column(String)
     user_comment: Mapped[str | None] = mapped_column(String)
-
-    def to_record(self) -> StoredFeedback:
-        """The immutable record of this row."""
-        return StoredFeedback(**{f.name: getattr(self, f.name) for f in fields(StoredFeedback)})
 
 
 class TokenIdRow(AuditBase):

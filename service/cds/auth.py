@@ -55,7 +55,7 @@ class EhrCaller:
 
 
 class ReplayStore(Protocol):
-    """Remembers token ids until their tokens expire (the audit store is one)."""
+    """Remembers token ids until their tokens expire (``AuditStore.token_ids`` is one)."""
 
     def remember_token_id(self, *, iss: str, jti: str, expires_at: datetime) -> bool:
         """Store ``(iss, jti)``; False when it was already stored (a replay)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from features.vocabulary import RISK_LEVELS
 from service.cds.schemas import CardOut, CodingOut, Indicator, LinkOut, SourceOut
 from service.schemas import AssessmentResponse, OutcomeRiskOut
 
@@ -31,7 +32,6 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
 """(code, display) of each override reason offered, in the order shown."""
 
 _INDICATORS: dict[str, Indicator] = {"low": "info", "moderate": "warning", "high": "critical"}
-_ORDER = ("low", "moderate", "high")
 _ARROWS = {"raises": "↑", "lowers": "↓"}
 
 
@@ -53,7 +53,7 @@ def card_for(
         low_risk_card: ``info`` to show quiet low-risk clients too, ``none`` not to.
     """
     level = max(
-        assessment.dropout.risk_level, assessment.poor_outcome.risk_level, key=_ORDER.index
+        assessment.dropout.risk_level, assessment.poor_outcome.risk_level, key=RISK_LEVELS.index
     )
     if level == "low" and not assessment.signals and low_risk_card == "none":
         return None

@@ -4,7 +4,7 @@ Data first from prefetch, then from the EHR's FHIR server for whatever prefetch 
 (:class:`~service.cds.fetch.FhirUnavailableError`, answered 412, when neither can supply it).
 The record becomes the JSON API's request through the FHIR mapping
 (:func:`service.fhir.inbound.request_from_resources`) and is scored and audited by
-:func:`service.recording.score_and_record`, like every other assessment. A record that
+:meth:`service.recording.Recorder.score_and_record`, like every other assessment. A record that
 cannot be scored (no sessions yet, a measure out of range, another patient's data) gets no
 card: the reason is logged (FHIR paths only, never values) and the EHR shows nothing.
 """
@@ -16,18 +16,20 @@ import uuid
 from typing import Any
 
 from service.audit import AuditUnavailableError
+from service.audit.cds import CdsRecords
 from service.cds.auth import EhrCaller
 from service.cds.cards import card_for
 from service.cds.fetch import FhirReader, FhirUnavailableError
 from service.cds.prefetch import PREFETCH, read_prefetched, render
 from service.cds.schemas import CardsOut, HookRequest
-from service.deps import Runtime
 from service.fhir.inbound import request_from_resources
 from service.fhir.issues import FhirInputError
 from service.lifecycle import ServedModel
-from service.recording import audit_unavailable, score_and_record
-from service.reports.links import model_card_subject, report_subject
+from service.observability import ServiceMetrics
+from service.recording import Recorder, audit_unavailable
+from service.reports.links import LinkSigner, model_card_subject, report_subject
 from service.schemas import AssessmentResponse
+from service.settings import ServiceSettings
 
 _log = logging.getLogger(__name__)
 _ISSUES_LOGGED = 10
@@ -65,81 +67,99 @@ async def gather_record(body: HookRequest, *, timeout: float) -> list[dict[str, 
     return resources + await reader.collect(queries, continuations)
 
 
-def assess_and_issue(
-    resources: list[dict[str, Any]],
-    *,
-    body: HookRequest,
-    service_id: str,
-    caller: EhrCaller,
-    served: ServedModel,
-    runtime: Runtime,
-) -> CardsOut:
-    """Score the record and answer its card, recorded first (blocking: run it in a thread).
+class CardIssuer:
+    """Scores a gathered record and issues its card, recorded before it is answered."""
 
-    Raises:
-        service.errors.ApiError: 503 when the audit store did not commit.
-    """
-    patient_id = body.context.patientId
-    if any(r.get("resourceType") == "Patient" and r.get("id") != patient_id for r in resources):
-        _log.warning(
-            "the record holds a Patient other than the one opened; no card",
-            extra={"event": "cds_unscorable", "hook_instance": body.hookInstance},
+    def __init__(
+        self,
+        *,
+        recorder: Recorder,
+        cards: CdsRecords,
+        metrics: ServiceMetrics,
+        settings: ServiceSettings,
+        links: LinkSigner,
+    ) -> None:
+        self._recorder = recorder
+        self._cards = cards
+        self._metrics = metrics
+        self._settings = settings
+        self._links = links
+
+    def assess_and_issue(
+        self,
+        resources: list[dict[str, Any]],
+        *,
+        body: HookRequest,
+        service_id: str,
+        caller: EhrCaller,
+        served: ServedModel,
+    ) -> CardsOut:
+        """Score the record and answer its card, recorded first (blocking: run it in a thread).
+
+        Raises:
+            service.errors.ApiError: 503 when the audit store did not commit.
+        """
+        patient_id = body.context.patientId
+        if any(
+            r.get("resourceType") == "Patient" and r.get("id") != patient_id for r in resources
+        ):
+            _log.warning(
+                "the record holds a Patient other than the one opened; no card",
+                extra={"event": "cds_unscorable", "hook_instance": body.hookInstance},
+            )
+            return CardsOut(cards=[])
+        try:
+            request = request_from_resources(resources)
+        except FhirInputError as error:
+            _log.info(
+                "the record cannot be scored; no card",
+                extra={
+                    "event": "cds_unscorable",
+                    "hook_instance": body.hookInstance,
+                    "issues": len(error.issues),
+                    "paths": [issue.path for issue in error.issues[:_ISSUES_LOGGED]],
+                },
+            )
+            return CardsOut(cards=[])
+        (assessment,) = self._recorder.score_and_record([request], served)
+        report_url, model_card_url = self._card_links(assessment)
+        card = card_for(
+            assessment,
+            card_uuid=str(uuid.uuid4()),
+            report_url=report_url,
+            model_card_url=model_card_url,
+            low_risk_card=self._settings.cds_low_risk_card,
         )
-        return CardsOut(cards=[])
-    try:
-        request = request_from_resources(resources)
-    except FhirInputError as error:
-        _log.info(
-            "the record cannot be scored; no card",
-            extra={
-                "event": "cds_unscorable",
-                "hook_instance": body.hookInstance,
-                "issues": len(error.issues),
-                "paths": [issue.path for issue in error.issues[:_ISSUES_LOGGED]],
-            },
-        )
-        return CardsOut(cards=[])
-    (assessment,) = score_and_record([request], served, runtime)
-    report_url, model_card_url = _links(assessment, runtime)
-    card = card_for(
-        assessment,
-        card_uuid=str(uuid.uuid4()),
-        report_url=report_url,
-        model_card_url=model_card_url,
-        low_risk_card=runtime.settings.cds_low_risk_card,
-    )
-    if card is None:
-        return CardsOut(cards=[])
-    try:
-        runtime.audit.record_card(
-            card_uuid=card.uuid,
-            assessment_id=assessment.assessment_id,
-            service_id=service_id,
-            iss=caller.iss,
-            indicator=card.indicator,
-        )
-    except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
-    return CardsOut(cards=[card])
+        if card is None:
+            return CardsOut(cards=[])
+        try:
+            self._cards.record_card(
+                card_uuid=card.uuid,
+                assessment_id=assessment.assessment_id,
+                service_id=service_id,
+                iss=caller.iss,
+                indicator=card.indicator,
+            )
+        except AuditUnavailableError as error:
+            raise audit_unavailable(self._metrics, error) from error
+        return CardsOut(cards=[card])
 
+    def _card_links(self, assessment: AssessmentResponse) -> tuple[str, str]:
+        """The card's links to the clinician report and to the model card.
 
-def _links(assessment: AssessmentResponse, runtime: Runtime) -> tuple[str, str]:
-    """The card's links to the clinician report and to the model card.
-
-    The clinician pages open without an API token only through a short-lived signed link
-    (:mod:`service.reports.links`), which is what a card must carry: a clinician following
-    it from the record has no token of ours. Links to pages elsewhere (configured) are not
-    signed.
-    """
-    settings = runtime.settings
-    version = assessment.model.version
-    report = settings.report_url(assessment.assessment_id)
-    model_card = settings.model_card_link(version)
-    signer = runtime.links
-    report = _with_query(report, signer.query(report_subject(assessment.assessment_id)))
-    if settings.model_card_url is None:
-        model_card = _with_query(model_card, signer.query(model_card_subject(version)))
-    return report, model_card
+        The clinician pages open without an API token only through a short-lived signed
+        link (:mod:`service.reports.links`), which is what a card must carry: a clinician
+        following it from the record has no token of ours. Links to pages elsewhere
+        (configured) are not signed.
+        """
+        settings = self._settings
+        version = assessment.model.version
+        report = settings.report_url(assessment.assessment_id)
+        model_card = settings.model_card_link(version)
+        report = _with_query(report, self._links.query(report_subject(assessment.assessment_id)))
+        if settings.model_card_url is None:
+            model_card = _with_query(model_card, self._links.query(model_card_subject(version)))
+        return report, model_card
 
 
 def _with_query(url: str, query: str) -> str:

@@ -15,10 +15,10 @@ import numpy as np
 
 from features.instruments import ALLIANCE_MEASURES, INSTRUMENTS, SRS, SYMPTOM_MEASURES
 from features.recovery import expected_band
+from features.vocabulary import OUTCOME_TITLES, OUTCOMES
 from service.audit import StoredAssessment
 from service.reports.charts import Chart, Series, legend, render
 
-OUTCOME_TITLES = {"dropout": "Dropout", "poor_outcome": "Poor outcome"}
 OUTCOME_MEANINGS = {
     "dropout": "dropped out of therapy early, without agreement",
     "poor_outcome": "ended without reliable improvement, or worse",
@@ -98,7 +98,7 @@ def report_view(stored: StoredAssessment) -> ReportView:
     response, request = stored.response, stored.request
     as_of = int(response["as_of_session"])
     sessions = [s for s in request["sessions"] if s["session_number"] <= as_of]
-    risks = [_risk_panel(key, response[key]) for key in OUTCOME_TITLES]
+    risks = [_risk_panel(key, response[key]) for key in OUTCOMES]
     signals = list(response.get("signals", []))
     return ReportView(
         assessment_id=stored.assessment_id,

@@ -6,9 +6,17 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from service.audit import AuditUnavailableError
-from service.deps import AuditReader, RiskWriter, RuntimeDep, ServedModelDep
+from service.deps import (
+    AuditDep,
+    AuditReader,
+    MetricsDep,
+    RecorderDep,
+    RiskWriter,
+    ServedModelDep,
+    SettingsDep,
+)
 from service.errors import ApiError, ErrorOut, FieldError, field_errors
-from service.recording import audit_unavailable, score_and_record
+from service.recording import audit_unavailable
 from service.routes._responses import error_responses
 from service.schemas import AssessmentRequest, AssessmentResponse
 from service.schemas.batch import BatchItemOut, BatchRequest, BatchResponse
@@ -23,12 +31,12 @@ router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
     summary="Score one client",
 )
 def create_assessment(
-    body: AssessmentRequest, _caller: RiskWriter, served: ServedModelDep, runtime: RuntimeDep
+    body: AssessmentRequest, _caller: RiskWriter, served: ServedModelDep, recorder: RecorderDep
 ) -> AssessmentResponse:
     """Calibrated dropout and poor-outcome risk as of the client's latest session, the factors
     behind each, and clinical signals. Scope `risk:write`. The response is sent only after
     the assessment is committed to the audit store."""
-    (response,) = score_and_record([body], served, runtime)
+    (response,) = recorder.score_and_record([body], served)
     return response
 
 
@@ -38,12 +46,16 @@ def create_assessment(
     summary="Score many clients",
 )
 def create_assessments(
-    body: BatchRequest, _caller: RiskWriter, served: ServedModelDep, runtime: RuntimeDep
+    body: BatchRequest,
+    _caller: RiskWriter,
+    served: ServedModelDep,
+    recorder: RecorderDep,
+    settings: SettingsDep,
 ) -> BatchResponse:
     """Each client as in `POST /v1/risk-assessments`; one result or one error per client, in
     request order (a client that breaks the contract does not stop the others). All
     assessments are committed together before the response. Scope `risk:write`."""
-    limit = runtime.settings.max_batch
+    limit = settings.max_batch
     if len(body.assessments) > limit:
         raise ApiError(
             422,
@@ -70,7 +82,7 @@ def create_assessments(
                 ),
             )
     if valid:
-        responses = score_and_record([request for _, request in valid], served, runtime)
+        responses = recorder.score_and_record([request for _, request in valid], served)
         for (index, _), response in zip(valid, responses, strict=True):
             results[index] = BatchItemOut(index=index, status="ok", assessment=response)
     ordered = [results[index] for index in range(len(body.assessments))]
@@ -83,14 +95,14 @@ def create_assessments(
     summary="Read a stored assessment",
 )
 def read_assessment(
-    assessment_id: str, _caller: AuditReader, runtime: RuntimeDep
+    assessment_id: str, _caller: AuditReader, audit: AuditDep, metrics: MetricsDep
 ) -> StoredAssessmentOut:
     """The assessment as the audit store holds it: input, its hash, output, model version.
     Scope `audit:read`."""
     try:
-        stored = runtime.audit.get_assessment(assessment_id)
+        stored = audit.get_assessment(assessment_id)
     except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
+        raise audit_unavailable(metrics, error) from error
     if stored is None:
         raise ApiError(404, "not_found", "no assessment is stored under this id")
     return StoredAssessmentOut(**vars(stored))

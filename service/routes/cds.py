@@ -17,9 +17,9 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.audit import AuditUnavailableError, NewFeedback, UnknownCardError
-from service.cds.auth import EhrCaller, EhrUnauthorizedError
+from service.cds.auth import EhrAuthenticator, EhrCaller, EhrUnauthorizedError
 from service.cds.fetch import FhirUnavailableError
-from service.cds.hook import assess_and_issue, gather_record
+from service.cds.hook import gather_record
 from service.cds.prefetch import PREFETCH, SERVICE_ID
 from service.cds.schemas import (
     CardsOut,
@@ -31,10 +31,19 @@ from service.cds.schemas import (
     ReasonIn,
     ServiceOut,
 )
-from service.deps import Runtime, RuntimeDep, ServedModelDep
+from service.deps import (
+    AuditDep,
+    CardIssuerDep,
+    EhrAuthDep,
+    MetricsDep,
+    ServedModelDep,
+    SettingsDep,
+)
 from service.errors import ApiError, ErrorOut, FieldError
+from service.observability import ServiceMetrics
 from service.recording import audit_unavailable
 from service.routes._responses import error_responses
+from service.settings import ServiceSettings
 
 _log = logging.getLogger(__name__)
 
@@ -71,7 +80,11 @@ SERVICE = ServiceOut(
 
 
 async def _authenticate(
-    runtime: Runtime, credentials: HTTPAuthorizationCredentials | None, path: str
+    ehr_auth: EhrAuthenticator,
+    settings: ServiceSettings,
+    metrics: ServiceMetrics,
+    credentials: HTTPAuthorizationCredentials | None,
+    path: str,
 ) -> EhrCaller:
     """The record system a JWT proves for ``path``; the same bare 401 for every failure."""
     refused = ApiError(
@@ -80,9 +93,9 @@ async def _authenticate(
     if credentials is None or credentials.scheme.lower() != "bearer":
         _log.warning("EHR token refused", extra={"event": "cds_token_refused", "reason": "none"})
         raise refused
-    audience = f"{runtime.settings.public_base_url}{path}"
+    audience = f"{settings.public_base_url}{path}"
     try:
-        caller = await runtime.ehr_auth.verify(credentials.credentials, audience=audience)
+        caller = await ehr_auth.verify(credentials.credentials, audience=audience)
     except EhrUnauthorizedError as error:
         _log.warning(
             "EHR token refused",
@@ -90,7 +103,7 @@ async def _authenticate(
         )
         raise refused from None
     except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
+        raise audit_unavailable(metrics, error) from error
     return caller
 
 
@@ -104,17 +117,27 @@ def _known(service_id: str) -> None:
 
 
 async def _service_caller(
-    service_id: ServiceId, runtime: RuntimeDep, credentials: EhrCredentials
+    service_id: ServiceId,
+    ehr_auth: EhrAuthDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    credentials: EhrCredentials,
 ) -> EhrCaller:
-    caller = await _authenticate(runtime, credentials, f"/cds-services/{service_id}")
+    path = f"/cds-services/{service_id}"
+    caller = await _authenticate(ehr_auth, settings, metrics, credentials, path)
     _known(service_id)
     return caller
 
 
 async def _feedback_caller(
-    service_id: ServiceId, runtime: RuntimeDep, credentials: EhrCredentials
+    service_id: ServiceId,
+    ehr_auth: EhrAuthDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    credentials: EhrCredentials,
 ) -> EhrCaller:
-    caller = await _authenticate(runtime, credentials, f"/cds-services/{service_id}/feedback")
+    path = f"/cds-services/{service_id}/feedback"
+    caller = await _authenticate(ehr_auth, settings, metrics, credentials, path)
     _known(service_id)
     return caller
 
@@ -134,11 +157,13 @@ def _reason(item: FeedbackItemIn) -> ReasonIn | None:
     openapi_extra={"security": [{}, {"EhrJwt": []}]},  # a token is optional here
     summary="CDS Hooks discovery",
 )
-async def discover(runtime: RuntimeDep, credentials: EhrCredentials) -> DiscoveryOut:
+async def discover(
+    ehr_auth: EhrAuthDep, settings: SettingsDep, metrics: MetricsDep, credentials: EhrCredentials
+) -> DiscoveryOut:
     """The services offered. No token needed; a record system's JWT, if sent, must be valid
     for this URL."""
     if credentials is not None:
-        await _authenticate(runtime, credentials, "/cds-services")
+        await _authenticate(ehr_auth, settings, metrics, credentials, "/cds-services")
     return DiscoveryOut(services=[SERVICE])
 
 
@@ -160,7 +185,8 @@ async def call_service(
     caller: ServiceCaller,
     service_id: ServiceId,
     body: HookRequest,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
+    issuer: CardIssuerDep,
     served: ServedModelDep,
 ) -> CardsOut:
     """One card with the client's dropout and poor-outcome risk, or none for a low-risk
@@ -168,7 +194,7 @@ async def call_service(
     record system's JWT (aud: this URL). The assessment and card are committed to the
     audit store before the answer."""
     try:
-        resources = await gather_record(body, timeout=runtime.settings.cds_fhir_timeout_seconds)
+        resources = await gather_record(body, timeout=settings.cds_fhir_timeout_seconds)
     except FhirUnavailableError as error:
         _log.warning(
             "the record could not be gathered",
@@ -180,13 +206,12 @@ async def call_service(
             "prefetch lacked data and it could not be read from fhirServer",
         ) from None
     issue = functools.partial(
-        assess_and_issue,
+        issuer.assess_and_issue,
         resources,
         body=body,
         service_id=service_id,
         caller=caller,
         served=served,
-        runtime=runtime,
     )
     return await anyio.to_thread.run_sync(issue)
 
@@ -197,7 +222,11 @@ async def call_service(
     summary="CDS Hooks card feedback",
 )
 async def receive_feedback(
-    caller: FeedbackCaller, service_id: ServiceId, body: FeedbackIn, runtime: RuntimeDep
+    caller: FeedbackCaller,
+    service_id: ServiceId,
+    body: FeedbackIn,
+    audit: AuditDep,
+    metrics: MetricsDep,
 ) -> FeedbackStoredOut:
     """Whether clinicians accepted or overrode our cards, and why; stored in the audit store
     with each card's assessment. Needs the record system's JWT (aud: this URL). A card this
@@ -214,7 +243,7 @@ async def receive_feedback(
         for item in body.feedback
     ]
     store = functools.partial(
-        runtime.audit.record_feedback, service_id=service_id, iss=caller.iss, feedback=items
+        audit.cards.record_feedback, service_id=service_id, iss=caller.iss, feedback=items
     )
     try:
         stored = await anyio.to_thread.run_sync(store)
@@ -229,5 +258,5 @@ async def receive_feedback(
             ],
         ) from None
     except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
+        raise audit_unavailable(metrics, error) from error
     return FeedbackStoredOut(stored=len(stored))

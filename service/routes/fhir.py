@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from service.deps import RiskWriter, RuntimeDep, ServedModelDep
+from service.deps import RecorderDep, RiskWriter, ServedModelDep
 from service.fhir import (
     FhirInputError,
     FhirIssue,
@@ -18,7 +18,6 @@ from service.fhir import (
     risk_assessments,
 )
 from service.fhir.examples import EXAMPLE_BUNDLE
-from service.recording import score_and_record
 from service.routes._responses import error_responses
 
 FHIR_JSON = "application/fhir+json"
@@ -79,7 +78,7 @@ _BODY = {"type": "object", "description": "A FHIR R4 Bundle (collection or searc
     },
 )
 def assess_dropout_risk(
-    _caller: RiskWriter, raw: RawBody, served: ServedModelDep, runtime: RuntimeDep
+    _caller: RiskWriter, raw: RawBody, served: ServedModelDep, recorder: RecorderDep
 ) -> Response:
     """FHIR operation `$assess-dropout-risk`. Scope `risk:write`.
 
@@ -105,7 +104,7 @@ def assess_dropout_risk(
         episode = read_bundle(document)
     except FhirInputError as error:
         return _problem(422, error.issues)
-    (response,) = score_and_record([episode.request], served, runtime)
+    (response,) = recorder.score_and_record([episode.request], served)
     now = datetime.now(UTC)
     resources = risk_assessments(
         response,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from service.deps import RuntimeDep
+from service.deps import AuditDep, KeeperDep, WatcherDep
 from service.schemas.monitoring import AlertOut, MonitoringStatusOut
 from service.schemas.operations import ReadinessOut, RegistryOut
 
@@ -22,13 +22,15 @@ def health() -> dict[str, str]:
     summary="Ready to score",
     responses={503: {"model": ReadinessOut, "description": "No model, or no audit store."}},
 )
-def ready(runtime: RuntimeDep, response: Response) -> ReadinessOut:
+def ready(
+    keeper: KeeperDep, audit: AuditDep, watcher: WatcherDep, response: Response
+) -> ReadinessOut:
     """200 when a model is loaded and the audit store answers: `ready`, or `degraded` when
     the registry could not be checked (the service keeps serving its model). 503
     `not_ready` otherwise. No token needed."""
-    served = runtime.keeper.current
-    database_ok = runtime.audit.ping()
-    registry = runtime.keeper.status
+    served = keeper.current
+    database_ok = audit.ping()
+    registry = keeper.status
     if served is None or not database_ok:
         status = "not_ready"
     else:
@@ -40,12 +42,12 @@ def ready(runtime: RuntimeDep, response: Response) -> ReadinessOut:
         model_version=served.version if served else None,
         database="ok" if database_ok else "unreachable",
         registry=RegistryOut(**vars(registry)),
-        monitoring=_monitoring_status(runtime),
+        monitoring=_monitoring_status(watcher),
     )
 
 
-def _monitoring_status(runtime: RuntimeDep) -> MonitoringStatusOut:
-    status = runtime.monitoring.status
+def _monitoring_status(watcher: WatcherDep) -> MonitoringStatusOut:
+    status = watcher.status
     return MonitoringStatusOut(
         checked_at=status.checked_at,
         period_days=status.period_days,

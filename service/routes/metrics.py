@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.deps import MetricsReader, RuntimeDep
+from service.deps import KeeperDep, MetricsDep, MetricsReader
 from service.routes._responses import error_responses
 
 router = APIRouter(tags=["operations"])
@@ -20,13 +20,13 @@ router = APIRouter(tags=["operations"])
     },
     summary="Prometheus metrics",
 )
-def metrics(_caller: MetricsReader, runtime: RuntimeDep) -> Response:
+def read_metrics(_caller: MetricsReader, keeper: KeeperDep, metrics: MetricsDep) -> Response:
     """Requests, latency, assessments by risk level, audit failures, model version and
     registry reachability of this process (one per worker). Scope `metrics:read`."""
-    served = runtime.keeper.current
-    runtime.metrics.model_version.set(_numeric(served.version) if served else 0)
-    runtime.metrics.registry_reachable.set(1 if runtime.keeper.status.reachable else 0)
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    served = keeper.current
+    metrics.model_version.set(_numeric(served.version) if served else 0)
+    metrics.registry_reachable.set(1 if keeper.status.reachable else 0)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _numeric(version: str) -> float:

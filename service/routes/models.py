@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from features.engineering import OUTCOMES
-from service.deps import Admin, ModelReader, RuntimeDep, ServedModelDep
+from features.vocabulary import OUTCOMES
+from service.deps import Admin, KeeperDep, ModelReader, ServedModelDep
 from service.errors import ApiError, ErrorOut
 from service.lifecycle import RegistryUnavailableError
 from service.routes._responses import error_responses
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 @router.get("/current", responses=error_responses(401, 403, 429, 503), summary="The model serving")
 def read_current_model(
-    _caller: ModelReader, served: ServedModelDep, runtime: RuntimeDep
+    _caller: ModelReader, served: ServedModelDep, keeper: KeeperDep
 ) -> CurrentModelOut:
     """Its registered name, version and alias, held-out metrics, risk-level thresholds and
     model card, and the state of the registry. Scope `models:read`."""
@@ -49,7 +49,7 @@ def read_current_model(
         max_landmark=model.max_landmark,
         outcomes=outcomes,
         model_card=model.model_card,
-        registry=RegistryOut(**vars(runtime.keeper.status)),
+        registry=RegistryOut(**vars(keeper.status)),
     )
 
 
@@ -65,13 +65,13 @@ def read_current_model(
     },
     summary="Follow the alias now",
 )
-def reload_model(_caller: Admin, runtime: RuntimeDep) -> ReloadOut:
+def reload_model(_caller: Admin, keeper: KeeperDep) -> ReloadOut:
     """Check where the alias points and switch to that version if it moved, without waiting
     for the next poll; requests in flight finish on the version they started with.
     Scope `admin`."""
-    before = runtime.keeper.current
+    before = keeper.current
     try:
-        after = runtime.keeper.refresh()
+        after = keeper.refresh()
     except RegistryUnavailableError as error:
         raise ApiError(
             503,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.audit import AuditUnavailableError
-from service.deps import AuditReader, RuntimeDep
+from service.deps import AuditReader, SettingsDep, WatcherDep
 from service.errors import ApiError, FieldError
 from service.routes._responses import error_responses
 from service.schemas.monitoring import MonitoringOut
@@ -22,7 +22,8 @@ MIN_WINDOW_DAYS = 1 / 24
 @router.get("", responses=error_responses(401, 403, 422, 429, 503), summary="Monitoring report")
 def monitoring_report(
     _caller: AuditReader,
-    runtime: RuntimeDep,
+    settings: SettingsDep,
+    watcher: WatcherDep,
     since: Annotated[
         datetime | None,
         Query(description="Start (ISO 8601 with offset); default: the monitoring period ago."),
@@ -53,7 +54,7 @@ def monitoring_report(
         until = datetime.now().astimezone()
     if since is None:
         try:
-            since = until - timedelta(days=runtime.settings.monitoring_period_days)
+            since = until - timedelta(days=settings.monitoring.period_days)
         except OverflowError:  # an until within the period of year 1
             since = datetime.min.replace(tzinfo=UTC)
     if since >= until:
@@ -64,7 +65,7 @@ def monitoring_report(
             fields=[FieldError(path="since", message="must be before until", type="period")],
         )
     try:
-        report = runtime.monitoring.report(
+        report = watcher.report(
             since=since,
             until=until,
             window=timedelta(days=window_days) if window_days else None,

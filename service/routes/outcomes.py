@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.audit import AuditUnavailableError
-from service.deps import OutcomeWriter, RuntimeDep
+from service.deps import AuditDep, MetricsDep, OutcomeWriter
 from service.recording import audit_unavailable
 from service.routes._responses import error_responses
 from service.schemas.outcomes import OutcomeRecorded, OutcomeReport
@@ -20,19 +20,19 @@ router = APIRouter(prefix="/v1/outcomes", tags=["outcomes"])
     summary="Report how an episode ended",
 )
 def report_outcome(
-    body: OutcomeReport, caller: OutcomeWriter, runtime: RuntimeDep
+    body: OutcomeReport, caller: OutcomeWriter, audit: AuditDep, metrics: MetricsDep
 ) -> OutcomeRecorded:
     """Termination (completed, dropout, referred, ongoing) and end date of a client's
     episode, committed to the audit store before the answer. Scope `outcomes:write`."""
     try:
-        stored = runtime.audit.record_outcome(
+        stored = audit.record_outcome(
             client_id=body.client_id,
             termination=body.termination,
             end_date=body.end_date,
             reported_by=caller.name,
         )
     except AuditUnavailableError as error:
-        raise audit_unavailable(runtime, error) from error
+        raise audit_unavailable(metrics, error) from error
     return OutcomeRecorded(
         outcome_id=stored.outcome_id,
         recorded_at=stored.created_at,

@@ -15,12 +15,12 @@ from fastapi.responses import HTMLResponse
 from models.bundle import IncompatibleModelError
 from models.registry_store import download_model
 from service.audit import AuditUnavailableError
-from service.deps import RuntimeDep
-from service.reports.links import model_card_subject, report_subject
+from service.deps import AuditDep, KeeperDep, LinksDep, SettingsDep, TokensDep
+from service.reports.links import LinkSigner, model_card_subject, report_subject
 from service.reports.pages import error_page, model_card_page, report_page
 from service.reports.view import report_view
 from service.routes._responses import error_responses
-from service.security import Scope
+from service.security import Scope, TokenBook
 
 router = APIRouter(tags=["clinician pages"])
 
@@ -57,23 +57,25 @@ Signature = Annotated[str | None, Query(description="Signed link: HMAC-SHA256, h
 def read_report(
     assessment_id: str,
     request: Request,
-    runtime: RuntimeDep,
+    audit: AuditDep,
+    links: LinksDep,
+    tokens: TokensDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> HTMLResponse:
     """Both risks in words and numbers, the factors, signals, charts against the expected
     recovery, and how to read it. Scope `audit:read` (bearer token) or a signed link."""
-    refused = _refusal(request, runtime, Scope.AUDIT_READ, report_subject(assessment_id),
-                       expires, signature)  # fmt: skip
+    refused = _refusal(request, links, tokens, Scope.AUDIT_READ,
+                       report_subject(assessment_id), expires, signature)  # fmt: skip
     if refused is not None:
         return refused
     try:
-        stored = runtime.audit.get_assessment(assessment_id)
+        stored = audit.get_assessment(assessment_id)
     except AuditUnavailableError:
         return error_page(503, "The audit store is not answering; please try again shortly.")
     if stored is None:
         return error_page(404, "There is no assessment with this id.")
-    card_link = f"/models/{stored.model_version}/card?" + runtime.links.query(
+    card_link = f"/models/{stored.model_version}/card?" + links.query(
         model_card_subject(stored.model_version)
     )
     return HTMLResponse(report_page(report_view(stored), model_card_url=card_link))
@@ -88,33 +90,37 @@ def read_report(
 def read_model_card(
     version: str,
     request: Request,
-    runtime: RuntimeDep,
+    keeper: KeeperDep,
+    settings: SettingsDep,
+    links: LinksDep,
+    tokens: TokensDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> HTMLResponse:
     """How the model was built and tested, its metrics and limits, rendered from the card
     registered with the version. Scope `models:read` (bearer token) or a signed link."""
-    refused = _refusal(request, runtime, Scope.MODELS_READ, model_card_subject(version),
-                       expires, signature)  # fmt: skip
+    refused = _refusal(request, links, tokens, Scope.MODELS_READ,
+                       model_card_subject(version), expires, signature)  # fmt: skip
     if refused is not None:
         return refused
-    served = runtime.keeper.current
+    served = keeper.current
     if served is not None and served.version == version:
         card = served.model.model_card
     else:
         from mlflow.exceptions import MlflowException  # here: importing MLflow takes seconds
 
         try:
-            card = download_model(runtime.settings, version).model_card
+            card = download_model(settings, version).model_card
         except (MlflowException, IncompatibleModelError, OSError):
             return error_page(404, f"No model card of version {version} could be found.")
-    name = runtime.settings.model_name
+    name = settings.model_name
     return HTMLResponse(model_card_page(name=name, version=version, card_markdown=card))
 
 
 def _refusal(
     request: Request,
-    runtime: RuntimeDep,
+    links: LinkSigner,
+    tokens: TokenBook,
     scope: Scope,
     subject: str,
     expires: int | None,
@@ -124,11 +130,11 @@ def _refusal(
     if expires is not None or signature is not None:
         if expires is None or signature is None:
             return error_page(403, "This link is incomplete; open it again from the record.")
-        if runtime.links.verify(subject, expires=expires, signature=signature):
+        if links.verify(subject, expires=expires, signature=signature):
             return None
         return error_page(403, "This link has expired or is not valid; open it again.")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    caller = runtime.tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+    caller = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
     if caller is None:
         return error_page(401, "Open this page from the record system, or sign in with a token.")
     if scope not in caller.scopes:

@@ -14,11 +14,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from features.vocabulary import GENDERS, PRIMARY_CONCERNS, RISK_LEVELS
 from service.schemas._problems import problem, raise_problems
 
-Gender = Literal["female", "male", "nonbinary", "unknown"]
-Concern = Literal["depression", "anxiety", "ocd", "panic", "phobia", "other"]
-RiskLevel = Literal["low", "moderate", "high"]
+Gender = Literal[GENDERS]
+Concern = Literal[PRIMARY_CONCERNS]
+RiskLevel = Literal[RISK_LEVELS]
 #: Appointments per request; far beyond any episode, small enough to bound the work.
 MAX_SESSIONS = 200
 

@@ -1,10 +1,12 @@
-"""What ``GET /v1/monitoring`` answers: the report of :func:`training.monitoring.monitor`."""
+"""What ``GET /v1/monitoring`` answers: the report of :func:`monitoring.report.monitor`."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+
+from monitoring.alerts import AlertThresholds
 
 
 class IntervalOut(BaseModel):
@@ -95,15 +97,8 @@ class AlertOut(BaseModel):
     message: str
 
 
-class AlertThresholdsOut(BaseModel):
+class AlertThresholdsOut(AlertThresholds):
     """The thresholds in force (settings ``DROPOUT_RISK_MONITORING_*``)."""
-
-    feature_psi: float
-    score_psi: float
-    min_assessments: int
-    min_auroc: float
-    max_calibration_gap: float
-    min_labelled: int
 
 
 class MonitoringOut(BaseModel):

@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from features.vocabulary import TERMINATIONS
 from service.schemas._problems import problem, raise_problems
 
-Termination = Literal["completed", "dropout", "referred", "ongoing"]
+Termination = Literal[TERMINATIONS]
 
 
 class OutcomeReport(BaseModel):

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from cli.audit_commands import REPORT_FILE
 from cli.main import app
 from features.contract import read_extract, validate_extract
-from features.schemas import CLIENT_COLUMNS, TERMINATIONS
+from features.schemas import CLIENT_COLUMNS
+from features.vocabulary import TERMINATIONS
 from models.registry_store import (
     CHAMPION,
     MODEL_NAME,

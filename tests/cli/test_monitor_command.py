@@ -11,7 +11,7 @@ from cli.main import app
 from features.contract import validate_extract
 from service.audit import AuditStore, NewAssessment
 from tests.service.conftest import register_trained, registry_settings
-from tests.training.assessment_records import reported_outcomes, scored_records
+from tests.support.records import reported_outcomes, scored_records
 from training.synth import simulate_cohort
 
 runner = CliRunner()

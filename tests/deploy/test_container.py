@@ -59,3 +59,26 @@ def test_compose_runs_service_postgres_and_mlflow_without_literal_secrets():
             if "PASSWORD" in key:
                 assert str(value).startswith("${"), f"literal secret: {name}.{key}"
     assert "${POSTGRES_PASSWORD" in environment["DATABASE_URL"]
+
+
+def _top_level_packages() -> set[str]:
+    """Every top-level Python package of the project (tests, benches and data aside)."""
+    return {
+        path.parent.name
+        for path in ROOT.glob("*/__init__.py")
+        if path.parent.name not in {"tests", "bench", "data"}
+    }
+
+
+def test_every_top_level_package_is_in_the_wheel_and_the_image():
+    """A new package left out of the image must fail here, not in a deployment."""
+    import tomllib
+
+    packages = _top_level_packages()
+    assert {"features", "models", "training", "monitoring", "service", "cli"} <= packages
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]) == packages
+    copied = set(re.findall(r"^COPY (\w+) \1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert copied == packages
+    layered = set(pyproject["tool"]["importlinter"]["root_packages"])
+    assert layered == packages, "every package takes a place in the import-layer contract"

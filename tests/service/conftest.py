@@ -30,12 +30,12 @@ class Registry:
 
 def register_trained(trained, settings) -> str:
     """Register the trained test model in ``settings``' store; return the new version."""
-    from training.registry import HeldOut, register
+    from training.registry import register
 
     registration = register(
         trained.model,
         settings=settings,
-        held_out={o: HeldOut(*trained.held_out[o]) for o in ("dropout", "poor_outcome")},
+        held_out=trained.held_out,
         params={"note": "service tests"},
         metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
         baselines=trained.baselines,

@@ -42,9 +42,36 @@ def test_conventional_variables_are_followed(monkeypatch):
         ("DROPOUT_RISK_REGISTRY_POLL_SECONDS", "0"),
         ("DROPOUT_RISK_API_TOKENS", '[{"name": "x", "sha256": "secret", "scopes": ["admin"]}]'),
         ("DROPOUT_RISK_LOG_LEVEL", "LOUD"),
+        ("DROPOUT_RISK_MONITORING_MIN_AUROC", "1.5"),
+        ("DROPOUT_RISK_MONITORING_INTERVAL_SECONDS", "-1"),
     ],
 )
 def test_unsafe_values_are_refused(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         ServiceSettings()
+
+
+def test_the_monitoring_variables_keep_their_names(monkeypatch):
+    """The monitoring settings are one nested object; their variables are spelled as before."""
+    for name, value in {
+        "PERIOD_DAYS": "7",
+        "INTERVAL_SECONDS": "0",
+        "FEATURE_PSI": "0.3",
+        "SCORE_PSI": "0.2",
+        "MIN_ASSESSMENTS": "50",
+        "MIN_AUROC": "0.65",
+        "MAX_CALIBRATION_GAP": "0.04",
+        "MIN_LABELLED": "20",
+    }.items():
+        monkeypatch.setenv(f"DROPOUT_RISK_MONITORING_{name}", value)
+    monitoring = ServiceSettings().monitoring
+    assert (monitoring.period_days, monitoring.interval_seconds) == (7, 0)
+    assert monitoring.thresholds().model_dump() == {
+        "feature_psi": 0.3,
+        "score_psi": 0.2,
+        "min_assessments": 50,
+        "min_auroc": 0.65,
+        "max_calibration_gap": 0.04,
+        "min_labelled": 20,
+    }

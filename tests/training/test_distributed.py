@@ -101,7 +101,7 @@ def test_the_dask_run_registers_a_version_that_loads_and_scores(extract, dask_ru
     assert scores["dropout_probability"].between(0, 1).all()
     assert scores["dropout_factors"].str.len().gt(2).all()
     for outcome in ("dropout", "poor_outcome"):
-        features = run.result.held_out[outcome][0]
+        features = run.result.held_out[outcome].features
         np.testing.assert_allclose(
             model.outcome_model(outcome).probability(features),
             run.result.model.outcome_model(outcome).probability(features),
@@ -115,14 +115,14 @@ def test_the_dask_run_matches_the_single_machine_path(extract, dask_run):
     assert run.result.counts == single.counts
     for outcome in ("dropout", "poor_outcome"):
         ours, theirs = run.result.held_out[outcome], single.held_out[outcome]
-        np.testing.assert_array_equal(ours[2], theirs[2])  # the same test clients, in order
-        np.testing.assert_array_equal(ours[1], theirs[1])
-        np.testing.assert_allclose(ours[0], theirs[0], equal_nan=True)
-        dask_auroc = run.result.metrics[outcome]["test"]["xgboost"]["auroc"]["value"]
-        single_auroc = single.metrics[outcome]["test"]["xgboost"]["auroc"]["value"]
+        np.testing.assert_array_equal(ours.clients, theirs.clients)  # same clients, in order
+        np.testing.assert_array_equal(ours.labels, theirs.labels)
+        np.testing.assert_allclose(ours.features, theirs.features, equal_nan=True)
+        dask_auroc = run.result.metrics[outcome]["test"]["xgboost"]["auroc"].value
+        single_auroc = single.metrics[outcome]["test"]["xgboost"]["auroc"].value
         assert dask_auroc > 0.65, (outcome, dask_auroc)
         assert abs(dask_auroc - single_auroc) < AUROC_TOLERANCE, (dask_auroc, single_auroc)
-        slope = run.result.metrics[outcome]["test"]["xgboost"]["calibration_slope"]["value"]
+        slope = run.result.metrics[outcome]["test"]["xgboost"]["calibration_slope"].value
         assert 0.6 < slope < 1.5, (outcome, slope)
     expected = fingerprint(clients, sessions, ())
     recorded = {k: v for k, v in _fingerprint_of(dask_run).items() if k != "files"}

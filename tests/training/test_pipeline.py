@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.evaluation import bootstrap_metrics, calibration_slope_intercept, point_metrics
+from models.metrics import bootstrap_metrics, calibration_slope_intercept, point_metrics
 from training.fitting import choose_thresholds, is_test_client, split_clients
 
 
@@ -41,7 +41,7 @@ def test_metrics_and_tables_are_reported_for_both_outcomes(trained):
         test = trained.metrics[outcome]["test"]
         assert set(test) == {"xgboost", "logistic", "srs_below_cutoff", "not_on_track"}
         auroc = test["xgboost"]["auroc"]
-        assert auroc["low"] <= auroc["value"] <= auroc["high"]
+        assert auroc.low <= auroc.value <= auroc.high
         for name in ("sensitivity_at_high", "ppv_at_moderate", "ece", "calibration_slope"):
             assert name in test["xgboost"]
         assert {f"{outcome}_by_{g}" for g in ("landmark", "gender", "age_band", "clinic")} <= set(
@@ -86,7 +86,7 @@ def test_bootstrap_interval_contains_the_estimate_and_narrows_with_data():
         p = rng.uniform(size=n)
         y = (rng.uniform(size=n) < p).astype(float)
         stats = bootstrap_metrics(y, p, np.arange(n), replicates=100)["auroc"]
-        assert stats["low"] <= stats["value"] <= stats["high"]
-        return stats["high"] - stats["low"]
+        assert stats.low <= stats.value <= stats.high
+        return stats.high - stats.low
 
     assert width(8000) < width(500)

@@ -11,7 +11,6 @@ from features.engineering import FEATURE_NAMES
 from models.bundle import OutcomeModel, RiskModel
 from models.calibration import MarginCalibrator
 from training.registry import (
-    HeldOut,
     champion_version,
     client,
     load_model,
@@ -21,7 +20,7 @@ from training.registry import (
 
 
 def _held_out(trained):
-    return {o: HeldOut(*trained.held_out[o]) for o in ("dropout", "poor_outcome")}
+    return trained.held_out
 
 
 def _register(trained, settings, model=None):
@@ -59,7 +58,7 @@ def test_round_trip_through_the_registry_gives_identical_probabilities(trained, 
     loaded, version = load_model(mlflow_settings)
     assert version == registration.version
     for outcome in ("dropout", "poor_outcome"):
-        features = trained.held_out[outcome][0]
+        features = trained.held_out[outcome].features
         np.testing.assert_array_equal(
             loaded.outcome_model(outcome).probability(features),
             trained.model.outcome_model(outcome).probability(features),
@@ -105,7 +104,7 @@ def test_unknown_versions_and_missing_champions_are_lookup_errors(mlflow_setting
 def test_the_registered_pyfunc_loads_in_mlflow_and_predicts(trained, mlflow_settings):
     registration = _register(trained, mlflow_settings)
     pyfunc = mlflow.pyfunc.load_model(f"models:/dropout-risk/{registration.version}")
-    features = trained.held_out["dropout"][0][:20]
+    features = trained.held_out["dropout"].features[:20]
     predicted = pyfunc.predict(pd.DataFrame(features, columns=list(FEATURE_NAMES)))
     np.testing.assert_allclose(
         predicted["dropout_probability"], trained.model.dropout.probability(features), atol=1e-12

@@ -37,4 +37,4 @@ def test_model_card_has_use_data_metrics_subgroups_thresholds_and_limits(trained
     dropout = trained.model.dropout.thresholds
     assert f"| Dropout | {dropout.moderate:.1%} | {dropout.high:.1%} |" in card
     auroc = trained.metrics["dropout"]["test"]["xgboost"]["auroc"]
-    assert f"{auroc['value']:.3f} ({auroc['low']:.3f}-{auroc['high']:.3f})" in card
+    assert f"{auroc.value:.3f} ({auroc.low:.3f}-{auroc.high:.3f})" in card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.schemas import GENDERS, PRIMARY_CONCERNS
+from features.vocabulary import GENDERS, PRIMARY_CONCERNS
 from training.synth.params import SimulationParams
 from training.synth.setting import Setting
 

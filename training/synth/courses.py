@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from features.instruments import INSTRUMENTS
-from features.schemas import PRIMARY_CONCERNS
+from features.vocabulary import PRIMARY_CONCERNS
 from training.synth.observe import OUTCOME_MEASURES, score_noise_sd
 from training.synth.params import SimulationParams
 from training.synth.setting import Setting

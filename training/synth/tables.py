@@ -16,7 +16,7 @@ import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
-from features.schemas import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
+from features.vocabulary import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
 from training.synth.observe import Block
 from training.synth.setting import Setting
 

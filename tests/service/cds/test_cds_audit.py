@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.audit import AuditStore, NewFeedback, UnknownCardError
+from service.audit.engine import create_audit_engine
 from service.audit.tables import TokenIdRow
 
 EHR = "https://ehr.example.org"
@@ -37,7 +39,7 @@ def _assessment(store: AuditStore) -> str:
 
 
 def _card(store: AuditStore, *, iss: str = EHR, service_id: str = "psychotherapy-risk"):
-    return store.record_card(
+    return store.cards.record_card(
         card_uuid=str(uuid.uuid4()).upper(),  # any spelling is stored canonically
         assessment_id=_assessment(store),
         service_id=service_id,
@@ -54,8 +56,8 @@ def _item(card_uuid: str, outcome: str = "accepted", **changes) -> NewFeedback:
 def test_feedback_is_stored_with_the_assessment_its_card_showed(store):
     card = _card(store)
     assert card.card_uuid == card.card_uuid.lower()
-    assert store.get_card(card.card_uuid.upper()) == card
-    stored = store.record_feedback(
+    assert store.cards.get_card(card.card_uuid.upper()) == card
+    stored = store.cards.record_feedback(
         service_id="psychotherapy-risk",
         iss=EHR,
         feedback=[
@@ -70,13 +72,13 @@ def test_feedback_is_stored_with_the_assessment_its_card_showed(store):
         ],
     )
     assert [f.assessment_id for f in stored] == [card.assessment_id] * 2
-    read = list(store.feedback(service_id="psychotherapy-risk"))
+    read = list(store.cards.feedback(service_id="psychotherapy-risk"))
     assert sorted(read, key=lambda f: f.outcome) == sorted(stored, key=lambda f: f.outcome)
     overridden = next(f for f in read if f.outcome == "overridden")
     assert overridden.user_comment == "Zoë — knows the client well"
     assert overridden.outcome_timestamp == datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-    assert list(store.feedback(service_id="another-service")) == []
-    assert list(store.feedback(since=datetime.now(UTC) + timedelta(minutes=1))) == []
+    assert list(store.cards.feedback(service_id="another-service")) == []
+    assert list(store.cards.feedback(since=datetime.now(UTC) + timedelta(minutes=1))) == []
 
 
 @pytest.mark.parametrize("mismatch", ["unknown", "not a uuid", "other ehr", "other service"])
@@ -89,11 +91,11 @@ def test_feedback_on_a_card_not_sent_to_that_ehr_stores_nothing(store, mismatch)
         "other service": _item(_card(store, service_id="other").card_uuid),
     }[mismatch]
     with pytest.raises(UnknownCardError) as raised:
-        store.record_feedback(
+        store.cards.record_feedback(
             service_id="psychotherapy-risk", iss=EHR, feedback=[_item(card.card_uuid), stranger]
         )
     assert raised.value.positions == [1]
-    assert list(store.feedback()) == []
+    assert list(store.cards.feedback()) == []
 
 
 def test_invalid_feedback_is_refused(store):
@@ -101,9 +103,9 @@ def test_invalid_feedback_is_refused(store):
     naive = NewFeedback(card.card_uuid, "accepted", datetime(2026, 6, 1, 12, 0))
     for item in (_item(card.card_uuid, "ignored"), naive):
         with pytest.raises(ValueError):
-            store.record_feedback(service_id="psychotherapy-risk", iss=EHR, feedback=[item])
+            store.cards.record_feedback(service_id="psychotherapy-risk", iss=EHR, feedback=[item])
     with pytest.raises(ValueError):
-        store.record_card(
+        store.cards.record_card(
             card_uuid="x",
             assessment_id=str(uuid.uuid4()),
             service_id="s",
@@ -112,19 +114,22 @@ def test_invalid_feedback_is_refused(store):
         )
 
 
-def test_a_token_id_is_accepted_once_per_issuer_until_it_expires(store):
+def test_a_token_id_is_accepted_once_per_issuer_until_it_expires(store, audit_url):
     later = datetime.now(UTC) + timedelta(minutes=5)
-    assert store.remember_token_id(iss=EHR, jti="j-1", expires_at=later) is True
-    assert store.remember_token_id(iss=EHR, jti="j-1", expires_at=later) is False
-    assert store.remember_token_id(iss="https://other.example.org", jti="j-1", expires_at=later)
+    assert store.token_ids.remember_token_id(iss=EHR, jti="j-1", expires_at=later) is True
+    assert store.token_ids.remember_token_id(iss=EHR, jti="j-1", expires_at=later) is False
+    other = "https://other.example.org"
+    assert store.token_ids.remember_token_id(iss=other, jti="j-1", expires_at=later)
 
     past = datetime.now(UTC) - timedelta(seconds=1)
-    assert store.remember_token_id(iss=EHR, jti="j-old", expires_at=past) is True
+    assert store.token_ids.remember_token_id(iss=EHR, jti="j-old", expires_at=past) is True
     # The next write drops expired ids: the table holds only tokens still presentable.
-    assert store.remember_token_id(iss=EHR, jti="j-2", expires_at=later) is True
-    with store._reading() as session:
+    assert store.token_ids.remember_token_id(iss=EHR, jti="j-2", expires_at=later) is True
+    engine = create_audit_engine(audit_url)  # read the table as another process would
+    with Session(engine) as session:
         jtis = set(session.scalars(select(TokenIdRow.jti)))
         assert session.scalar(select(func.count()).select_from(TokenIdRow)) == 3
+    engine.dispose()
     assert jtis == {"j-1", "j-2"}
     with pytest.raises(ValueError):
-        store.remember_token_id(iss=EHR, jti="j-3", expires_at=datetime(2030, 1, 1))
+        store.token_ids.remember_token_id(iss=EHR, jti="j-3", expires_at=datetime(2030, 1, 1))

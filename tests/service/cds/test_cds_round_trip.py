@@ -234,7 +234,7 @@ def test_feedback_is_stored_with_the_card_s_assessment(cds, ehr, cases, tmp_path
     assert cds.feedback([unknown], service="no-such-service").status_code == 404
 
     with AuditStore.open(f"sqlite:///{tmp_path / 'audit.db'}") as store:
-        stored = sorted(store.feedback(service_id=SERVICE_ID), key=lambda f: f.outcome)
+        stored = sorted(store.cards.feedback(service_id=SERVICE_ID), key=lambda f: f.outcome)
     assert [f.outcome for f in stored] == ["accepted", "overridden"]  # the 422 stored nothing
     assert {f.assessment_id for f in stored} == {assessment_id}
     assert stored[1].override_code == reason["code"]

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 
 from service.app import create_app
 from service.audit import AuditStore
+from service.recording import Recorder
 
 
 def test_health_and_ready(api, registry):
@@ -46,7 +47,9 @@ def test_an_unreachable_audit_store_refuses_to_acknowledge_and_is_not_ready(
     unreachable = create_engine(
         "postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
     )
-    api.app.state.runtime = dataclasses.replace(runtime, audit=AuditStore(engine=unreachable))
+    store = AuditStore(engine=unreachable)
+    recorder = Recorder(audit=store, metrics=runtime.metrics, factors=runtime.settings.factors)
+    api.app.state.runtime = dataclasses.replace(runtime, audit=store, recorder=recorder)
     ready = api.get("/ready")
     assert ready.status_code == 503
     assert ready.json()["database"] == "unreachable"

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitoring.settings import MonitoringSettings
 from service.security import Scope
 
 OUTCOMES = {"c-0": "dropout", "c-1": "completed", "c-2": "dropout", "c-3": "completed"}
@@ -21,11 +22,13 @@ def monitored_api(registry, make_settings, audit_url):
     settings = make_settings(
         tracking_uri=registry.tracking_uri,
         database_url=audit_url,
-        monitoring_interval_seconds=0,  # checks run when the test says
-        monitoring_min_assessments=1,
-        monitoring_feature_psi=0.5,
-        monitoring_min_labelled=1,
-        monitoring_max_calibration_gap=0.01,
+        monitoring=MonitoringSettings(
+            interval_seconds=0,  # checks run when the test says
+            min_assessments=1,
+            feature_psi=0.5,
+            min_labelled=1,
+            max_calibration_gap=0.01,
+        ),
     )
     with TestClient(create_app(settings)) as client:
         yield client

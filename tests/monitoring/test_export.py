@@ -17,15 +17,9 @@ from hypothesis import strategies as st
 
 from features.contract import validate_extract
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
-from features.schemas import (
-    CLIENT_COLUMNS,
-    GENDERS,
-    PRIMARY_CONCERNS,
-    SESSION_COLUMNS,
-    TERMINATIONS,
-    SessionsSchema,
-)
-from training.export import reconstruct_extract
+from features.schemas import CLIENT_COLUMNS, SESSION_COLUMNS, SessionsSchema
+from features.vocabulary import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
+from monitoring.export import reconstruct_extract
 
 T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 

@@ -1,26 +1,26 @@
 """The service watching itself: monitoring reports from its audit store, on demand and on a timer.
 
 ``GET /v1/monitoring`` asks :meth:`MonitoringWatcher.report` for any period. A background
-thread runs :meth:`MonitoringWatcher.check` over the trailing ``monitoring_period_days`` every
-``monitoring_interval_seconds``; its alerts show in ``/ready`` (details) and ``/metrics``
+thread runs :meth:`MonitoringWatcher.check` over the trailing ``monitoring.period_days`` every
+``monitoring.interval_seconds``; its alerts show in ``/ready`` (details) and ``/metrics``
 (``dropout_risk_monitoring_alerts`` by kind), so an alert reaches whoever watches either.
-The computations are :func:`training.monitoring.monitor`'s, the same as ``dropout-risk
+The computations are :func:`monitoring.report.monitor`'s, the same as ``dropout-risk
 monitor``'s; drift needs the training profile, which the service has for the model it serves.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from monitoring.alerts import ALERT_CODES, MonitoringAlert
+from monitoring.report import MonitoringReport, monitor
 from service.audit import AuditStore, AuditUnavailableError
 from service.lifecycle import ModelKeeper
 from service.observability import ServiceMetrics
+from service.periodic import PeriodicTask
 from service.settings import ServiceSettings
-from training.alerts import ALERT_CODES
-from training.monitoring import Alert, MonitoringReport, monitor
 
 _log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class MonitoringStatus:
 
     period_days: float
     checked_at: datetime | None = None
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[MonitoringAlert] = field(default_factory=list)
     error: str | None = None
 
 
@@ -50,9 +50,13 @@ class MonitoringWatcher:
         self._audit = audit
         self._keeper = keeper
         self._metrics = metrics
-        self._status = MonitoringStatus(period_days=settings.monitoring_period_days)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._status = MonitoringStatus(period_days=settings.monitoring.period_days)
+        self._task = PeriodicTask(
+            "monitoring-check",
+            self.check,
+            interval_seconds=settings.monitoring.interval_seconds,
+            on_error=self._check_failed,
+        )
 
     @property
     def status(self) -> MonitoringStatus:
@@ -83,13 +87,13 @@ class MonitoringWatcher:
             since=since,
             until=until,
             window=window,
-            thresholds=self._settings.alert_thresholds(),
+            thresholds=self._settings.monitoring.thresholds(),
         )
 
     def check(self) -> MonitoringStatus:
         """Monitor the trailing period now; publish its alerts to ``/ready`` and ``/metrics``."""
         now = datetime.now(UTC)
-        period = self._settings.monitoring_period_days
+        period = self._settings.monitoring.period_days
         try:
             report = self.report(since=now - timedelta(days=period), until=now, window=None)
         except AuditUnavailableError as error:
@@ -120,34 +124,23 @@ class MonitoringWatcher:
         return self._status
 
     def start(self) -> None:
-        """Check now and then every ``monitoring_interval_seconds``, in a daemon thread."""
-        interval = self._settings.monitoring_interval_seconds
-        if interval <= 0 or self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(interval,), name="monitoring-check", daemon=True
-        )
-        self._thread.start()
+        """Check now and then every ``monitoring.interval_seconds``, in a daemon thread."""
+        if self._settings.monitoring.interval_seconds > 0:
+            self._task.start(first_delay_seconds=0.0)
 
     def stop(self) -> None:
         """Stop the periodic check (waits for a check in progress)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._task.stop()
 
-    def _run(self, interval: float) -> None:
-        while True:
-            try:
-                self.check()
-            except Exception as error:  # noqa: BLE001 - the check must never end the thread
-                _log.exception("monitoring check failed", extra={"event": "monitoring_failed"})
-                self._status = MonitoringStatus(
-                    period_days=self._status.period_days,
-                    checked_at=self._status.checked_at,
-                    alerts=self._status.alerts,
-                    error=f"the last check failed ({type(error).__name__}); see the log",
-                )
-            if self._stop.wait(interval):
-                return
+    def _check_failed(self, error: Exception) -> None:
+        _log.error(
+            "monitoring check failed",
+            exc_info=error,
+            extra={"event": "monitoring_failed"},
+        )
+        self._status = MonitoringStatus(
+            period_days=self._status.period_days,
+            checked_at=self._status.checked_at,
+            alerts=self._status.alerts,
+            error=f"the last check failed ({type(error).__name__}); see the log",
+        )

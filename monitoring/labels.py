@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from features.engineering import OUTCOMES
 from features.labels import derive_labels
-from training.export import StoredAssessmentLike, StoredOutcomeLike, reconstruct_extract
+from features.vocabulary import OUTCOMES
+from monitoring.export import reconstruct_extract
+from monitoring.records import StoredAssessment, StoredOutcome
 
 
 def outcome_labels(
-    latest: Iterable[StoredAssessmentLike], outcomes: Iterable[StoredOutcomeLike]
+    latest: Iterable[StoredAssessment], outcomes: Iterable[StoredOutcome]
 ) -> dict[str, dict[str, float]]:
     """Per outcome, ``{client_id: 1.0 or 0.0}`` for every assessed client with a label.
 

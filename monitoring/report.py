@@ -1,12 +1,12 @@
 """Monitoring a model in production from its audit trail.
 
 For each model version and time window of stored assessments: the score distribution,
-input drift against the training population (:mod:`training.drift`), and, for clients whose
+input drift against the training population (:mod:`monitoring.drift`), and, for clients whose
 episode has ended and been reported through ``POST /v1/outcomes``, realised discrimination
 and calibration with client-cluster bootstrap intervals. Thresholds turn these into alerts.
 
-Records are duck-typed (the service's :class:`StoredAssessment` and :class:`StoredOutcome`
-fit), so this module imports nothing of the service. Labels come from the same
+It reads the stored records of :mod:`monitoring.records` (what the audit store returns), so
+it imports nothing of the service. Labels come from the same
 reconstruction as ``dropout-risk export`` and the contract's label rules, so a realised
 AUROC here is the AUROC a retraining on the export would see.
 """
@@ -17,44 +17,22 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
-from features.engineering import OUTCOMES, compute_features
+from features.engineering import compute_features
 from features.history import HistoryBatch
-from training.alerts import AlertThresholds
-from training.drift import Drift, drift_against, score_binned
-from training.evaluation import bootstrap_metrics
-from training.export import StoredOutcomeLike
-from training.monitoring_labels import outcome_labels
+from features.vocabulary import OUTCOMES, RISK_LEVELS
+from models.metrics import bootstrap_metrics
+from models.profile import score_binned
+from monitoring.alerts import AlertThresholds, MonitoringAlert, window_alerts
+from monitoring.drift import Drift, drift_against
+from monitoring.labels import outcome_labels
+from monitoring.records import StoredAssessment, StoredOutcome
 
 REALISED_METRICS = ("auroc", "brier", "calibration_in_the_large")
-RISK_LEVELS = ("low", "moderate", "high")
-
-
-class AssessmentRecord(Protocol):
-    """What monitoring reads of a stored assessment."""
-
-    created_at: datetime
-    client_id: str
-    as_of_session: int
-    model_version: str
-    request: dict[str, Any]
-    response: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One breached threshold."""
-
-    code: str
-    model_version: str
-    window_start: datetime
-    subject: str
-    value: float
-    threshold: float
-    message: str
 
 
 @dataclass
@@ -82,7 +60,7 @@ class MonitoringReport:
     window_days: float | None
     thresholds: AlertThresholds
     windows: list[WindowReport] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[MonitoringAlert] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (datetimes as ISO 8601 text, NaN as None)."""
@@ -101,8 +79,8 @@ class _Group:
 
 
 def monitor(
-    assessments: Iterable[AssessmentRecord],
-    outcomes: Iterable[StoredOutcomeLike],
+    assessments: Iterable[StoredAssessment],
+    outcomes: Iterable[StoredOutcome],
     *,
     references: Mapping[str, Mapping[str, Any] | None],
     since: datetime | None = None,
@@ -128,7 +106,7 @@ def monitor(
     """
     thresholds = thresholds or AlertThresholds()
     groups: dict[tuple[str, int], _Group] = defaultdict(_Group)
-    latest: dict[str, AssessmentRecord] = {}
+    latest: dict[str, StoredAssessment] = {}
     origin = since
     for record in assessments:
         created = record.created_at
@@ -160,16 +138,16 @@ def monitor(
             version, start, end, group, references.get(version), labels, replicates, seed
         )
         report.windows.append(section)
-        report.alerts.extend(_alerts(section, thresholds))
+        report.alerts.extend(window_alerts(section, thresholds))
     return report
 
 
-def _view_order(record: AssessmentRecord) -> tuple[int, datetime]:
+def _view_order(record: StoredAssessment) -> tuple[int, datetime]:
     """The record system's latest view of an episode: the most sessions, then the newest."""
     return (len(record.request.get("sessions", [])), record.created_at)
 
 
-def _gather(group: _Group, record: AssessmentRecord) -> None:
+def _gather(group: _Group, record: StoredAssessment) -> None:
     request = record.request
     client = {**request["client"], "intake_date": _day(request["client"]["intake_date"])}
     sessions = [{**s, "session_date": _day(s["session_date"])} for s in request["sessions"]]
@@ -293,60 +271,9 @@ def _realised(
     }
 
 
-def _alerts(section: WindowReport, thresholds: AlertThresholds) -> list[Alert]:
-    found: list[Alert] = []
-
-    def alert(code: str, subject: str, value: float, threshold: float, message: str) -> None:
-        found.append(
-            Alert(code, section.model_version, section.start, subject, value, threshold, message)
-        )
-
-    if section.drift is not None and section.assessments >= thresholds.min_assessments:
-        for outcome, psi in section.drift["scores"].items():
-            if psi > thresholds.score_psi:
-                alert(
-                    "score_drift",
-                    outcome,
-                    psi,
-                    thresholds.score_psi,
-                    f"{outcome} scores have shifted from training (PSI {psi:.2f})",
-                )
-        shifted = {**section.drift["features"]}
-        shifted |= {f"availability:{m}": v for m, v in section.drift["availability"].items()}
-        for name, psi in shifted.items():
-            if psi > thresholds.feature_psi:
-                alert(
-                    "input_drift",
-                    name,
-                    psi,
-                    thresholds.feature_psi,
-                    f"{name} has shifted from the training population (PSI {psi:.2f})",
-                )
-    for outcome, realised in section.realised.items():
-        if realised is None or realised["labelled"] < thresholds.min_labelled:
-            continue
-        auroc = realised["auroc"]["value"]
-        if auroc < thresholds.min_auroc:
-            alert(
-                "discrimination",
-                outcome,
-                auroc,
-                thresholds.min_auroc,
-                f"realised {outcome} AUROC {auroc:.2f} is below {thresholds.min_auroc:.2f}",
-            )
-        gap = realised["calibration_in_the_large"]["value"]
-        if abs(gap) > thresholds.max_calibration_gap:
-            alert(
-                "calibration",
-                outcome,
-                gap,
-                thresholds.max_calibration_gap,
-                f"observed {outcome} rate differs from predicted by {gap:+.3f}",
-            )
-    return found
-
-
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return _jsonable(value.model_dump())
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

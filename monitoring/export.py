@@ -4,7 +4,7 @@ Every assessment the service makes is stored with its request, the data contract
 row and sessions so far; every outcome report is stored with its termination and end date.
 :func:`reconstruct_extract` turns the two streams back into a clients and a sessions table
 that ``dropout-risk train`` reads, so a clinic can retrain on its own clients. It is pure
-(no database, no files): it reads any iterables of records, duck-typed, once, holding only
+(no database, no files): it reads any iterables of :mod:`monitoring.records`, once, holding only
 the latest request and the latest outcome per client, never the records themselves.
 
 Rules, per client (the assessment record's ``client_id``):
@@ -34,38 +34,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from features.contract import ContractReport, validate_extract
-from features.schemas import (
-    CLIENT_COLUMNS,
-    SESSION_COLUMNS,
-    TERMINATIONS,
-    ClientsSchema,
-    SessionsSchema,
-)
+from features.schemas import CLIENT_COLUMNS, SESSION_COLUMNS, ClientsSchema, SessionsSchema
+from features.vocabulary import TERMINATIONS
+from monitoring.records import StoredAssessment, StoredOutcome
 
 _CLIENT_FIELDS = CLIENT_COLUMNS[: CLIENT_COLUMNS.index("termination")]  # what a request holds
 _EPISODE_KEYS = ("clinic_id", "intake_date")  # what must agree across a client's requests
-
-
-class StoredAssessmentLike(Protocol):
-    """What is read of a stored assessment (``service.audit.StoredAssessment`` fits)."""
-
-    client_id: str
-    created_at: datetime
-    request: Mapping[str, Any]
-
-
-class StoredOutcomeLike(Protocol):
-    """What is read of a stored outcome report (``service.audit.StoredOutcome`` fits)."""
-
-    client_id: str
-    termination: str
-    end_date: date | None
-    created_at: datetime
 
 
 class ExportError(RuntimeError):
@@ -140,8 +119,8 @@ class _Episode:
 
 def reconstruct_extract(
     *,
-    assessments: Iterable[StoredAssessmentLike],
-    outcomes: Iterable[StoredOutcomeLike],
+    assessments: Iterable[StoredAssessment],
+    outcomes: Iterable[StoredOutcome],
 ) -> Reconstruction:
     """Rebuild the contract's clients and sessions tables from stored records.
 
@@ -194,7 +173,7 @@ def reconstruct_extract(
 
 
 def _latest_views(
-    assessments: Iterable[StoredAssessmentLike],
+    assessments: Iterable[StoredAssessment],
 ) -> tuple[dict[str, _Episode], int]:
     """Per client, the request with the most sessions (the latest of those), in one pass."""
     episodes: dict[str, _Episode] = {}
@@ -224,10 +203,10 @@ def _latest_views(
 
 
 def _latest_outcomes(
-    outcomes: Iterable[StoredOutcomeLike],
-) -> tuple[dict[str, StoredOutcomeLike], int]:
+    outcomes: Iterable[StoredOutcome],
+) -> tuple[dict[str, StoredOutcome], int]:
     """Per client, the most recently stored outcome report (a correction replaces the first)."""
-    latest: dict[str, StoredOutcomeLike] = {}
+    latest: dict[str, StoredOutcome] = {}
     read = 0
     for record in outcomes:
         read += 1
@@ -238,7 +217,7 @@ def _latest_outcomes(
 
 
 def _episode_rows(
-    client_id: str, *, episode: _Episode | None, outcome: StoredOutcomeLike | None
+    client_id: str, *, episode: _Episode | None, outcome: StoredOutcome | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | LeftOut:
     """The client row and session rows of one episode, or why it is left out."""
     if episode is None:

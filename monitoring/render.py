@@ -20,16 +20,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 
-from features.engineering import OUTCOMES  # noqa: E402
+from features.vocabulary import OUTCOME_TITLES, OUTCOMES  # noqa: E402
 
-_OUTCOME_NAMES = {"dropout": "Dropout", "poor_outcome": "Poor outcome"}
 _PSI_BANDS = ((0.1, "#e6c35c", "0.1: moderate shift"), (0.25, "#b03a2e", "0.25: major shift"))
 
 
 def render_monitoring_report(report: dict[str, Any]) -> str:
     """The HTML page of a monitoring report (:meth:`MonitoringReport.to_dict` form)."""
     environment = Environment(
-        loader=PackageLoader("training", "templates"), autoescape=select_autoescape()
+        loader=PackageLoader("monitoring", "templates"), autoescape=select_autoescape()
     )
     versions = sorted({w["model_version"] for w in report["windows"]}, key=_version_order)
     sections = []
@@ -53,7 +52,7 @@ def render_monitoring_report(report: dict[str, Any]) -> str:
             }
         )
     return environment.get_template("monitoring.html").render(
-        report=report, sections=sections, outcome_names=_OUTCOME_NAMES
+        report=report, sections=sections, outcome_names=OUTCOME_TITLES
     )
 
 
@@ -82,7 +81,7 @@ def _score_plot(window: dict[str, Any], outcome: str) -> str:
     axes.step(edges[1:], current["shares"][:-1], where="pre", color="#0b4f8a", linewidth=2,
               label="this window")  # fmt: skip
     psi = window["drift"]["scores"][outcome]
-    axes.set_title(f"{_OUTCOME_NAMES[outcome]} probability (PSI {psi:.2f})", fontsize=10)
+    axes.set_title(f"{OUTCOME_TITLES[outcome]} probability (PSI {psi:.2f})", fontsize=10)
     axes.set_xlabel("predicted probability")
     axes.set_ylabel("share of assessments")
     axes.legend(fontsize=8, frameon=False)
@@ -114,13 +113,13 @@ def _realised_plot(windows: Sequence[dict[str, Any]], outcome: str) -> str | Non
     figure, (left, right) = plt.subplots(1, 2, figsize=(8.4, 2.8))
     _interval_line(left, days, [r["auroc"] for _, r in points], colour="#0b4f8a")
     left.axhline(0.5, color="#9b1c1c", linestyle=":", linewidth=1)
-    left.set_title(f"{_OUTCOME_NAMES[outcome]}: realised AUROC", fontsize=10)
+    left.set_title(f"{OUTCOME_TITLES[outcome]}: realised AUROC", fontsize=10)
     left.set_ylim(0.3, 1.0)
     right.plot(days, [r["observed_rate"] for _, r in points], "o-", color="#1b1b1b",
                label="observed")  # fmt: skip
     right.plot(days, [r["mean_predicted"] for _, r in points], "s--", color="#0b4f8a",
                label="predicted")  # fmt: skip
-    right.set_title(f"{_OUTCOME_NAMES[outcome]}: observed vs predicted rate", fontsize=10)
+    right.set_title(f"{OUTCOME_TITLES[outcome]}: observed vs predicted rate", fontsize=10)
     right.legend(fontsize=8, frameon=False)
     for axes in (left, right):
         axes.tick_params(axis="x", labelrotation=45, labelsize=8)

@@ -1,42 +1,28 @@
-"""Audit-style records for monitoring tests: a cohort scored at every landmark, as the service
-stores it (request in contract columns, response with probabilities and risk levels)."""
+"""Stored records for tests: a cohort scored at every landmark, as the service stores it
+(request in contract columns, response with probabilities and risk levels), and the
+outcomes a record system would report, as :mod:`monitoring.records` types."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from features.engineering import OUTCOMES, compute_features
+from features.engineering import compute_features
 from features.landmarks import build_landmarks
 from features.schemas import CLIENT_COLUMNS
+from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel
+from monitoring.records import StoredAssessment, StoredOutcome
+from service.audit import input_sha256
 
 # What a request holds of the client row: everything but how the episode ended.
 CLIENT_FIELDS = CLIENT_COLUMNS[: CLIENT_COLUMNS.index("termination")]
 START = datetime(2026, 9, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Assessment:
-    created_at: datetime
-    client_id: str
-    as_of_session: int
-    model_version: str
-    request: dict[str, Any]
-    response: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    created_at: datetime
-    client_id: str
-    termination: str
-    end_date: date | None
 
 
 def _plain(value: Any) -> Any:
@@ -57,7 +43,7 @@ def scored_records(
     version: str = "1",
     start: datetime = START,
     spacing: timedelta = timedelta(minutes=1),
-) -> list[Assessment]:
+) -> list[StoredAssessment]:
     """Every landmark of every client, scored by ``model``, stored ``spacing`` apart."""
     landmarks = build_landmarks(clients, sessions, max_landmark=model.max_landmark)
     features = compute_features(landmarks.history)
@@ -77,16 +63,17 @@ def scored_records(
     records = []
     examples = landmarks.examples[["client_id", "as_of_session"]].to_numpy()
     for row, (client, as_of) in enumerate(examples):
+        request = {"client": client_rows[client], "sessions": by_client[client][: int(as_of)]}
         records.append(
-            Assessment(
+            StoredAssessment(
+                assessment_id=str(uuid.UUID(int=row + 1)),
                 created_at=start + row * spacing,
                 client_id=str(client),
                 as_of_session=int(as_of),
+                model_name="dropout-risk",
                 model_version=version,
-                request={
-                    "client": client_rows[client],
-                    "sessions": by_client[client][: int(as_of)],
-                },
+                input_sha256=input_sha256(request),
+                request=request,
                 response={
                     o: {"probability": float(probability[o][row]), "risk_level": level[o][row]}
                     for o in OUTCOMES
@@ -96,14 +83,16 @@ def scored_records(
     return records
 
 
-def reported_outcomes(clients: pd.DataFrame, *, at: datetime) -> list[Outcome]:
+def reported_outcomes(clients: pd.DataFrame, *, at: datetime) -> list[StoredOutcome]:
     """The clients' terminations as the record system would report them."""
     return [
-        Outcome(
+        StoredOutcome(
+            outcome_id=str(uuid.uuid4()),
             created_at=at,
             client_id=str(row["client_id"]),
             termination=str(row["termination"]),
             end_date=None if pd.isna(row["end_date"]) else pd.Timestamp(row["end_date"]).date(),
+            reported_by="tests",
         )
         for row in clients.to_dict("records")
     ]

@@ -13,10 +13,10 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from features.contract import validate_extract
 from features.labels import derive_labels
-from tests.training.assessment_records import START, reported_outcomes, scored_records
-from training.alerts import AlertThresholds
-from training.monitoring import monitor
-from training.monitoring_report import render_monitoring_report
+from monitoring.alerts import AlertThresholds
+from monitoring.render import render_monitoring_report
+from monitoring.report import monitor
+from tests.support.records import START, reported_outcomes, scored_records
 from training.synth import simulate_cohort
 
 
@@ -53,13 +53,12 @@ def test_realised_metrics_match_a_direct_computation(clinic):
         realised = window.realised[outcome]
         assert realised["labelled"] == len(y)
         assert realised["events"] == int(y.sum())
-        assert realised["auroc"]["value"] == pytest.approx(roc_auc_score(y, p), abs=1e-9)
-        assert realised["brier"]["value"] == pytest.approx(brier_score_loss(y, p), abs=1e-9)
-        assert realised["calibration_in_the_large"]["value"] == pytest.approx(
+        assert realised["auroc"].value == pytest.approx(roc_auc_score(y, p), abs=1e-9)
+        assert realised["brier"].value == pytest.approx(brier_score_loss(y, p), abs=1e-9)
+        assert realised["calibration_in_the_large"].value == pytest.approx(
             y.mean() - p.mean(), abs=1e-12
         )
-        low, high = realised["auroc"]["low"], realised["auroc"]["high"]
-        assert low < realised["auroc"]["value"] < high
+        assert realised["auroc"].low < realised["auroc"].value < realised["auroc"].high
 
 
 def test_no_outcome_reported_means_no_realised_metrics(clinic):
@@ -108,7 +107,7 @@ def test_thresholds_raise_alerts_for_discrimination_and_calibration(clinic):
     lenient = AlertThresholds(min_auroc=0.0, max_calibration_gap=1.0)
     assert monitor(records, outcomes, references={}, thresholds=lenient, replicates=0).alerts == []
     # Too few labelled assessments: no judgement, however bad the figures.
-    scarce = replace(strict, min_labelled=10**6)
+    scarce = strict.model_copy(update={"min_labelled": 10**6})
     assert monitor(records, outcomes, references={}, thresholds=scarce, replicates=0).alerts == []
 
 

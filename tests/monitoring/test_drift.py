@@ -9,11 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.contract import validate_extract
-from features.engineering import FEATURE_NAMES, OUTCOMES
+from features.engineering import FEATURE_NAMES
 from features.instruments import MEASURE_COLUMNS
-from tests.training.assessment_records import scored_records
-from training.drift import Binned, decile_edges, population_stability
-from training.monitoring import monitor
+from features.vocabulary import OUTCOMES
+from models.profile import Binned, decile_edges
+from monitoring.drift import population_stability
+from monitoring.report import monitor
+from tests.support.records import scored_records
 from training.synth import simulate_cohort
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)

@@ -1,0 +1,1 @@
+"""The loop after deployment: what was served, what happened, did it drift, export to retrain."""

@@ -1,0 +1,33 @@
+"""Monitoring's settings, read once from the environment (prefix ``DROPOUT_RISK_MONITORING_``).
+
+The service's periodic check and ``dropout-risk monitor`` both read these, so the command
+line and the service raise the same alerts.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitoring.alerts import AlertThresholds
+
+
+class MonitoringSettings(AlertThresholds, BaseSettings):
+    """The alert thresholds, and how often and over what period the service checks itself.
+
+    Attributes:
+        period_days: The trailing period the periodic check covers (and the default period
+            of ``GET /v1/monitoring``).
+        interval_seconds: Seconds between periodic checks; 0 turns the periodic check off.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="DROPOUT_RISK_MONITORING_", env_ignore_empty=True, frozen=True
+    )
+
+    period_days: float = Field(default=30.0, gt=0, le=366)
+    interval_seconds: float = Field(default=900.0, ge=0, le=86_400)
+
+    def thresholds(self) -> AlertThresholds:
+        """The alert thresholds alone."""
+        return AlertThresholds(**self.model_dump(include=set(AlertThresholds.model_fields)))

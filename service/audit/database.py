@@ -1,0 +1,100 @@
+"""The audit database as the stores share it: one engine, short sessions, one writer at a time.
+
+Every store of the audit database (assessments and outcomes, CDS Hooks cards and feedback,
+EHR token ids) is built on one :class:`AuditDatabase`. It owns the engine and the sessions,
+turns every database failure into :class:`~service.audit.records.AuditUnavailableError`
+(naming what failed, never a statement's parameters), and on SQLite makes the threads of a
+process take turns to write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, Select, insert, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.audit.engine import WRITE_OPTIONS
+from service.audit.records import unavailable
+
+#: Rows fetched at a time when a read is iterated, so exports stay in bounded memory.
+STREAM_BATCH = 500
+
+
+class AuditDatabase:
+    """Sessions on one audit database, shared by its stores and their threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Use ``engine``, an engine of :func:`service.audit.engine.create_audit_engine`."""
+        self._engine = engine
+        self._reading = sessionmaker(engine, expire_on_commit=False)
+        self._writing = sessionmaker(
+            engine.execution_options(**WRITE_OPTIONS), expire_on_commit=False
+        )
+        # SQLite has one writer at a time and makes others sleep in growing steps; taking
+        # turns here, within the process, is much faster under concurrent requests.
+        self._write_turn = (
+            threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (for migrations and health checks)."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query now (for the readiness probe)."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[Session]:
+        """A session in one write transaction, committed when the block ends without error.
+
+        Args:
+            what: What is being written, for the error ("commit the assessment").
+
+        Raises:
+            AuditUnavailableError: The transaction did not commit (its cause is chained).
+        """
+        try:
+            with self._write_turn, self._writing() as session, session.begin():
+                yield session
+        except SQLAlchemyError as error:
+            raise unavailable(what, error) from error
+
+    @contextlib.contextmanager
+    def reading(self, what: str) -> Iterator[Session]:
+        """A session for reads.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        try:
+            with self._reading() as session:
+                yield session
+        except SQLAlchemyError as error:
+            raise unavailable(what, error) from error
+
+    def insert(self, table: type[Any], rows: list[dict[str, Any]], *, what: str) -> None:
+        """Insert ``rows`` in one transaction; return only once it has committed."""
+        with self.writing(f"commit {what}") as session:
+            session.execute(insert(table), rows)  # a bulk INSERT, no unit-of-work flush
+
+    def stream(self, query: Select[Any], *, what: str) -> Iterator[Any]:
+        """The records of ``query``'s rows (``to_record()``), fetched batch by batch."""
+        with self.reading(f"read {what}") as session:
+            for row in session.scalars(query.execution_options(yield_per=STREAM_BATCH)):
+                yield row.to_record()
