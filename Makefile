@@ -30,7 +30,7 @@ COHORT := $(DATA_DIR)/synthetic
 serve: env
 	test -f $(COHORT)/clients.csv || $(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(COHORT) $(SYNTH_REPORT)
 	$(UV) run dropout-risk validate --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv
-	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion
+	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion --override-gate "demo: a synthetic cohort, promoted whatever the gate says"
 	@echo "demo API token with every scope (use it as: Authorization: Bearer <token>):"
 	@$(UV) run dropout-risk token create --name demo $(DEMO_SCOPES)
 	$(UV) run dropout-risk serve --host $(HOST) --port $(PORT)

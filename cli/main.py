@@ -15,6 +15,7 @@ import typer
 
 from cli.audit_commands import export
 from cli.console import fail, progress, say
+from cli.model_command import describe_model
 from cli.monitor_command import monitor
 from cli.service_commands import serve, token_app
 
@@ -132,8 +133,20 @@ def train(
             help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
         ),
     ] = None,
+    override_gate: Annotated[
+        str | None,
+        typer.Option(
+            "--override-gate",
+            metavar="REASON",
+            help="Promote the new version even if the gate refuses it (demo, test and bench "
+            "cohorts); the reason and your user name are recorded in the run and model card.",
+        ),
+    ] = None,
 ) -> None:
-    """Train, evaluate and register both predictors; promote if the gate passes."""
+    """Train, evaluate and register both predictors; promote if the gate passes.
+
+    Exits 0 once a version is registered, whatever the gate decided.
+    """
     from features.contract import ContractError, ContractViolation
     from training.held_out import RULE_BASELINES
     from training.pipeline import TrainingConfig
@@ -159,7 +172,7 @@ def train(
         with progress("training") as step:
             run = train_and_register(
                 clients, sessions, settings=settings, config=config, progress=step,
-                engine=engine.value, scheduler=scheduler,
+                engine=engine.value, scheduler=scheduler, override_gate=override_gate,
             )  # fmt: skip
     except (ContractError, ContractViolation, ConnectionError) as error:
         fail(str(error))
@@ -182,7 +195,17 @@ def train(
                 )
             say(line)
     registration = run.registration
-    say(f"registered {settings.model_name} version {registration.version}: {registration.reason}")
+    say(f"registered version {registration.version}")
+    verdict = registration.verdict
+    say(f"gate: {verdict.verdict} ({verdict.basis})")
+    for reason in verdict.reasons:
+        say(f"  {reason}")
+    if verdict.override is not None:
+        say(f"  override by {verdict.override.user}: {verdict.override.reason}")
+    say(
+        f"{settings.model_name} version {registration.version} is "
+        + ("now the champion" if registration.promoted else "registered but not promoted")
+    )
 
 
 @app.command()
@@ -255,6 +278,27 @@ def evaluate(
     say(f"{settings.model_name} version {version}")
     columns = ["outcome", "model", "n", "auroc", "auprc", "brier", "calibration_slope", "ece"]
     say(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@app.command("model")
+def show_model(
+    version: Annotated[
+        str | None, typer.Option("--version", help="A version (default: the champion).")
+    ] = None,
+) -> None:
+    """Show a registered model: labels, landmarks, the gate's verdict, metrics, risk levels."""
+    from models.registry_store import held_out_metrics
+    from training.registry import load_model
+
+    settings = _training_settings()
+    try:
+        with progress("reading the registry"):
+            risk_model, chosen = load_model(settings, version=version)
+            _, metrics = held_out_metrics(settings, chosen)
+    except LookupError as error:
+        fail(str(error))
+    for line in describe_model(risk_model, chosen, metrics, name=settings.model_name):
+        say(line)
 
 
 app.command()(serve)

@@ -44,6 +44,11 @@ class Feature:
         statistic: what it is of that measure (``latest``, ``improvement``, ...).
         dropout: direction constraint for the dropout model (RAISES, LOWERS or FREE).
         poor_outcome: direction constraint for the poor-outcome model.
+        sources: the recorded inputs it is computed from: session measures, or
+            ``prior_treatment``. When they were never recorded the feature is missing
+            because of a data gap, not because of anything about the client.
+        needs_every_source: missing when any source is missing (a difference of two
+            measures), rather than only when all are (a maximum over several).
     """
 
     name: str
@@ -52,6 +57,12 @@ class Feature:
     statistic: str
     dropout: int = FREE
     poor_outcome: int = FREE
+    sources: tuple[str, ...] = ()
+    needs_every_source: bool = False
+
+    def __post_init__(self) -> None:
+        if self.measure is not None and not self.sources:
+            object.__setattr__(self, "sources", (self.measure,))
 
     def direction(self, outcome: str) -> int:
         """The monotone constraint of this feature in the model of ``outcome``."""
@@ -116,9 +127,25 @@ def _measure_features(measure: str) -> list[Feature]:
 def _all_features() -> tuple[Feature, ...]:
     features = [f for measure in MEASURE_COLUMNS for f in _measure_features(measure)]
     features += [
-        Feature("symptoms_off_track", "symptom_change", None, "off_track", FREE, RAISES),
+        Feature(
+            "symptoms_off_track",
+            "symptom_change",
+            None,
+            "off_track",
+            FREE,
+            RAISES,
+            sources=SYMPTOM_MEASURES,
+        ),
         Feature("srs_below_cutoff", "session_feedback", "srs", "below_cutoff", RAISES, RAISES),
-        Feature("alliance_client_minus_therapist", "alliance_agreement", None, "gap", LOWERS),
+        Feature(
+            "alliance_client_minus_therapist",
+            "alliance_agreement",
+            None,
+            "gap",
+            LOWERS,
+            sources=("wai_client", "wai_therapist"),
+            needs_every_source=True,
+        ),
         # Missed appointments foreshadow dropout (Davis et al. 2020; domain.md 2.4).
         Feature("missed_sessions", "attendance", None, "missed", RAISES),
         Feature("missed_share", "attendance", None, "missed_share", RAISES),
@@ -128,7 +155,13 @@ def _all_features() -> tuple[Feature, ...]:
         Feature("days_since_previous_session", "attendance", None, "latest_gap"),
         # Younger clients drop out more (Bennemann et al. 2022; Swift & Greenberg 2012).
         Feature("age", "demographics", None, "age", LOWERS),
-        Feature("prior_treatment", "demographics", None, "prior_treatment"),
+        Feature(
+            "prior_treatment",
+            "demographics",
+            None,
+            "prior_treatment",
+            sources=("prior_treatment",),
+        ),
         *(Feature(f"gender_{g}", "demographics", None, "gender") for g in GENDERS),
         *(
             Feature(f"concern_{c}", "presenting_concern", None, "concern")

@@ -19,7 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from features.instruments import MEASURE_COLUMNS
+from features.instruments import MEASURE_COLUMNS, SELF_HARM_ITEM
 
 _DAY = np.timedelta64(1, "D")
 
@@ -39,6 +39,8 @@ class HistoryBatch:
         attended: (n, window) 1.0 attended, 0.0 missed; NaN after k.
         measures: (n, window, len(MEASURE_COLUMNS)) scores in contract column order; NaN
             where not recorded, for missed sessions and after k.
+        self_harm_item: (n, window) PHQ-9 item 9 answers (0-3); NaN where not recorded and
+            after k. Not a model input: it feeds the self-harm safety signal.
     """
 
     client_id: np.ndarray
@@ -50,6 +52,7 @@ class HistoryBatch:
     session_day: np.ndarray
     attended: np.ndarray
     measures: np.ndarray
+    self_harm_item: np.ndarray
 
     def __len__(self) -> int:
         return len(self.as_of_session)
@@ -107,6 +110,11 @@ class HistoryBatch:
         measures[row, slot, :] = early[list(MEASURE_COLUMNS)].to_numpy(
             dtype=float, na_value=np.nan
         )
+        self_harm_item = np.full((n_clients, window), np.nan)
+        if SELF_HARM_ITEM in early:
+            self_harm_item[row, slot] = early[SELF_HARM_ITEM].to_numpy(
+                dtype=float, na_value=np.nan
+            )
 
         pick = client_ids.get_indexer(landmarks["client_id"])
         if (pick < 0).any():
@@ -123,6 +131,7 @@ class HistoryBatch:
             session_day=session_day[pick],
             attended=attended[pick],
             measures=measures[pick],
+            self_harm_item=self_harm_item[pick],
         )
 
     @classmethod
@@ -145,6 +154,7 @@ class HistoryBatch:
         session_day = np.full((1, window), np.nan)
         attended = np.full((1, window), np.nan)
         measures = np.full((1, window, len(MEASURE_COLUMNS)), np.nan)
+        self_harm_item = np.full((1, window), np.nan)
         intake: date = client["intake_date"]  # type: ignore[assignment]
         for session in sessions:
             slot = int(session["session_number"]) - 1  # type: ignore[arg-type]
@@ -156,6 +166,9 @@ class HistoryBatch:
                 value = session.get(column)
                 if value is not None:
                     measures[0, slot, m] = float(value)  # type: ignore[arg-type]
+            item = session.get(SELF_HARM_ITEM)
+            if item is not None:
+                self_harm_item[0, slot] = float(item)  # type: ignore[arg-type]
         prior = client.get("prior_treatment")
         return cls._cut(
             client_id=np.array([client["client_id"]], dtype=object),
@@ -167,6 +180,7 @@ class HistoryBatch:
             session_day=session_day,
             attended=attended,
             measures=measures,
+            self_harm_item=self_harm_item,
         )
 
     @classmethod
@@ -185,7 +199,7 @@ class HistoryBatch:
         if ((as_of < 1) | (as_of > window)).any():
             raise ValueError(f"as_of_session must be between 1 and {window}")
         after = np.arange(1, window + 1)[None, :] > as_of[:, None]
-        for name in ("session_day", "attended"):
+        for name in ("session_day", "attended", "self_harm_item"):
             arrays[name] = np.where(after, np.nan, arrays[name])
         arrays["measures"] = np.where(after[:, :, None], np.nan, arrays["measures"])
         return cls(**arrays)

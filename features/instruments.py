@@ -41,6 +41,8 @@ class Instrument:
             the expected recovery curve; ``None`` for alliance measures.
         rupture_drop: for alliance measures, the session-to-session fall that counts as an
             alliance rupture; ``None`` for symptom measures.
+        severe_cutoff: for symptom measures, the score from which symptoms are severe (on the
+            "worse" side, inclusive); ``None`` where not established.
         source: where these facts come from.
     """
 
@@ -56,6 +58,7 @@ class Instrument:
     healthy_level: float | None
     source: str
     rupture_drop: float | None = None
+    severe_cutoff: float | None = None
 
     @property
     def measurement_sem(self) -> float | None:
@@ -67,6 +70,14 @@ class Instrument:
     def improvement(self, first: float, last: float) -> float:
         """Signed change from ``first`` to ``last``, positive when the client got better."""
         return (last - first) if self.higher_is_better else (first - last)
+
+    def in_severe_range(self, score: float) -> bool:
+        """Whether ``score`` lies in the severe range (at or beyond :attr:`severe_cutoff`)."""
+        if self.severe_cutoff is None:
+            return False
+        if self.higher_is_better:
+            return score <= self.severe_cutoff
+        return score >= self.severe_cutoff
 
     def in_concern_range(self, score: float) -> bool:
         """Whether ``score`` lies on the concerning side of the clinical cut-off."""
@@ -146,8 +157,10 @@ ORS = Instrument(
     source=(
         "Miller et al. 2003, J Brief Therapy 2(2):91-100; adult cut-off 25 (OpenFIT KA-01031); "
         "reliable change about 5 (memory, unverified); healthy level: above the cut-off "
-        "(assumption for the expected recovery curve)."
+        "(assumption for the expected recovery curve); severe: 10 or below (clinical review "
+        "of this project, issue 23; ORS scores under 10 are rare in outpatients)."
     ),
+    severe_cutoff=10.0,
 )
 OQ45 = Instrument(
     column="oq45",
@@ -163,8 +176,10 @@ OQ45 = Instrument(
     source=(
         "Lambert et al. 2004, OQ-45.2 Administration and Scoring Manual; RCI 14 "
         "(oqmeasures.com/faqs); total cut-off 63/64 (memory, unverified); healthy level: "
-        "community mean about 45 (memory, unverified)."
+        "community mean about 45 (memory, unverified); severe: 105 or more (the clinical "
+        "review of this project, issue 23; no published band found, unverified)."
     ),
+    severe_cutoff=105.0,
 )
 PHQ9 = Instrument(
     column="phq9",
@@ -180,8 +195,9 @@ PHQ9 = Instrument(
     source=(
         "Kroenke, Spitzer & Williams 2001, J Gen Intern Med 16:606-613; caseness >= 10 and "
         "reliable change 6 (NHS Talking Therapies; McMillan et al. 2010); healthy level: "
-        "minimal band 0-4."
+        "minimal band 0-4; severe: 20-27 (Kroenke et al. 2001)."
     ),
+    severe_cutoff=20.0,
 )
 GAD7 = Instrument(
     column="gad7",
@@ -196,8 +212,10 @@ GAD7 = Instrument(
     healthy_level=3.0,
     source=(
         "Spitzer et al. 2006, Arch Intern Med 166:1092-1097; caseness >= 8 and reliable "
-        "change 4 (NHS Talking Therapies, PMC8411661); healthy level: minimal band 0-4."
+        "change 4 (NHS Talking Therapies, PMC8411661); healthy level: minimal band 0-4; "
+        "severe: 15-21 (Spitzer et al. 2006)."
     ),
+    severe_cutoff=15.0,
 )
 
 #: Every session measure of the data contract, in contract column order.
@@ -214,3 +232,14 @@ SYMPTOM_MEASURES: tuple[str, ...] = tuple(c for c, i in INSTRUMENTS.items() if i
 #: The order in which the poor_outcome label picks its outcome measure (data contract):
 #: PHQ-9 and GAD-7 together, else OQ-45.2, else ORS.
 OUTCOME_MEASURE_ORDER: tuple[tuple[str, ...], ...] = (("phq9", "gad7"), ("oq45",), ("ors",))
+
+#: PHQ-9 item 9 ("thoughts that you would be better off dead, or of hurting yourself in some
+#: way"), 0-3, as its own optional column (data contract revision 2). It is not a model
+#: input: it feeds the self-harm safety signal only, which measurement-based-care platforms
+#: raise whenever the item is endorsed (Blueprint, Modern Health, Total Brain; domain.md 1.4).
+SELF_HARM_ITEM = "phq9_item9"
+#: The PHQ-9 item's answer range and the total it must not exceed.
+SELF_HARM_ITEM_RANGE = (0, 3)
+SELF_HARM_ITEM_OF = "phq9"
+#: Every score of a session row: the measures, then the item; a missed session has none.
+SESSION_SCORE_COLUMNS: tuple[str, ...] = (*MEASURE_COLUMNS, SELF_HARM_ITEM)

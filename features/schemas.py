@@ -16,11 +16,20 @@ message; the report reads it from there.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from features.instruments import (
+    INSTRUMENTS,
+    MEASURE_COLUMNS,
+    SELF_HARM_ITEM,
+    SELF_HARM_ITEM_OF,
+    SELF_HARM_ITEM_RANGE,
+    SESSION_SCORE_COLUMNS,
+)
 from features.vocabulary import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
 
 CLIENT_COLUMNS = (
@@ -35,7 +44,16 @@ CLIENT_COLUMNS = (
     "termination",
     "end_date",
 )
-SESSION_COLUMNS = ("client_id", "session_number", "session_date", "attended", *MEASURE_COLUMNS)
+SESSION_COLUMNS = (
+    "client_id",
+    "session_number",
+    "session_date",
+    "attended",
+    *MEASURE_COLUMNS,
+    SELF_HARM_ITEM,
+)
+#: Session columns an extract may leave out (revision 2 added them as optional).
+OPTIONAL_SESSION_COLUMNS = (SELF_HARM_ITEM,)
 
 
 def _measure_field(column: str) -> pa.Field:
@@ -96,6 +114,10 @@ class SessionsSchema(pa.DataFrameModel):
     oq45: Series[pd.Int64Dtype] = _measure_field("oq45")
     phq9: Series[pd.Int64Dtype] = _measure_field("phq9")
     gad7: Series[pd.Int64Dtype] = _measure_field("gad7")
+    # Optional (revision 2): an extract without the column is valid.
+    phq9_item9: Optional[Series[pd.Int64Dtype]] = pa.Field(  # noqa: UP045 (pandera)
+        nullable=True, ge=SELF_HARM_ITEM_RANGE[0], le=SELF_HARM_ITEM_RANGE[1]
+    )
 
     class Config:
         name = "sessions"
@@ -107,8 +129,15 @@ class SessionsSchema(pa.DataFrameModel):
     )
     def missed_session_has_no_measures(cls, df: pd.DataFrame) -> pd.Series:
         # reindex: a missing measure column is reported by the column rule, not here.
-        any_measure = df.reindex(columns=list(MEASURE_COLUMNS)).notna().any(axis=1)
+        any_measure = df.reindex(columns=list(SESSION_SCORE_COLUMNS)).notna().any(axis=1)
         return df["attended"].astype("boolean").fillna(True) | ~any_measure
+
+    @pa.dataframe_check(error="phq9_item9 must not be above the PHQ-9 total (phq9)")
+    def self_harm_item_within_total(cls, df: pd.DataFrame) -> pd.Series:
+        if SELF_HARM_ITEM not in df or SELF_HARM_ITEM_OF not in df:
+            return pd.Series(True, index=df.index)
+        item, total = df[SELF_HARM_ITEM], df[SELF_HARM_ITEM_OF]
+        return (item.isna() | total.isna() | (item <= total)).fillna(True).astype(bool)
 
     @pa.dataframe_check(error="session_number must not repeat within a client")
     def session_number_unique_per_client(cls, df: pd.DataFrame) -> pd.Series:

@@ -16,13 +16,11 @@ from types import MappingProxyType
 OUTCOMES: tuple[str, ...] = ("dropout", "poor_outcome")
 
 #: Each outcome's title, as a heading (report, model card, monitoring report).
+#: Poor outcome (data contract, labels revision 2) is no reliable recovery for a client who
+#: starts in the clinical range and reliable deterioration for one who starts below it;
+#: where one title must serve both, the headline one is used.
 OUTCOME_TITLES: MappingProxyType[str, str] = MappingProxyType(
-    {"dropout": "Dropout", "poor_outcome": "Poor outcome"}
-)
-
-#: Each outcome as an adjective inside a sentence ("the dropout estimate").
-OUTCOME_WORDS: MappingProxyType[str, str] = MappingProxyType(
-    {"dropout": "dropout", "poor_outcome": "poor-outcome"}
+    {"dropout": "Dropout", "poor_outcome": "No reliable recovery"}
 )
 
 #: Risk levels, lowest first; thresholds stored with the model separate them.

@@ -18,33 +18,30 @@ import numpy as np
 import xgboost as xgb
 from sklearn.pipeline import Pipeline
 
-from features.engineering import FEATURE_NAMES, compute_features
+from features.engineering import CONCEPTS, FEATURE_NAMES, compute_features
 from features.history import HistoryBatch
+from features.labels import start_in_clinical_range
 from features.signals import Signal, clinical_signals
-from features.vocabulary import DEFAULT_FACTORS, OUTCOMES, RISK_LEVELS
+from features.vocabulary import DEFAULT_FACTORS, OUTCOMES
 from models.calibration import MarginCalibrator
 from models.estimators import booster_margin
-from models.explanations import Factor, explain, top_factors
+from models.explanations import (
+    TOO_LITTLE_WARNING,
+    Factor,
+    data_gaps,
+    explain,
+    outcome_name,
+    outcome_phrase,
+    too_little_to_go_on,
+    top_factors,
+)
+from models.risk_levels import RiskThresholds
 
 BUNDLE_FORMAT = 1
 
 
 class IncompatibleModelError(ValueError):
     """A saved bundle cannot be served by this code (format or feature specification)."""
-
-
-@dataclass(frozen=True)
-class RiskThresholds:
-    """Probability cut-offs of the risk levels: below ``moderate`` is low, from ``high`` high."""
-
-    moderate: float
-    high: float
-    rule: str
-
-    def level(self, probability: np.ndarray) -> np.ndarray:
-        """Risk level of each probability."""
-        index = (probability >= self.moderate).astype(int) + (probability >= self.high)
-        return np.asarray(RISK_LEVELS, dtype=object)[index]
 
 
 @dataclass(frozen=True)
@@ -64,21 +61,49 @@ class OutcomeModel:
 
 @dataclass(frozen=True)
 class OutcomeAssessment:
-    """One outcome's estimate for one history."""
+    """One outcome's estimate for one history.
+
+    Attributes:
+        probability: the calibrated probability.
+        risk_level: ``low``, ``moderate`` or ``high``.
+        factors: the largest contributions of recorded data, in words.
+        outcome: the outcome in the clinician's words for this client ("dropout", "no
+            reliable recovery" or, for a client who started below the clinical range,
+            "reliable deterioration").
+        base_probability: the model's estimate before this client's data.
+        data_gap_effect: the contribution of what was never recorded (probability scale).
+        concept_effects: every clinical concept's contribution (probability scale); with
+            ``base_probability`` and ``data_gap_effect`` they sum to ``probability``.
+    """
 
     probability: float
     risk_level: str
     factors: list[Factor]
+    outcome: str = ""
+    base_probability: float = float("nan")
+    data_gap_effect: float = 0.0
+    concept_effects: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Assessment:
-    """Both estimates and the clinical signals for one history."""
+    """Both estimates, the clinical signals and what could not be judged, for one history.
+
+    Attributes:
+        as_of_session: the landmark k.
+        dropout: the dropout estimate.
+        poor_outcome: the poor-outcome estimate.
+        signals: rule-based clinical signals, safety first.
+        data_gaps: what was never recorded so far, in the clinician's words.
+        warnings: what a reader must know to weigh the estimates (too little to go on).
+    """
 
     as_of_session: int
     dropout: OutcomeAssessment
     poor_outcome: OutcomeAssessment
     signals: list[Signal]
+    data_gaps: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,32 +123,60 @@ class RiskModel:
     def assess(self, history: HistoryBatch, *, factors: int = DEFAULT_FACTORS) -> list[Assessment]:
         """Scores, explanations and signals for every history (no pandas on this path)."""
         features = compute_features(history)
+        start = start_in_clinical_range(history)
+        starts = [None if np.isnan(s) else bool(s) for s in start]
+        reference = self.metadata.get("reference") if self.metadata else None
         per_outcome = {}
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
             explanation = explain(model.booster, model.calibrator, features)
             levels = model.thresholds.level(explanation.probability)
+            phrases = [outcome_phrase(outcome, s) for s in starts]
             listed = (
-                top_factors(explanation, features, history, outcome=outcome, limit=factors)
+                top_factors(
+                    explanation, features, history, outcome=outcome, limit=factors,
+                    reference=reference, outcome_phrases=phrases,
+                )
                 if factors
                 else [[] for _ in range(len(history))]
-            )
+            )  # fmt: skip
             per_outcome[outcome] = [
-                OutcomeAssessment(float(p), str(level), row_factors)
-                for p, level, row_factors in zip(
-                    explanation.probability, levels, listed, strict=True
+                OutcomeAssessment(
+                    probability=float(p),
+                    risk_level=str(level),
+                    factors=row_factors,
+                    outcome=outcome_name(outcome, s),
+                    base_probability=float(base),
+                    data_gap_effect=float(gap),
+                    concept_effects=dict(zip(CONCEPTS, map(float, effects), strict=True)),
                 )
-            ]
-        signals = clinical_signals(features)
+                for p, level, row_factors, s, base, gap, effects in zip(
+                    explanation.probability, levels, listed, starts,
+                    explanation.base_probability, explanation.gap_effect,
+                    explanation.concept_effects, strict=True,
+                )
+            ]  # fmt: skip
+        signals = clinical_signals(features, history)
+        gaps = data_gaps(features)
+        thin = too_little_to_go_on(features)
         return [
-            Assessment(int(k), dropout, poor, row_signals)
-            for k, dropout, poor, row_signals in zip(
+            Assessment(
+                as_of_session=int(k),
+                dropout=dropout,
+                poor_outcome=poor,
+                signals=row_signals,
+                data_gaps=row_gaps,
+                warnings=[TOO_LITTLE_WARNING] if row_thin else [],
+            )
+            for k, dropout, poor, row_signals, row_gaps, row_thin in zip(
                 history.as_of_session,
                 per_outcome["dropout"],
                 per_outcome["poor_outcome"],
                 signals,
+                gaps,
+                thin,
                 strict=True,
-            )
+            )  # fmt: skip
         ]
 
     def save(self, directory: Path, *, baselines: dict[str, Pipeline] | None = None) -> Path:
@@ -135,11 +188,7 @@ class RiskModel:
             model.booster.save_model(directory / f"{outcome}.ubj")
             outcomes[outcome] = {
                 "calibrator": model.calibrator.to_dict(),
-                "thresholds": {
-                    "moderate": model.thresholds.moderate,
-                    "high": model.thresholds.high,
-                    "rule": model.thresholds.rule,
-                },
+                "thresholds": model.thresholds.to_dict(),
                 "base_rate": model.base_rate,
             }
         spec = {
@@ -188,7 +237,7 @@ class RiskModel:
                     outcome=outcome,
                     booster=booster,
                     calibrator=MarginCalibrator(**entry["calibrator"]),
-                    thresholds=RiskThresholds(**entry["thresholds"]),
+                    thresholds=RiskThresholds.from_dict(entry["thresholds"]),
                     base_rate=float(entry["base_rate"]),
                 )
             card_path = directory / "model_card.md"

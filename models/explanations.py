@@ -2,35 +2,62 @@
 
 1. Exact TreeSHAP contributions from XGBoost itself (``pred_contribs``): per feature, in
    the booster's log-odds, summing with the bias to the margin.
-2. Scaled by the calibrator's slope they sum to the calibrated log-odds; grouped by the
+2. Scaled by the calibrator's slope they sum to the calibrated log-odds; converted to the
+   probability scale so that they add up exactly to the difference between this client's
+   probability and the model's base probability (each feature gets its share of that
+   difference in proportion to its log-odds contribution).
+3. Contributions of measures never recorded (and of an unknown previous treatment) are
+   *data gaps*: they are summed apart and the measures named once
+   (:func:`data_gaps`), never listed as clinical factors. The rest are grouped by the
    clinical concept of each feature (client-rated alliance, attendance, ...).
-3. Converted to the probability scale so that the concept effects add up exactly to the
-   difference between this client's probability and the model's base probability: each
-   concept gets its share of that difference in proportion to its log-odds contribution.
-4. Each concept becomes one plain sentence built from the client's own values
-   (:mod:`models.sentences`).
+4. Each concept becomes one plain sentence built from the client's own values, describing
+   the part of the concept that carries the contribution (:mod:`models.sentences`).
+
+Concept effects, the gaps' effect and nothing else sum to ``probability - base``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import xgboost as xgb
 
-from features.engineering import CONCEPTS, FEATURE_NAMES, FEATURES
+from features.engineering import CONCEPTS, FEATURE_INDEX, FEATURE_NAMES, FEATURES
 from features.history import HistoryBatch
-from features.vocabulary import OUTCOME_WORDS
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
 from models.calibration import MarginCalibrator, sigmoid
-from models.sentences import describe
+from models.sentences import ConceptEffects, describe
 
 #: Contributions smaller than this (probability scale) are not listed as factors.
 MIN_EFFECT = 0.001
+#: How a missing previous treatment is named among the data gaps.
+PRIOR_TREATMENT_GAP = "Previous treatment (intake)"
 _CONCEPT_KEYS = tuple(CONCEPTS)
 _CONCEPT_OF_FEATURE = np.array([_CONCEPT_KEYS.index(f.concept) for f in FEATURES])
 _CONCEPT_MEMBERS = [
     np.flatnonzero(concept == _CONCEPT_OF_FEATURE) for concept in range(len(_CONCEPT_KEYS))
 ]
+# Per source (measure or intake item): the feature whose absence means "never recorded".
+_RECORDED_BY = {m: FEATURE_INDEX[f"{m}_latest"] for m in MEASURE_COLUMNS} | {
+    "prior_treatment": FEATURE_INDEX["prior_treatment"]
+}
+_SOURCES = tuple(_RECORDED_BY)
+
+
+def _source_matrix(every: bool) -> np.ndarray:
+    matrix = np.zeros((len(FEATURES), len(_SOURCES)), dtype=bool)
+    for i, feature in enumerate(FEATURES):
+        if feature.needs_every_source == every:
+            for source in feature.sources:
+                matrix[i, _SOURCES.index(source)] = True
+    return matrix
+
+
+_ANY_SOURCE_MISSING = _source_matrix(every=True)  # missing when any source is
+_ALL_SOURCES_MISSING = _source_matrix(every=False)  # missing only when all sources are
+_HAS_SOURCES = _ANY_SOURCE_MISSING.any(axis=1) | _ALL_SOURCES_MISSING.any(axis=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +89,47 @@ class Explanation:
         contributions: (n, n_features + 1) TreeSHAP values in booster log-odds, bias last.
         probability: (n,) calibrated probabilities.
         base_probability: the calibrated probability at the bias alone.
-        concept_effects: (n, n_concepts) probability-scale effects, summing per row to
+        feature_effects: (n, n_features) probability-scale effects, summing per row to
             ``probability - base_probability``.
+        gaps: (n, n_features) whether a feature is missing because what it is computed from
+            was never recorded.
+        concept_effects: (n, n_concepts) probability-scale effects of the recorded data.
+        gap_effect: (n,) probability-scale effect of the data gaps; with the concept
+            effects it sums to ``probability - base_probability``.
     """
 
     contributions: np.ndarray
     probability: np.ndarray
     base_probability: np.ndarray
+    feature_effects: np.ndarray
+    gaps: np.ndarray
     concept_effects: np.ndarray
+    gap_effect: np.ndarray
+
+
+def never_recorded(features: np.ndarray) -> np.ndarray:
+    """(n, n_sources) whether each measure (and previous treatment) was never recorded."""
+    return np.isnan(features[:, [_RECORDED_BY[s] for s in _SOURCES]])
+
+
+def gap_mask(features: np.ndarray) -> np.ndarray:
+    """(n, n_features) whether each feature is missing only for lack of recorded data."""
+    never = never_recorded(features).astype(float)
+    any_missing = never @ _ANY_SOURCE_MISSING.T.astype(float) > 0
+    present = (1.0 - never) @ _ALL_SOURCES_MISSING.T.astype(float)
+    all_missing = present == 0
+    by_sources = np.where(_ANY_SOURCE_MISSING.any(axis=1), any_missing, all_missing)
+    return np.isnan(features) & _HAS_SOURCES & by_sources
+
+
+def data_gaps(features: np.ndarray) -> list[list[str]]:
+    """Per row, what was never recorded so far, in the clinician's words."""
+    never = never_recorded(features)
+    names = [
+        PRIOR_TREATMENT_GAP if source == "prior_treatment" else INSTRUMENTS[source].label
+        for source in _SOURCES
+    ]
+    return [[names[j] for j in np.flatnonzero(row)] for row in never]
 
 
 def contributions(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
@@ -86,15 +146,14 @@ def contributions(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
 def explain(
     booster: xgb.Booster, calibrator: MarginCalibrator, features: np.ndarray
 ) -> Explanation:
-    """Contributions of every row, grouped by concept on the probability scale."""
-    shap = contributions(booster, features)
+    """Contributions of every row on the probability scale, by concept and data gaps."""
+    # In double precision: the parts must add up to the probability to float64 accuracy.
+    shap = contributions(booster, features).astype(np.float64)
     margin = shap.sum(axis=1)
     bias = shap[:, -1]
     log_odds = calibrator.log_odds(margin)
     base_log_odds = calibrator.log_odds(bias)
     probability, base = sigmoid(log_odds), sigmoid(base_log_odds)
-    grouped = np.zeros((len(features), len(_CONCEPT_KEYS)))
-    np.add.at(grouped.T, _CONCEPT_OF_FEATURE, calibrator.slope * shap[:, :-1].T)
     gap = log_odds - base_log_odds
     # Secant of the sigmoid between base and this client: exact additivity on probabilities;
     # where the gap is ~0 the tangent (p(1-p)) is its limit.
@@ -102,11 +161,19 @@ def explain(
         secant = np.where(
             np.abs(gap) > 1e-9, (probability - base) / gap, probability * (1 - probability)
         )
+    feature_effects = calibrator.slope * shap[:, :-1] * secant[:, None]
+    gaps = gap_mask(features)
+    recorded = np.where(gaps, 0.0, feature_effects)
+    grouped = np.zeros((len(features), len(_CONCEPT_KEYS)))
+    np.add.at(grouped.T, _CONCEPT_OF_FEATURE, recorded.T)
     return Explanation(
         contributions=shap,
         probability=probability,
         base_probability=base,
-        concept_effects=grouped * secant[:, None],
+        feature_effects=feature_effects,
+        gaps=gaps,
+        concept_effects=grouped,
+        gap_effect=np.where(gaps, feature_effects, 0.0).sum(axis=1),
     )
 
 
@@ -117,35 +184,97 @@ def top_factors(
     *,
     outcome: str,
     limit: int = 5,
+    reference: Mapping[str, object] | None = None,
+    outcome_phrases: list[str] | None = None,
 ) -> list[list[Factor]]:
-    """The largest concept effects of each row as clinician-facing factors."""
+    """The largest concept effects of each row as clinician-facing factors.
+
+    Args:
+        explanation: the rows' contributions.
+        features: their feature vectors.
+        history: their histories.
+        outcome: ``dropout`` or ``poor_outcome``.
+        limit: factors per row at most.
+        reference: the training population's profile (bundle metadata), for level words.
+        outcome_phrases: per row, the outcome as the sentence names it ("dropout risk");
+            default: :func:`outcome_phrase` without the client's start.
+    """
     factors: list[list[Factor]] = []
-    feature_effects = explanation.contributions[:, :-1]
     for row in range(len(features)):
         effects = explanation.concept_effects[row]
         order = np.argsort(-np.abs(effects), kind="stable")[:limit]
+        phrase = outcome_phrases[row] if outcome_phrases else outcome_phrase(outcome, None)
         row_factors = []
         row_history = None  # sliced once per row: slicing costs more than a sentence
         for concept_index in order:
             effect = float(effects[concept_index])
             if abs(effect) < MIN_EFFECT:
                 break
-            concept = _CONCEPT_KEYS[concept_index]
             members = _CONCEPT_MEMBERS[concept_index]
-            leading = FEATURE_NAMES[members[np.argmax(np.abs(feature_effects[row, members]))]]
+            within = ConceptEffects(
+                concept=_CONCEPT_KEYS[concept_index],
+                effects={
+                    FEATURE_NAMES[i]: float(explanation.feature_effects[row, i])
+                    for i in members
+                    if not explanation.gaps[row, i]
+                },
+            )
             if row_history is None:
                 row_history = history.take([row])
-            label, value = describe(concept, leading, features[row], row_history)
-            row_factors.append(_factor(concept, label, value, effect, outcome))
+            label, value = describe(
+                within, features[row], row_history, outcome=outcome, reference=reference
+            )
+            row_factors.append(_factor(within.concept, label, value, effect, phrase))
         factors.append(row_factors)
     return factors
 
 
-def _factor(concept: str, label: str, value: str, effect: float, outcome: str) -> Factor:
+def outcome_phrase(outcome: str, clinical_start: bool | None) -> str:
+    """The risk a factor moves, in the clinician's words.
+
+    For poor outcome the words depend on where the client started (data contract,
+    revision 2): in the clinical range (or not yet known) the risk is of no reliable
+    recovery; below it, of reliable deterioration.
+    """
+    if outcome == "dropout":
+        return "dropout risk"
+    if clinical_start is False:
+        return "risk of reliable deterioration"
+    return "risk of no reliable recovery"
+
+
+def outcome_name(outcome: str, clinical_start: bool | None) -> str:
+    """The outcome itself in the clinician's words (see :func:`outcome_phrase`)."""
+    if outcome == "dropout":
+        return "dropout"
+    return "reliable deterioration" if clinical_start is False else "no reliable recovery"
+
+
+#: The warning on an answer that rests on attendance and intake details alone.
+TOO_LITTLE_WARNING = (
+    "No session measure has been recorded yet: these estimates rest on attendance and intake "
+    "details alone, and say little about this client. Record the alliance and symptom "
+    "measures to get an estimate worth acting on."
+)
+
+
+def too_little_to_go_on(features: np.ndarray) -> np.ndarray:
+    """Per row, whether no session measure has been recorded at all so far."""
+    never = never_recorded(features)
+    measures = [i for i, source in enumerate(_SOURCES) if source in MEASURE_COLUMNS]
+    return never[:, measures].all(axis=1)
+
+
+def _factor(concept: str, label: str, value: str, effect: float, phrase: str) -> Factor:
     direction = "raises" if effect > 0 else "lowers"
     points = abs(effect) * 100
-    size = "by less than 1 point" if points < 0.5 else f"by about {points:.0f} points"
-    text = f"{label}; this {direction} the {OUTCOME_WORDS[outcome]} estimate {size}."
+    if points < 0.5:
+        size = "by less than 1 point"
+    elif round(points) == 1:
+        size = "by about 1 point"
+    else:
+        size = f"by about {points:.0f} points"
+    text = f"{label}; this {direction} the {phrase} {size}."
     return Factor(concept, label, value, round(effect, 4), direction, text)
 
 

@@ -1,63 +1,170 @@
-"""Plain words for what the measures show, per clinical concept.
+"""Plain words for what carries a factor's contribution, per clinical concept.
 
 :func:`describe` turns one client's values into a short statement ("Client-rated alliance
-fell from 4.1 to 3.2 at session 3") and the values behind it. The statement names what was
-seen, never a feature name; the explanation adds how much it moves the estimate.
+(WAI-SR) is low at 1.9 (session 4; up from 1.2 at session 1)") and the values behind it.
+The statement names what was seen, never a feature name, and it is *faithful*:
+
+* It describes the part of the concept that carries the contribution: the level, the
+  change, a rupture, the attendance pattern. Within a concept the features are grouped by
+  what they measure (:data:`ASPECTS`), and the group that pulls the estimate the way the
+  whole concept does is described first.
+* Each candidate statement has a polarity: news that would raise a risk (``RAISES``: "is
+  low", "missed", "has not improved"), news that would lower it (``LOWERS``: "improved",
+  "attended all"), or neither (``NEUTRAL``: "is 3.4 at session 2"). A statement is used only
+  when its polarity agrees with the contribution's sign, or is neutral; so a sentence never
+  claims an improvement while the factor raises the risk (or a worsening while it lowers
+  it) unless it also names what does ("is low at 1.9 (up from 1.2)": the level is named).
+* Where there is nothing honest to add, the statement falls back to the values alone.
+
+Measures never recorded are not described here: their contributions are data gaps,
+reported apart (:func:`models.explanations.data_gaps`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from features.engineering import FEATURE_INDEX, FEATURES
 from features.history import HistoryBatch
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
-from features.recovery import expected_score
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, Instrument
+from features.recovery import distance_from_expected, expected_score
 
-_MEASURE_OF_FEATURE = {f.name: f.measure for f in FEATURES}
+RAISES, LOWERS, NEUTRAL = 1, -1, 0
+
+#: What each feature statistic measures, for choosing what to describe.
+ASPECTS = {
+    "latest": "level",
+    "below_cutoff": "level",
+    "first": "start",
+    "best": "level",
+    "worst": "level",
+    "improvement": "change",
+    "slope": "change",
+    "off_track": "change",
+    "drop": "rupture",
+    "largest_drop": "rupture",
+    "repaired": "rupture",
+    "unrepaired": "rupture",
+    "missed": "missed",
+    "missed_share": "missed",
+    "latest_missed": "missed",
+    "days": "timing",
+    "mean_gap": "timing",
+    "latest_gap": "timing",
+}
+_ALLIANCE_MEASURE = {
+    "client_alliance": "wai_client",
+    "therapist_alliance": "wai_therapist",
+    "session_feedback": "srs",
+}
+#: Reference deciles cut at these positions mark a level as low or high for the service.
+_LOW_DECILE, _HIGH_DECILE = 2, 6
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A candidate description and the way its news points (``RAISES``, ``LOWERS``...)."""
+
+    text: str
+    values: str
+    polarity: int
+
+
+@dataclass(frozen=True)
+class ConceptEffects:
+    """One client's contributions within one concept, by feature (probability scale)."""
+
+    concept: str
+    effects: Mapping[str, float]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.effects.values()))
+
+    def of(self, *, aspect: str | None = None, measure: str | None = None) -> float:
+        """The summed effect of the features of ``aspect`` and ``measure``."""
+        return float(
+            sum(
+                effect
+                for name, effect in self.effects.items()
+                if (aspect is None or ASPECTS.get(_FEATURE[name].statistic) == aspect)
+                and (measure is None or measure in _FEATURE[name].sources)
+            )
+        )
+
+
+_FEATURE = {f.name: f for f in FEATURES}
 
 
 def describe(
-    concept: str, leading_feature: str, row: np.ndarray, history: HistoryBatch
+    effects: ConceptEffects,
+    row: np.ndarray,
+    history: HistoryBatch,
+    *,
+    outcome: str,
+    reference: Mapping[str, object] | None = None,
 ) -> tuple[str, str]:
-    """``(statement, values)`` for ``concept`` of one client.
+    """``(statement, values)`` for one concept of one client, agreeing with its effect.
 
     Args:
-        concept: concept key of :data:`features.engineering.CONCEPTS`.
-        leading_feature: the feature of the concept with the largest contribution; it picks
-            the measure to talk about when a concept spans several.
+        effects: the client's contributions within the concept.
         row: the client's feature vector.
         history: the client's history (a batch of one).
+        outcome: ``dropout`` or ``poor_outcome`` (some statements are outcome-specific).
+        reference: the training population's profile (bundle metadata ``reference``),
+            which tells whether a level is low or high for the clients the model learnt
+            from; without it levels are described by their values and cut-offs only.
     """
-    measure = _MEASURE_OF_FEATURE.get(leading_feature)
-    if concept in ("client_alliance", "therapist_alliance", "session_feedback"):
-        return _alliance(measure or "srs", history)
+    sign = RAISES if effects.total > 0 else LOWERS
+    candidates = _candidates(effects, row, history, sign, outcome, reference or {})
+    for statement in candidates:
+        if statement.polarity in (sign, NEUTRAL):
+            return statement.text, statement.values
+    raise AssertionError("every concept ends with a neutral statement")  # pragma: no cover
+
+
+def _candidates(
+    effects: ConceptEffects,
+    row: np.ndarray,
+    history: HistoryBatch,
+    sign: int,
+    outcome: str,
+    reference: Mapping[str, object],
+) -> list[Statement]:
+    concept = effects.concept
+    if concept in _ALLIANCE_MEASURE:
+        return _alliance(_ALLIANCE_MEASURE[concept], effects, history, sign, reference)
     if concept == "symptom_level":
-        return _symptom_level(measure or "phq9", history)
+        measure = _leading_measure(effects, history, sign)
+        return _symptom_level(measure, effects, history, sign, reference)
     if concept == "symptom_change":
-        if measure is None:
-            measure = _most_off_track(row)
-        return _symptom_change(measure, history)
-    if concept == "alliance_agreement":
-        gap = _value(row, "alliance_client_minus_therapist")
-        side = "higher" if gap >= 0 else "lower"
-        return (
-            f"Client rates the alliance {abs(gap):.1f} points {side} than the therapist",
-            f"client minus therapist WAI-SR {gap:+.1f}",
-        )
+        measure = _leading_measure(effects, history, sign, row=row)
+        return _symptom_change(measure, history, outcome)
     if concept == "attendance":
-        return _attendance(leading_feature, row, history)
+        return _attendance(effects, row, history, sign)
+    if concept == "alliance_agreement":
+        gap = float(row[FEATURE_INDEX["alliance_client_minus_therapist"]])
+        side = "higher" if gap >= 0 else "lower"
+        return [
+            Statement(
+                f"Client rates the alliance {abs(gap):.1f} points {side} than the therapist",
+                f"client minus therapist WAI-SR {gap:+.1f}",
+                NEUTRAL,
+            )
+        ]
     if concept == "treatment_stage":
         k = int(history.as_of_session[0])
-        return f"Estimate made at session {k}", f"session {k}"
+        return [Statement(f"Estimate made at session {k}", f"session {k}", NEUTRAL)]
     if concept == "presenting_concern":
         concern = str(history.primary_concern[0])
-        return f"Presenting concern: {concern}", concern
-    return _demographics(leading_feature, history)
+        return [Statement(f"Presenting concern: {concern}", concern, NEUTRAL)]
+    return _demographics(effects, history)
 
 
-def _value(row: np.ndarray, name: str) -> float:
-    return float(row[FEATURE_INDEX[name]])
+# --- helpers ---------------------------------------------------------------------------
 
 
 def _scores(measure: str, history: HistoryBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -71,107 +178,389 @@ def _fmt(measure: str, value: float) -> str:
     return f"{value:.0f}" if INSTRUMENTS[measure].integer else f"{value:.1f}"
 
 
-def _alliance(measure: str, history: HistoryBatch) -> tuple[str, str]:
-    instrument = INSTRUMENTS[measure]
-    scores, sessions = _scores(measure, history)
-    name = instrument.label
-    if len(scores) == 0:
-        return f"{name} not recorded", "not recorded"
-    latest = _fmt(measure, scores[-1])
-    if len(scores) == 1:
-        return f"{name} is {latest} at session {sessions[-1]}", latest
-    previous = _fmt(measure, scores[-2])
-    change = scores[-1] - scores[-2]
-    values = f"{previous} -> {latest} (session {sessions[-2]} to {sessions[-1]})"
-    if instrument.rupture_drop is not None and -change >= instrument.rupture_drop:
-        return f"{name} fell from {previous} to {latest} at session {sessions[-1]}", values
-    if instrument.rupture_drop is not None and change >= instrument.rupture_drop:
-        return f"{name} rose from {previous} to {latest} at session {sessions[-1]}", values
-    first = _fmt(measure, scores[0])
-    cutoff = instrument.clinical_cutoff
-    where = ""
-    if cutoff is not None:
-        where = f", {'below' if scores[-1] < cutoff else 'at or above'} the {cutoff:g} cut-off"
-    return f"{name} is {latest} at session {sessions[-1]} (first {first}){where}", values
-
-
-def _symptom_level(measure: str, history: HistoryBatch) -> tuple[str, str]:
-    instrument = INSTRUMENTS[measure]
-    scores, sessions = _scores(measure, history)
-    if len(scores) == 0:
-        return f"{instrument.label} not recorded", "not recorded"
-    latest = _fmt(measure, scores[-1])
-    side = "clinical" if instrument.in_concern_range(scores[-1]) else "non-clinical"
-    return (
-        f"{instrument.label} is {latest} at session {sessions[-1]} ({side} range, cut-off "
-        f"{instrument.clinical_cutoff:g})",
-        latest,
+def _ordered_aspects(effects: ConceptEffects, aspects: tuple[str, ...], sign: int) -> list[str]:
+    """Aspects pulling the concept's way first (largest first), then the others."""
+    sized = [(effects.of(aspect=a), a) for a in aspects]
+    agreeing = sorted(
+        (a for e, a in sized if e * sign > 0), key=lambda a: -abs(effects.of(aspect=a))
     )
+    return agreeing + [a for _, a in sized if a not in agreeing]
 
 
-def _most_off_track(row: np.ndarray) -> str:
-    candidates = [
-        (_value(row, f"{m}_off_track"), m)
-        for m, i in INSTRUMENTS.items()
-        if i.kind == "symptom" and not np.isnan(_value(row, f"{m}_off_track"))
-    ]
-    return max(candidates)[1] if candidates else "phq9"
+def _leading_measure(
+    effects: ConceptEffects, history: HistoryBatch, sign: int, *, row: np.ndarray | None = None
+) -> str:
+    """The recorded measure whose features pull most the concept's way."""
+    recorded = [m for m in MEASURE_COLUMNS if len(_scores(m, history)[0]) > 0]
+    sized = {m: effects.of(measure=m) for m in recorded if INSTRUMENTS[m].kind == "symptom"}
+    if not sized:
+        return "phq9"
+    best = max(sized, key=lambda m: sized[m] * sign)
+    if sized[best] * sign <= 0 and row is not None:
+        # Only the cross-measure gap to the expected curve moves: name the furthest off.
+        off = {
+            m: float(row[FEATURE_INDEX[f"{m}_off_track"]])
+            for m in sized
+            if not np.isnan(row[FEATURE_INDEX[f"{m}_off_track"]])
+        }
+        if off:
+            return max(off, key=off.get)
+    return best
 
 
-def _symptom_change(measure: str, history: HistoryBatch) -> tuple[str, str]:
+def _standing(measure: str, value: float, reference: Mapping[str, object]) -> float | None:
+    """Share of the training population's latest scores below ``value`` (None if unknown).
+
+    Read from the reference profile's decile bins (bundle metadata); a value inside a bin
+    counts half of that bin.
+    """
+    profile = reference.get("features", {}).get(f"{measure}_latest")  # type: ignore[union-attr]
+    if not profile or not profile.get("edges"):
+        return None
+    shares = np.asarray(profile["shares"][:-1], dtype=float)  # the last bin is "not recorded"
+    if shares.sum() <= 0:
+        return None
+    index = int(np.searchsorted(np.asarray(profile["edges"]), value, side="right"))
+    below = shares[:index].sum() + shares[index] / 2
+    return float(below / shares.sum())
+
+
+def _relative_words(
+    instrument: Instrument, value: float, reference: Mapping[str, object]
+) -> list[tuple[str, int]]:
+    """How the score stands among the clients the model learnt from, with its news.
+
+    Outer words ("low", "high") for the lowest and highest 30%, "lower/higher than for most
+    clients" either side of the middle; the news follows the instrument's direction.
+    """
+    standing = _standing(instrument.column, value, reference)
+    if standing is None or abs(standing - 0.5) < 0.05:
+        return []
+    lower = standing < 0.5
+    news = RAISES if lower == instrument.higher_is_better else LOWERS
+    words = []
+    if standing < 0.3 or standing > 0.7:
+        words.append(("low" if lower else "high", news))
+    words.append(
+        ("lower than for most clients" if lower else "higher than for most clients", news)
+    )
+    return words
+
+
+# --- alliance ---------------------------------------------------------------------------
+
+
+def _alliance(
+    measure: str,
+    effects: ConceptEffects,
+    history: HistoryBatch,
+    sign: int,
+    reference: Mapping[str, object],
+) -> list[Statement]:
     instrument = INSTRUMENTS[measure]
+    name = instrument.label
+    scores, sessions = _scores(measure, history)
+    latest, at = _fmt(measure, scores[-1]), sessions[-1]
+    neutral = Statement(f"{name} is {latest} at session {at}", latest, NEUTRAL)
+    if len(scores) == 1:
+        level = _alliance_level(instrument, scores[-1], at, reference, change="")
+        one = " (one score so far)"
+        return [
+            *(Statement(s.text + one, s.values, s.polarity) for s in level),
+            Statement(neutral.text + one, latest, NEUTRAL),
+        ]
+    first, since = _fmt(measure, scores[0]), sessions[0]
+    values = f"{first} -> {latest} (session {since} to {at})"
+    change = scores[-1] - scores[0]
+    material = abs(change) >= instrument.rupture_drop / 2
+    direction = "up" if change > 0 else "down"
+    context = f"; {direction} from {first} at session {since}" if material else ""
+    statements = {
+        "level": _alliance_level(instrument, scores[-1], at, reference, change=context),
+        "change": [_alliance_change(name, first, latest, since, at, change, material)],
+        "rupture": _rupture(measure, scores, sessions),
+    }
+    ordered = _ordered_aspects(effects, ("level", "change", "rupture"), sign)
+    return [s for aspect in ordered for s in statements[aspect]] + [
+        Statement(neutral.text, values, NEUTRAL)
+    ]
+
+
+def _alliance_level(
+    instrument: Instrument,
+    score: float,
+    session: int,
+    reference: Mapping[str, object],
+    *,
+    change: str,
+) -> list[Statement]:
+    """The latest level, named low or high (or against the SRS cut-off) where that holds."""
+    value = _fmt(instrument.column, score)
+    found = []
+    cutoff = instrument.clinical_cutoff
+    if cutoff is not None:
+        below = score < cutoff
+        side = "below" if below else "at or above"
+        found.append(
+            Statement(
+                f"{instrument.label} is {value} at session {session}, {side} the {cutoff:g} "
+                f"cut-off" + (f" ({change[2:]})" if change else ""),
+                value,
+                RAISES if below else LOWERS,
+            )
+        )
+    if cutoff is not None:
+        return found
+    for word, news in _relative_words(instrument, score, reference):
+        text = (
+            f"{instrument.label} is {word} at {value} (session {session}{change})"
+            if word in ("low", "high")
+            else f"{instrument.label} is {value} at session {session}, {word}"
+            + (f" ({change[2:]})" if change else "")
+        )
+        found.append(Statement(text, value, news))
+    return found
+
+
+def _alliance_change(
+    name: str, first: str, latest: str, since: int, at: int, change: float, material: bool
+) -> Statement:
+    values = f"{first} -> {latest} (session {since} to {at})"
+    if not material:
+        text = f"{name} has stayed about the same: {first} at session {since}, {latest} now"
+        return Statement(text, values, NEUTRAL)
+    verb, polarity = ("rose", LOWERS) if change > 0 else ("fell", RAISES)
+    return Statement(f"{name} {verb} from {first} to {latest} (session {since} to {at})",
+                     values, polarity)  # fmt: skip
+
+
+def _rupture(measure: str, scores: np.ndarray, sessions: np.ndarray) -> list[Statement]:
+    """A sharp fall from one recorded score to the next: repaired or not, or none at all."""
+    instrument = INSTRUMENTS[measure]
+    falls = scores[:-1] - scores[1:]
+    worst = int(np.argmax(falls))
+    if falls[worst] < instrument.rupture_drop - 1e-9:
+        return [
+            Statement(
+                f"No alliance rupture so far: {instrument.label} has not fallen by "
+                f"{instrument.rupture_drop:g} or more from one session to the next",
+                "no rupture",
+                LOWERS,
+            )
+        ]
+    before, after = _fmt(measure, scores[worst]), _fmt(measure, scores[worst + 1])
+    at = sessions[worst + 1]
+    values = f"{before} -> {after} (session {sessions[worst]} to {at})"
+    repaired = (
+        scores[worst + 2 :].max(initial=-np.inf) >= scores[worst] - instrument.rupture_drop / 2
+    )
+    if repaired:
+        return [
+            Statement(
+                f"{instrument.label} recovered after a sharp fall at session {at} "
+                "(a repaired rupture)",
+                values,
+                LOWERS,
+            )
+        ]
+    return [
+        Statement(
+            f"{instrument.label} fell sharply from {before} to {after} at session {at} and has "
+            "not recovered (an alliance rupture)",
+            values,
+            RAISES,
+        )
+    ]
+
+
+# --- symptoms ---------------------------------------------------------------------------
+
+
+def _range_words(instrument: Instrument, score: float) -> tuple[str, int]:
+    """Where ``score`` lies: severe, clinical or below the clinical range, and its news."""
+    cutoff = instrument.clinical_cutoff
+    worse = "or below" if instrument.higher_is_better else "or more"
+    if instrument.in_severe_range(score):
+        return f"in the severe range ({instrument.severe_cutoff:g} {worse})", RAISES
+    if instrument.in_concern_range(score):
+        clinical = f"below {cutoff:g}" if instrument.higher_is_better else f"{cutoff:g} or more"
+        return f"in the clinical range ({clinical})", RAISES
+    healthy = f"{cutoff:g} or more" if instrument.higher_is_better else f"under {cutoff:g}"
+    return f"below the clinical range ({healthy})", LOWERS
+
+
+def _symptom_level(
+    measure: str,
+    effects: ConceptEffects,
+    history: HistoryBatch,
+    sign: int,
+    reference: Mapping[str, object],
+) -> list[Statement]:
+    instrument = INSTRUMENTS[measure]
+    scores, sessions = _scores(measure, history)
+    latest, at = _fmt(measure, scores[-1]), sessions[-1]
+    words, polarity = _range_words(instrument, scores[-1])
+    by_level = Statement(
+        f"{instrument.label} is {latest} at session {at}, {words}", latest, polarity
+    )
+    statements = [by_level]
+    if len(scores) > 1 and effects.of(aspect="start", measure=measure) * sign > abs(
+        effects.of(aspect="level", measure=measure)
+    ):
+        first = _fmt(measure, scores[0])
+        start_words, start_polarity = _range_words(instrument, scores[0])
+        statements.insert(
+            0,
+            Statement(
+                f"{instrument.label} started {start_words} at {first} (session {sessions[0]})",
+                f"{first} at session {sessions[0]}",
+                start_polarity,
+            ),
+        )
+    relative = {
+        "lower than for most clients": "milder than for most clients",
+        "higher than for most clients": "more severe than for most clients",
+    }
+    statements += [
+        Statement(
+            f"{instrument.label} is {latest} at session {at}, {relative[word]}", latest, news
+        )
+        for word, news in _relative_words(instrument, scores[-1], reference)
+        if word in relative and not instrument.higher_is_better
+    ]
+    return [
+        *statements,
+        Statement(f"{instrument.label} is {latest} at session {at}", latest, NEUTRAL),
+    ]
+
+
+def _symptom_change(measure: str, history: HistoryBatch, outcome: str) -> list[Statement]:
+    instrument = INSTRUMENTS[measure]
+    name = instrument.label
     scores, sessions = _scores(measure, history)
     if len(scores) < 2:
-        return f"Only one {instrument.label} score so far: change cannot be judged yet", "1 score"
+        latest = _fmt(measure, scores[-1])
+        return [
+            Statement(
+                f"Only one {name} score so far ({latest} at session {sessions[-1]}): change "
+                "cannot be judged yet",
+                "1 score",
+                NEUTRAL,
+            )
+        ]
     first, latest = _fmt(measure, scores[0]), _fmt(measure, scores[-1])
+    elapsed = sessions[-1] - sessions[0]
     expected = float(
-        expected_score(
-            measure, intake_score=scores[0], sessions_since_intake=sessions[-1] - sessions[0]
+        expected_score(measure, intake_score=scores[0], sessions_since_intake=elapsed)
+    )
+    off_track = float(
+        distance_from_expected(
+            measure, intake_score=scores[0], score=scores[-1], sessions_since_intake=elapsed
         )
     )
-    verb = "improved" if instrument.improvement(scores[0], scores[-1]) > 0 else "did not improve"
-    if instrument.improvement(scores[0], scores[-1]) <= -instrument.reliable_change:
-        verb = "worsened"
-    return (
-        f"{instrument.label} {verb}: {first} at session {sessions[0]}, {latest} at session "
-        f"{sessions[-1]} (expected about {_fmt(measure, round(expected))} by now)",
-        f"{first} -> {latest}; expected {expected:.1f}",
-    )
+    course = f"{first} at session {sessions[0]}, {latest} at session {sessions[-1]}"
+    shown = f"{course} (about {_fmt(measure, round(expected))} expected by now)"
+    values = f"{first} -> {latest}; expected {expected:.1f}"
+    change = instrument.improvement(scores[0], scores[-1])
+    reliable = instrument.reliable_change
+    statements = []
+    if change <= -reliable:
+        statements.append(Statement(f"{name} worsened: {course}", values, RAISES))
+    elif change > 0 and off_track > 0:
+        statements.append(
+            Statement(f"{name} improved less than expected: {shown}", values, RAISES)
+        )
+    elif change > 0:
+        statements.append(Statement(f"{name} improved: {shown}", values, LOWERS))
+        if outcome == "dropout":
+            statements.append(
+                Statement(
+                    f"{name} improved early: {course}; some clients stop coming once they "
+                    "feel better",
+                    values,
+                    RAISES,
+                )
+            )
+    else:
+        statements.append(Statement(f"{name} has not improved: {shown}", values, RAISES))
+    if change >= reliable:
+        statements.append(
+            Statement(
+                f"{name} improved reliably: {course} (a change of {reliable:g} or more is "
+                "beyond measurement error)",
+                values,
+                LOWERS,
+            )
+        )
+    if abs(change) < reliable:
+        statements.append(Statement(f"{name} has changed little: {course}", values, NEUTRAL))
+    return [
+        *statements,
+        Statement(f"{name} is {latest} at session {sessions[-1]}", latest, NEUTRAL),
+    ]
 
 
-def _attendance(leading_feature: str, row: np.ndarray, history: HistoryBatch) -> tuple[str, str]:
+# --- attendance and the client row -------------------------------------------------------
+
+
+def _attendance(
+    effects: ConceptEffects, row: np.ndarray, history: HistoryBatch, sign: int
+) -> list[Statement]:
     k = int(history.as_of_session[0])
-    missed = int(_value(row, "missed_sessions"))
-    if leading_feature == "days_since_previous_session" and k >= 2:
-        days = _value(row, "days_since_previous_session")
-        return f"{days:.0f} days since the previous appointment", f"{days:.0f} days"
-    if leading_feature in ("days_since_intake", "mean_days_between_sessions") and k >= 2:
-        mean_gap = _value(row, "mean_days_between_sessions")
-        return (
-            f"Appointments about every {mean_gap:.0f} days since intake",
-            f"{mean_gap:.0f} days apart",
-        )
+    missed = int(row[FEATURE_INDEX["missed_sessions"]])
+    latest_missed = row[FEATURE_INDEX["latest_missed"]] == 1
     if missed == 0:
-        return f"Attended all {k} appointments so far", f"0 of {k} missed"
-    latest = _value(row, "latest_missed") == 1
-    missed_list = [str(s + 1) for s in np.flatnonzero(history.attended[0] == 0)]
-    where = f"session {', '.join(missed_list)}"
-    if latest and missed == 1:
-        return f"Missed the latest appointment (session {k})", f"1 of {k} missed"
-    return (
-        f"Missed {missed} of {k} appointments ({where})"
-        + (", including the latest" if latest else ""),
-        f"{missed} of {k} missed",
-    )
+        attended = (
+            Statement(f"Attended all {k} appointments so far", f"0 of {k} missed", LOWERS)
+            if k > 1
+            else Statement("Attended the first appointment", "0 of 1 missed", LOWERS)
+        )
+    elif latest_missed and missed == 1:
+        attended = Statement(
+            f"Missed the latest appointment (session {k})", f"1 of {k} missed", RAISES
+        )
+    else:
+        where = ", ".join(str(s + 1) for s in np.flatnonzero(history.attended[0] == 0))
+        attended = Statement(
+            f"Missed {missed} of {k} appointments (session {where})"
+            + (", including the latest" if latest_missed else ""),
+            f"{missed} of {k} missed",
+            RAISES,
+        )
+    timing = []
+    if k >= 2:
+        days = row[FEATURE_INDEX["days_since_previous_session"]]
+        gap = row[FEATURE_INDEX["mean_days_between_sessions"]]
+        timing = [
+            Statement(
+                f"{days:.0f} days since the previous appointment", f"{days:.0f} days", NEUTRAL
+            ),
+            Statement(
+                f"Appointments about every {gap:.0f} days since intake",
+                f"{gap:.0f} days apart",
+                NEUTRAL,
+            ),
+        ]
+        if effects.of(aspect="timing") * sign > 0 and abs(
+            effects.effects.get("mean_days_between_sessions", 0.0)
+            + effects.effects.get("days_since_intake", 0.0)
+        ) > abs(effects.effects.get("days_since_previous_session", 0.0)):
+            timing.reverse()
+    ordered = _ordered_aspects(effects, ("missed", "timing"), sign)
+    groups = {"missed": [attended], "timing": timing}
+    return [s for aspect in ordered for s in groups[aspect]] + [
+        Statement(f"{k} appointment{'s' if k != 1 else ''} so far", f"session {k}", NEUTRAL)
+    ]
 
 
-def _demographics(leading_feature: str, history: HistoryBatch) -> tuple[str, str]:
-    if leading_feature == "prior_treatment":
+def _demographics(effects: ConceptEffects, history: HistoryBatch) -> list[Statement]:
+    leading = max(effects.effects, key=lambda name: abs(effects.effects[name]))
+    if leading == "prior_treatment":
         prior = history.prior_treatment[0]
-        text = "not recorded" if np.isnan(prior) else ("yes" if prior == 1 else "no")
-        return f"Previous treatment: {text}", text
-    if leading_feature.startswith("gender_"):
+        text = "yes" if prior == 1 else "no"
+        return [Statement(f"Previous treatment: {text}", text, NEUTRAL)]
+    if leading.startswith("gender_"):
         gender = str(history.gender[0])
-        return f"Gender: {gender}", gender
+        return [Statement(f"Gender: {gender}", gender, NEUTRAL)]
     age = int(history.age[0])
-    return f"Age {age}", str(age)
+    return [Statement(f"Age {age}", str(age), NEUTRAL)]

@@ -179,7 +179,7 @@ def _pad(history: HistoryBatch, window: int) -> HistoryBatch:
     if extra == 0:
         return history
     arrays = dict(vars(history))
-    for name in ("session_day", "attended"):
+    for name in ("session_day", "attended", "self_harm_item"):
         arrays[name] = np.pad(arrays[name], ((0, 0), (0, extra)), constant_values=np.nan)
     arrays["measures"] = np.pad(
         arrays["measures"], ((0, 0), (0, extra), (0, 0)), constant_values=np.nan

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 from features.history import HistoryBatch
 from features.vocabulary import DEFAULT_FACTORS
-from models.bundle import OutcomeAssessment, RiskModel
+from models.bundle import OutcomeAssessment, OutcomeModel, RiskModel
+from models.risk_levels import level_meaning
 from service.schemas import (
     AssessmentRequest,
     AssessmentResponse,
+    ExplanationOut,
     FactorOut,
     ModelOut,
     OutcomeRiskOut,
@@ -83,10 +85,11 @@ def assess_many(
             client_id=request.client.client_id,
             as_of_session=result.as_of_session,
             model=identity,
-            dropout=_outcome(result.dropout, model.dropout.base_rate),
-            poor_outcome=_outcome(result.poor_outcome, model.poor_outcome.base_rate),
+            dropout=_outcome(result.dropout, model.dropout, "dropout"),
+            poor_outcome=_outcome(result.poor_outcome, model.poor_outcome, "poor_outcome"),
             signals=[SignalOut(code=s.code, text=s.text) for s in result.signals],
-            warnings=[warning] if warning else [],
+            data_gaps=result.data_gaps,
+            warnings=([warning] if warning else []) + result.warnings,
         )
         for request, result, warning in zip(
             requests, model.assess(history, factors=factors), warnings, strict=True
@@ -103,11 +106,13 @@ def _landmark_warning(sessions: int, max_landmark: int) -> str | None:
     )
 
 
-def _outcome(assessment: OutcomeAssessment, base_rate: float) -> OutcomeRiskOut:
+def _outcome(assessment: OutcomeAssessment, model: OutcomeModel, key: str) -> OutcomeRiskOut:
     return OutcomeRiskOut(
         probability=round(assessment.probability, 4),
         risk_level=assessment.risk_level,
-        base_rate=round(base_rate, 4),
+        outcome=assessment.outcome,
+        risk_level_meaning=level_meaning(key, assessment.risk_level, model.thresholds),
+        base_rate=round(model.base_rate, 4),
         factors=[
             FactorOut(
                 feature=factor.feature,
@@ -119,4 +124,10 @@ def _outcome(assessment: OutcomeAssessment, base_rate: float) -> OutcomeRiskOut:
             )
             for factor in assessment.factors
         ],
+        # Unrounded, so that the parts add up to the probability exactly (to float precision).
+        explanation=ExplanationOut(
+            base_probability=assessment.base_probability,
+            concepts=assessment.concept_effects,
+            data_gaps=assessment.data_gap_effect,
+        ),
     )

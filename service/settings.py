@@ -83,6 +83,8 @@ class ServiceSettings(RegistryLocation):
     cds_issuers: list[CdsIssuer] = Field(default_factory=list)
     #: A low-risk client with no clinical signal gets an ``info`` card, or no card at all.
     cds_low_risk_card: Literal["info", "none"] = "none"
+    #: A moderate-risk client with no clinical signal gets an ``info`` card, or no card.
+    cds_moderate_risk_card: Literal["info", "none"] = "none"
     #: Budget for fetching what prefetch lacked from the EHR's FHIR server, all pages in all.
     cds_fhir_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     #: Longest accepted life of an EHR JWT (exp - iat); its jti is remembered that long.

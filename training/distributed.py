@@ -161,6 +161,7 @@ def _train(
             config=config,
         )
         held_out[outcome] = evaluation.held_out
+        fitted[outcome] = evaluation.fitted  # with what its risk levels meant on them
         metrics[outcome] = {"test": evaluation.metrics}
         predictions[outcome] = evaluation.predictions
         tables |= evaluation.tables
@@ -217,12 +218,16 @@ def _fit(
         verbose_eval=False,
     )["booster"]  # fmt: skip
     booster.set_attr(rounds=str(rounds), outcome=outcome)
+    *calibration_rows, calibration_clients = _margins(client, booster, calibration, outcome)
+    *validation_rows, validation_clients = _margins(client, booster, validation, outcome)
     model = calibrated_outcome(
         outcome,
         booster,
-        calibration=_margins(client, booster, calibration, outcome),
-        validation=_margins(client, booster, validation, outcome),
+        calibration=tuple(calibration_rows),
+        validation=tuple(validation_rows),
+        clients=np.concatenate([validation_clients, calibration_clients]),
         base_rate=float(base_rate),
+        budget=config.alert_budget,
     )
     return FittedOutcome(model=model, logistic=None)
 
@@ -239,10 +244,16 @@ def _matrix(client: Client, rows: dd.DataFrame, outcome: str) -> dxgb.DaskDMatri
 
 def _margins(
     client: Client, booster: xgb.Booster, rows: dd.DataFrame, outcome: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Margins predicted on the workers and the labels of ``rows``, gathered as two vectors."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Margins predicted on the workers, the labels and client ids of ``rows``, gathered."""
     margin = dxgb.inplace_predict(
         client, booster, rows[list(FEATURE_NAMES)], predict_type="margin", missing=np.nan
     )
-    margin, labels = client.compute([margin, rows[outcome]], sync=True)
-    return np.asarray(margin, dtype=float).ravel(), np.asarray(labels, dtype=float)
+    margin, labels, clients = client.compute(
+        [margin, rows[outcome], rows["example_client_id"]], sync=True
+    )
+    return (
+        np.asarray(margin, dtype=float).ravel(),
+        np.asarray(labels, dtype=float),
+        np.asarray(clients, dtype=object).astype(str),
+    )

@@ -18,7 +18,7 @@ import xgboost as xgb
 from sklearn.pipeline import Pipeline
 
 from features.landmarks import DEFAULT_LANDMARKS
-from models.bundle import OutcomeModel, RiskThresholds
+from models.bundle import OutcomeModel
 from models.calibration import MarginCalibrator
 from models.estimators import (
     BoosterSettings,
@@ -27,13 +27,7 @@ from models.estimators import (
     fit_logistic_baseline,
     refit_booster,
 )
-
-THRESHOLD_RULE = (
-    "moderate: at or above the outcome's rate in the validation and calibration clients "
-    "(more likely than the average client); high: at or above twice that rate or the 90th "
-    "percentile of validation predictions, whichever is lower (so the high band never "
-    "holds fewer than about 1 in 10 clients), and always above moderate."
-)
+from models.risk_levels import AlertBudget, choose_thresholds
 
 
 @dataclass(frozen=True)
@@ -47,6 +41,7 @@ class TrainingConfig:
     bootstrap: int = 200
     seed: int = 0
     booster: BoosterSettings = field(default_factory=BoosterSettings)
+    alert_budget: AlertBudget = field(default_factory=AlertBudget)
 
 
 @dataclass(frozen=True)
@@ -77,14 +72,6 @@ def split_clients(clients: np.ndarray, shares: tuple[float, ...], rng: np.random
     return [lookup == index for index in range(len(shares))]
 
 
-def choose_thresholds(probability: np.ndarray, labels: np.ndarray) -> RiskThresholds:
-    """Risk-level cut-offs from validation predictions (rule: :data:`THRESHOLD_RULE`)."""
-    rate = float(np.mean(labels))
-    high = min(2 * rate, float(np.quantile(probability, 0.9)))
-    high = max(high, rate + 0.01)
-    return RiskThresholds(moderate=round(rate, 4), high=round(high, 4), rule=THRESHOLD_RULE)
-
-
 def refit_rounds(stopped: xgb.Booster, *, fitted: int, learnt: int) -> int:
     """Rounds for the refit: the early-stopped count scaled from ``fitted`` to ``learnt`` rows."""
     return int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt / fitted))
@@ -96,7 +83,9 @@ def calibrated_outcome(
     *,
     calibration: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
+    clients: np.ndarray,
     base_rate: float,
+    budget: AlertBudget,
 ) -> OutcomeModel:
     """The outcome's model: ``booster`` calibrated on unseen clients, with its risk levels.
 
@@ -105,17 +94,18 @@ def calibrated_outcome(
         booster: the refitted booster.
         calibration: margins and 0/1 labels of the calibration clients (unseen by it).
         validation: margins and labels of the validation clients; thresholds are chosen on
-            both sets (:data:`THRESHOLD_RULE`).
+            both sets for the alert budget (:func:`models.risk_levels.choose_thresholds`).
+        clients: client ids of the validation rows, then of the calibration rows.
         base_rate: the outcome's rate in the clients the booster learnt from.
+        budget: the share of assessments each risk level may take.
     """
     calibrator = MarginCalibrator.fit(*calibration)
     margin = np.concatenate([validation[0], calibration[0]])
-    labels = np.concatenate([validation[1], calibration[1]])
     return OutcomeModel(
         outcome=outcome,
         booster=booster,
         calibrator=calibrator,
-        thresholds=choose_thresholds(calibrator.probability(margin), labels),
+        thresholds=choose_thresholds(calibrator.probability(margin), clients, budget=budget),
         base_rate=base_rate,
     )
 
@@ -160,7 +150,9 @@ def fit_outcome(
         booster,
         calibration=(booster_margin(booster, features[calibrate]), labels[calibrate]),
         validation=(booster_margin(booster, features[valid]), labels[valid]),
+        clients=np.concatenate([clients[valid], clients[calibrate]]),
         base_rate=float(labels[learnt].mean()),
+        budget=config.alert_budget,
     )
     logistic = None
     if with_logistic:

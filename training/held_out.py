@@ -8,14 +8,16 @@ leave-one-clinic-out repeat :func:`training.fitting.fit_outcome` on other client
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.signals import signal_flags
+from features.signals import rule_flags
 from models.explanations import explain, global_importance
 from models.metrics import bootstrap_metrics, point_metrics
+from models.risk_levels import summarise_levels
 from training.evaluation import age_band, metrics_frame
 from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, split_clients
 
@@ -24,17 +26,18 @@ RULE_BASELINES = ("srs_below_cutoff", "not_on_track")
 
 def rule_scores(features: np.ndarray) -> dict[str, np.ndarray]:
     """The rule-based signals of :data:`RULE_BASELINES` as 0/1 scores, judged like a model."""
-    flags = signal_flags(features)
+    flags = rule_flags(features)
     return {name: flags[name].astype(float) for name in RULE_BASELINES}
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    """Held-out features, labels and client ids of one outcome (the gate's common ground)."""
+    """Held-out features, labels, client and clinic ids of one outcome (the gate's ground)."""
 
     features: np.ndarray
     labels: np.ndarray
     clients: np.ndarray
+    clinics: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class HeldOutEvaluation:
     tables: dict[str, pd.DataFrame]
     importance: dict[str, dict[str, float]]
     held_out: HeldOut
+    fitted: FittedOutcome
 
 
 def evaluate_held_out(
@@ -83,12 +87,27 @@ def evaluate_held_out(
     )
     tables = _subgroup_tables(outcome, examples, labels, scores["xgboost"], thresholds, config)
     explanation = explain(fitted.model.booster, fitted.model.calibrator, features)
+    # What each risk level meant on these clients travels with the model (card, API, cards).
+    thresholds = summarise_levels(
+        fitted.model.thresholds,
+        scores["xgboost"],
+        labels,
+        ids,
+        examples["as_of_session"].to_numpy(),
+    )
+    model = dataclasses.replace(fitted.model, thresholds=thresholds)
     return HeldOutEvaluation(
         metrics=metrics,
         predictions=predictions,
         tables=tables,
         importance=global_importance(explanation),
-        held_out=HeldOut(features=features, labels=labels, clients=ids),
+        held_out=HeldOut(
+            features=features,
+            labels=labels,
+            clients=ids,
+            clinics=examples["clinic_id"].to_numpy(dtype=object).astype(str),
+        ),
+        fitted=dataclasses.replace(fitted, model=model),
     )
 
 

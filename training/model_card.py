@@ -6,7 +6,7 @@ import pandas as pd
 
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
 from models.metrics import Estimate
-from training.fitting import THRESHOLD_RULE
+from training.gate import GateVerdict
 from training.pipeline import TrainingResult
 
 _NAMES = {
@@ -34,8 +34,10 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
         "## Intended use",
         "",
         "Decision support for psychotherapy services: a calibrated estimate, after each of the",
-        "first sessions, of the chance that a client drops out and of the chance that the",
-        "episode ends without reliable improvement, with the factors behind each estimate.",
+        "first sessions, of the chance that a client drops out and of the chance of a poor",
+        "outcome: for a client who starts in the clinical range, no reliable recovery (NHS",
+        "Talking Therapies' headline outcome); for one who starts below it, reliable",
+        "deterioration (data contract, labels revision 2); with the factors behind each.",
         "It is **not a diagnosis** and not a reason to end or refuse treatment: it prompts a",
         "conversation (about the alliance, attendance barriers, the treatment plan).",
         "Not for use with children (contract ages 16-100) or outside outpatient therapy.",
@@ -55,21 +57,8 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
     ]
     for outcome in OUTCOMES:
         lines += _outcome_section(result, outcome)
+    lines += _risk_levels_section(result)
     lines += [
-        "## Risk levels",
-        "",
-        THRESHOLD_RULE,
-        "",
-        "| outcome | moderate from | high from |",
-        "|---|---|---|",
-    ]
-    for outcome in OUTCOMES:
-        thresholds = result.model.outcome_model(outcome).thresholds
-        lines.append(
-            f"| {OUTCOME_TITLES[outcome]} | {thresholds.moderate:.1%} | {thresholds.high:.1%} |"
-        )
-    lines += [
-        "",
         "## Limitations",
         "",
         "- Trained on the data described above: performance at another clinic can differ (see",
@@ -82,6 +71,35 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
         "",
     ]
     return "\n".join(lines)
+
+
+def _risk_levels_section(result: TrainingResult) -> list[str]:
+    """The cut-offs, the rule that chose them, and what each level meant on held-out clients."""
+    thresholds = {o: result.model.outcome_model(o).thresholds for o in OUTCOMES}
+    lines = ["## Risk levels", "", next(iter(thresholds.values())).rule, ""]
+    lines += [
+        "On held-out clients (session assessments over landmarks 1 to "
+        f"{result.model.max_landmark}; flagged early: at this level or above at least once in "
+        "sessions 1-5; observed rate: share of the level's assessments whose client had the "
+        "outcome; sensitivity: share of the outcome's assessments at this level or above):",
+        "",
+        "| outcome | level | from | share of assessments | clients flagged early | observed "
+        "rate | sensitivity |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for outcome, cut in thresholds.items():
+        starts = {"low": 0.0, "moderate": cut.moderate, "high": cut.high}
+        for level, summary in cut.levels.items():
+            lines.append(
+                f"| {OUTCOME_TITLES[outcome]} | {level} | {starts[level]:.1%} | "
+                f"{summary.share:.1%} | {summary.clients_flagged_early:.1%} | "
+                f"{summary.observed_rate:.1%} | {summary.sensitivity:.1%} |"
+            )
+        if cut.base_rate is not None:
+            lines.append(
+                f"| {OUTCOME_TITLES[outcome]} | (all) | | 100% | | {cut.base_rate:.1%} | |"
+            )
+    return [*lines, ""]
 
 
 def _outcome_section(result: TrainingResult, outcome: str) -> list[str]:
@@ -166,3 +184,16 @@ def _subgroup_table(table: pd.DataFrame, grouping: str) -> list[str]:
             f"{row['ece']:.3f} | {row['calibration_slope']:.2f} |"
         )
     return [*lines, ""]
+
+
+def gate_section(verdict: GateVerdict) -> str:
+    """The promotion gate's verdict, its reasons and any override, as the card's last part."""
+    lines = ["", "## Promotion gate", "", f"Verdict: **{verdict.verdict}** ({verdict.basis}).", ""]
+    lines += [f"- {reason}" for reason in verdict.reasons]
+    if verdict.override is not None:
+        lines += [
+            "",
+            f"Promoted by override: {verdict.override.reason} (by {verdict.override.user}, "
+            f"{verdict.override.at}). The gate refused it; its reasons above stand.",
+        ]
+    return "\n".join(lines) + "\n"

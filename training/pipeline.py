@@ -10,6 +10,7 @@ same fitting step (:func:`training.fitting.fit_outcome`) on other splits.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from features.engineering import compute_features
+from features.labels import LABEL_REVISION
 from features.landmarks import build_landmarks
 from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel
@@ -82,6 +84,7 @@ def train(
             examples.loc[test_rows].reset_index(drop=True), config=config,
         )  # fmt: skip
         held_out[outcome] = evaluation.held_out
+        fitted[outcome] = evaluation.fitted  # with what its risk levels meant on them
         metrics[outcome] = {"test": evaluation.metrics}
         predictions[outcome] = evaluation.predictions
         tables |= evaluation.tables
@@ -134,7 +137,12 @@ def assemble_model(
         metadata={
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "counts": counts,
-            "config": {"max_landmark": config.max_landmark, "seed": config.seed},
+            "label_revision": LABEL_REVISION,
+            "config": {
+                "max_landmark": config.max_landmark,
+                "seed": config.seed,
+                "alert_budget": dataclasses.asdict(config.alert_budget),
+            },
             **metadata,
             "reference": reference,
         },

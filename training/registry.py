@@ -16,6 +16,7 @@ decision and its reason are tagged on the version and the run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from dataclasses import dataclass
@@ -31,9 +32,7 @@ from mlflow.models import infer_signature
 import features
 import models
 from features.engineering import FEATURE_NAMES
-from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel, load_baselines
-from models.metrics import bootstrap_metrics, point_metrics
 from models.pyfunc import BUNDLE_ARTIFACT, RiskModelPyfunc, prediction_frame
 from models.registry_store import (
     EVALUATION,
@@ -43,7 +42,9 @@ from models.registry_store import (
     download_model,
     registry_client,
 )
+from training.gate import GateVerdict, judge
 from training.held_out import HeldOut
+from training.model_card import gate_section
 from training.settings import CHAMPION, TrainingSettings
 
 _PIP_REQUIREMENTS = (
@@ -63,6 +64,7 @@ class Registration:
     version: str
     promoted: bool
     reason: str
+    verdict: GateVerdict
 
 
 def client(settings: TrainingSettings) -> MlflowClient:
@@ -122,43 +124,6 @@ def _resolve(settings: TrainingSettings, version: str | None) -> str:
     return str(version)
 
 
-def promotion_decision(
-    challenger: RiskModel,
-    champion: RiskModel | None,
-    held_out: dict[str, HeldOut],
-    settings: TrainingSettings,
-) -> tuple[bool, str]:
-    """Whether ``challenger`` may replace ``champion``, and why, on the same held-out data."""
-    reasons, passed = [], True
-    low_slope, high_slope = settings.calibration_slope_range
-    for outcome in OUTCOMES:
-        data = held_out[outcome]
-        probability = challenger.outcome_model(outcome).probability(data.features)
-        new = bootstrap_metrics(data.labels, probability, data.clients, replicates=200)
-        slope, ece = new["calibration_slope"], new["ece"]
-        calibrated = slope.high >= low_slope and slope.low <= high_slope
-        calibrated &= ece.low <= settings.max_ece
-        reasons.append(
-            f"{outcome}: ECE {ece.value:.3f} (95% CI {ece.low:.3f}-{ece.high:.3f}, "
-            f"max {settings.max_ece}), calibration slope {slope.value:.2f} "
-            f"({slope.low:.2f}-{slope.high:.2f}, allowed {low_slope}-{high_slope})"
-        )
-        passed &= calibrated
-        if champion is not None:
-            old = point_metrics(
-                data.labels, champion.outcome_model(outcome).probability(data.features)
-            )
-            good_enough = new["auroc"].value >= old["auroc"] - settings.auroc_tolerance
-            reasons.append(
-                f"{outcome}: AUROC {new['auroc'].value:.3f} vs champion {old['auroc']:.3f} "
-                f"(tolerance {settings.auroc_tolerance})"
-            )
-            passed &= good_enough
-    verdict = "promoted" if passed else "not promoted"
-    basis = "no champion yet" if champion is None else "compared with the champion"
-    return passed, f"{verdict} ({basis}): " + "; ".join(reasons)
-
-
 def register(
     model: RiskModel,
     *,
@@ -168,12 +133,24 @@ def register(
     metrics: dict[str, float],
     artifacts_dir: Path | None = None,
     baselines: dict | None = None,
+    override: str | None = None,
 ) -> Registration:
-    """Log a run with the bundle, register it as a new version and apply the gate."""
+    """Judge the bundle, log a run with it, register it as a new version, then promote it
+    if the gate passed it (or ``override`` gives a recorded reason to promote it anyway).
+
+    The gate's verdict is decided first, so that it travels inside the registered bundle
+    (metadata ``gate`` and the model card's last section) as well as in the run's tags.
+    """
     tracking = client(settings)
     experiment_id = ensure_experiment(settings)
     current = champion_version(settings)
     champion = load_model(settings, version=current)[0] if current else None
+    verdict = judge(model, champion, held_out, settings.gate, override=override)
+    model = dataclasses.replace(
+        model,
+        metadata={**model.metadata, "gate": verdict.to_dict()},
+        model_card=model.model_card + gate_section(verdict),
+    )
     with (
         mlflow.start_run(experiment_id=experiment_id) as run,
         tempfile.TemporaryDirectory() as scratch,
@@ -198,14 +175,24 @@ def register(
             registered_model_name=settings.model_name,
         )
         version = str(info.registered_model_version)
-        promoted, reason = promotion_decision(model, champion, held_out, settings)
-        mlflow.set_tags(
-            {"promotion": "promoted" if promoted else "refused", "promotion_reason": reason}
-        )
-    tracking.set_model_version_tag(settings.model_name, version, "promotion_reason", reason)
-    if promoted:
+        reason = verdict.summary()
+        tags = {"promotion": verdict.verdict, "promotion_reason": reason[:5000]}
+        if verdict.override is not None:
+            tags |= {
+                "override_reason": verdict.override.reason,
+                "override_user": verdict.override.user,
+            }
+        mlflow.set_tags(tags)
+    tracking.set_model_version_tag(settings.model_name, version, "promotion_reason", reason[:5000])
+    if verdict.promoted:
         tracking.set_registered_model_alias(settings.model_name, CHAMPION, version)
-    return Registration(run_id=run.info.run_id, version=version, promoted=promoted, reason=reason)
+    return Registration(
+        run_id=run.info.run_id,
+        version=version,
+        promoted=verdict.promoted,
+        reason=reason,
+        verdict=verdict,
+    )
 
 
 def log_evaluation(

@@ -15,7 +15,7 @@ from features.contract import read_extract
 from features.engineering import compute_features
 from features.labels import derive_labels
 from features.landmarks import build_landmarks
-from features.signals import signal_flags
+from features.signals import rule_flags
 from features.vocabulary import OUTCOMES
 from models.metrics import point_metrics
 from models.registry_store import CROSS_VALIDATION, INTERVAL_ENDS, TEST, MetricKey
@@ -94,8 +94,12 @@ def train_and_register(
     progress: Progress,
     engine: str = "single",
     scheduler: str | None = None,
+    override_gate: str | None = None,
 ) -> TrainingRun:
     """Validate, train, evaluate, log, register and gate: the ``train`` command.
+
+    ``override_gate`` promotes the version even if the gate refuses it, recording the
+    reason and the user (small demo, test and bench cohorts).
 
     ``engine`` is ``single`` (this process) or ``dask`` (a Dask cluster at ``scheduler``, or
     a local one: :func:`training.distributed.train_on_cluster`, Parquet only).
@@ -153,6 +157,7 @@ def train_and_register(
             metrics=flat_metrics(result),
             artifacts_dir=artifacts,
             baselines=result.baselines,
+            override=override_gate,
         )
     return TrainingRun(result=result, registration=registration)
 
@@ -175,7 +180,7 @@ def evaluate_registered(
     landmarks = build_landmarks(clients, sessions, max_landmark=model.max_landmark)
     features = compute_features(landmarks.history)
     baselines = load_logistic_baselines(settings, version=version)
-    flags = signal_flags(features)
+    flags = rule_flags(features)
     rows = []
     for outcome in OUTCOMES:
         labelled = landmarks.examples[outcome].notna().to_numpy()

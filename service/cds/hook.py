@@ -129,6 +129,7 @@ class CardIssuer:
             report_url=report_url,
             model_card_url=model_card_url,
             low_risk_card=self._settings.cds_low_risk_card,
+            moderate_risk_card=self._settings.cds_moderate_risk_card,
         )
         if card is None:
             return CardsOut(cards=[])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from features.instruments import INSTRUMENTS
+from features.instruments import INSTRUMENTS, SELF_HARM_ITEM
 
 LOINC = "http://loinc.org"
 #: Our one local code system: measures without a LOINC total code, outcomes and the model.
@@ -47,6 +47,8 @@ class MeasureCode:
     @property
     def label(self) -> str:
         """The instrument's clinical name (from :mod:`features.instruments`)."""
+        if self.column == SELF_HARM_ITEM:
+            return "PHQ-9 item 9"
         return INSTRUMENTS[self.column].label
 
 
@@ -62,6 +64,14 @@ MEASURES: tuple[MeasureCode, ...] = (
         LOINC,
         "70274-6",
         "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]",
+    ),
+    # PHQ-9 item 9 (data contract revision 2) as an item-level Observation: it feeds the
+    # self-harm safety signal. LOINC 44260-8 (loinc.org; shared/research/next.md).
+    MeasureCode(
+        SELF_HARM_ITEM,
+        LOINC,
+        "44260-8",
+        "Thoughts that you would be better off dead, or of hurting yourself in some way",
     ),
     MeasureCode("srs", OUR_SYSTEM, "srs", "Session Rating Scale (SRS) total score"),
     MeasureCode("ors", OUR_SYSTEM, "ors", "Outcome Rating Scale (ORS) total score"),
@@ -91,7 +101,11 @@ MEASURE_BY_COLUMN: MappingProxyType[str, MeasureCode] = MappingProxyType(
 OUTCOMES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
     {
         "dropout": ("dropout", "Dropout: client ends therapy without agreement"),
-        "poor_outcome": ("poor-outcome", "Poor outcome: no reliable improvement by the end"),
+        "poor_outcome": (
+            "poor-outcome",
+            "Poor outcome: no reliable recovery, or reliable deterioration for a client who "
+            "starts below the clinical range",
+        ),
     }
 )
 #: RiskAssessment.code (type of assessment) per outcome: (code in OUR_SYSTEM, display).

@@ -17,6 +17,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
+from features.signals import SAFETY_SIGNALS
 from service.fhir.codes import (
     ASSESSMENT_ID_SYSTEM,
     ASSESSMENT_TYPES,
@@ -65,8 +66,10 @@ def risk_assessments(
     for outcome, (outcome_code, outcome_display) in OUTCOMES.items():
         risk: OutcomeRiskOut = getattr(response, outcome)
         type_code, type_display = ASSESSMENT_TYPES[outcome]
+        outcome_concept = _concept(OUR_SYSTEM, outcome_code, outcome_display)
+        outcome_concept["text"] = risk.outcome[:1].upper() + risk.outcome[1:]  # this client's
         prediction = {
-            "outcome": _concept(OUR_SYSTEM, outcome_code, outcome_display),
+            "outcome": outcome_concept,
             "probabilityDecimal": risk.probability,
             "qualitativeRisk": _concept(
                 RISK_PROBABILITY, risk.risk_level, RISK_LEVEL_DISPLAY[risk.risk_level]
@@ -174,9 +177,18 @@ def _concept(system: str, code: str, display: str) -> dict[str, Any]:
 
 
 def _notes(response: AssessmentResponse) -> list[dict[str, str]]:
-    notes = [{"text": DECISION_SUPPORT}]
-    if response.signals:
-        flags = " ".join(signal.text for signal in response.signals)
+    # Safety first: a safety signal leads, before anything the model says.
+    notes = [
+        {"text": f"Safety signal: {signal.text}"}
+        for signal in response.signals
+        if signal.code in SAFETY_SIGNALS
+    ]
+    notes.append({"text": DECISION_SUPPORT})
+    others = [s for s in response.signals if s.code not in SAFETY_SIGNALS]
+    if others:
+        flags = " ".join(signal.text for signal in others)
         notes.append({"text": f"Clinical signals (rule-based, beside the model): {flags}"})
+    if response.data_gaps:
+        notes.append({"text": f"Not recorded so far: {', '.join(response.data_gaps)}."})
     notes.extend({"text": warning} for warning in response.warnings)
     return notes

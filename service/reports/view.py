@@ -15,16 +15,26 @@ import numpy as np
 
 from features.instruments import ALLIANCE_MEASURES, INSTRUMENTS, SRS, SYMPTOM_MEASURES
 from features.recovery import expected_band
+from features.signals import SAFETY_SIGNALS
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
 from service.audit import StoredAssessment
 from service.reports.charts import Chart, Series, legend, render
 
 OUTCOME_MEANINGS = {
     "dropout": "dropped out of therapy early, without agreement",
-    "poor_outcome": "ended without reliable improvement, or worse",
+    "no reliable recovery": "ended without reliable recovery (reliably better and below the "
+    "clinical range)",
+    "reliable deterioration": "ended reliably worse than they started",
 }
 #: Suggestions by clinical signal, worded as options for the clinician, not orders.
 SUGGESTIONS = {
+    "self_harm_item_endorsed": "Follow your service's risk protocol today: ask about thoughts "
+    "of death or self-harm directly and record the risk assessment. The model's estimates do "
+    "not replace this.",
+    "severe_symptoms": "Symptoms are in the severe range: reviewing whether the current level "
+    "of care fits, and considering stepping up, may help.",
+    "reliable_deterioration": "The client is reliably worse than at the start: reviewing the "
+    "plan with the client, and considering supervision or stepping up, may help.",
     "alliance_rupture": "Consider naming the drop in the working alliance with the client and "
     "exploring together what changed; ruptures that are talked through can be repaired.",
     "alliance_rupture_repaired": "The alliance recovered after a drop: noticing with the client "
@@ -62,6 +72,7 @@ class RiskPanel:
     percent: int
     in_words: str
     level: str
+    level_meaning: str | None
     average_percent: int | None
     factors: list[FactorRow]
 
@@ -86,8 +97,10 @@ class ReportView:
     model_version: str
     as_of_session: int
     risks: list[RiskPanel]
+    safety: list[dict[str, str]]
     signals: list[dict[str, str]]
     suggestions: list[str]
+    data_gaps: list[str]
     symptom_charts: list[ChartView]
     alliance_charts: list[ChartView]
     warnings: list[str]
@@ -100,6 +113,7 @@ def report_view(stored: StoredAssessment) -> ReportView:
     sessions = [s for s in request["sessions"] if s["session_number"] <= as_of]
     risks = [_risk_panel(key, response[key]) for key in OUTCOMES]
     signals = list(response.get("signals", []))
+    safety = [s for s in signals if s["code"] in SAFETY_SIGNALS]
     return ReportView(
         assessment_id=stored.assessment_id,
         created_at=stored.created_at.strftime("%d %b %Y, %H:%M UTC"),
@@ -107,8 +121,10 @@ def report_view(stored: StoredAssessment) -> ReportView:
         model_version=stored.model_version,
         as_of_session=as_of,
         risks=risks,
-        signals=signals,
+        safety=safety,
+        signals=[s for s in signals if s not in safety],
         suggestions=_suggestions(signals, risks),
+        data_gaps=list(response.get("data_gaps", [])),
         symptom_charts=[
             chart for m in SYMPTOM_MEASURES if (chart := _symptom_chart(m, sessions, as_of))
         ],
@@ -135,13 +151,16 @@ def _risk_panel(key: str, outcome: dict[str, Any]) -> RiskPanel:
     factors = outcome.get("factors", [])
     largest = max((abs(f["effect"]) for f in factors), default=0.0) or 1.0
     base_rate = outcome.get("base_rate")
+    # Answers stored before the outcome was named per client carry no "outcome".
+    named = outcome.get("outcome") or ("dropout" if key == "dropout" else "no reliable recovery")
     return RiskPanel(
         key=key,
-        title=OUTCOME_TITLES[key],
-        meaning=OUTCOME_MEANINGS[key],
+        title=named[:1].upper() + named[1:] if key != "dropout" else OUTCOME_TITLES[key],
+        meaning=OUTCOME_MEANINGS[named],
         percent=round(probability * 100),
         in_words=in_words(probability),
         level=outcome["risk_level"],
+        level_meaning=outcome.get("risk_level_meaning"),
         average_percent=None if base_rate is None else round(float(base_rate) * 100),
         factors=[
             FactorRow(

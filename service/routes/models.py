@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from features.vocabulary import OUTCOMES
+from models.risk_levels import level_meaning
 from service.deps import Admin, KeeperDep, ModelReader, ServedModelDep
 from service.errors import ApiError, ErrorOut
 from service.lifecycle import RegistryUnavailableError
 from service.routes._responses import error_responses
 from service.schemas.operations import (
     CurrentModelOut,
+    LevelOut,
     OutcomeModelOut,
     RegistryOut,
     ReloadOut,
@@ -33,7 +35,17 @@ def read_current_model(
         thresholds = outcome_model.thresholds
         outcomes[outcome] = OutcomeModelOut(
             thresholds=ThresholdsOut(
-                moderate=thresholds.moderate, high=thresholds.high, rule=thresholds.rule
+                moderate=thresholds.moderate,
+                high=thresholds.high,
+                rule=thresholds.rule,
+                levels={
+                    level: LevelOut(
+                        **{k: (None if v != v else v) for k, v in vars(summary).items()},
+                        meaning=level_meaning(outcome, level, thresholds),
+                    )
+                    for level, summary in thresholds.levels.items()
+                },
+                base_rate=thresholds.base_rate,
             ),
             base_rate=outcome_model.base_rate,
             metrics=served.metrics.get(outcome, {}),
@@ -47,6 +59,7 @@ def read_current_model(
         loaded_at=served.loaded_at,
         run_id=served.run_id,
         max_landmark=model.max_landmark,
+        gate=model.metadata.get("gate"),
         outcomes=outcomes,
         model_card=model.model_card,
         registry=RegistryOut(**vars(keeper.status)),

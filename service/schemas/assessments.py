@@ -13,7 +13,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from features.instruments import (
+    INSTRUMENTS,
+    SELF_HARM_ITEM,
+    SELF_HARM_ITEM_OF,
+    SELF_HARM_ITEM_RANGE,
+    SESSION_SCORE_COLUMNS,
+)
 from features.vocabulary import GENDERS, PRIMARY_CONCERNS, RISK_LEVELS
 from service.schemas._problems import problem, raise_problems
 
@@ -68,11 +74,35 @@ class SessionIn(BaseModel):
     oq45: _score("oq45", int)  # type: ignore[valid-type]
     phq9: _score("phq9", int)  # type: ignore[valid-type]
     gad7: _score("gad7", int)  # type: ignore[valid-type]
+    phq9_item9: int | None = Field(
+        default=None,
+        ge=SELF_HARM_ITEM_RANGE[0],
+        le=SELF_HARM_ITEM_RANGE[1],
+        description="PHQ-9 item 9 (thoughts that you would be better off dead, or of hurting "
+        "yourself), 0 to 3; not above phq9. Feeds the self-harm safety signal.",
+    )
+
+    @model_validator(mode="after")
+    def _item_within_its_total(self) -> SessionIn:
+        total = getattr(self, SELF_HARM_ITEM_OF)
+        if self.phq9_item9 is not None and total is not None and self.phq9_item9 > total:
+            raise_problems(
+                type(self).__name__,
+                [
+                    problem(
+                        (SELF_HARM_ITEM,),
+                        "item_above_total",
+                        "phq9_item9 must not be above the PHQ-9 total (phq9)",
+                        self.phq9_item9,
+                    )
+                ],
+            )
+        return self
 
     @model_validator(mode="after")
     def _missed_session_has_no_measures(self) -> SessionIn:
         if not self.attended:
-            recorded = [m for m in MEASURE_COLUMNS if getattr(self, m) is not None]
+            recorded = [m for m in SESSION_SCORE_COLUMNS if getattr(self, m) is not None]
             if recorded:
                 raise_problems(
                     type(self).__name__,
@@ -177,11 +207,35 @@ class FactorOut(BaseModel):
     text: str = Field(description="One sentence a clinician can act on.")
 
 
+class ExplanationOut(BaseModel):
+    """The whole explanation of one estimate: it sums exactly to the probability."""
+
+    base_probability: float = Field(
+        description="The model's estimate before this client's data (its bias)."
+    )
+    concepts: dict[str, float] = Field(
+        description="Every clinical concept's contribution, probability scale (signed)."
+    )
+    data_gaps: float = Field(
+        description="The contribution of the measures never recorded (see data_gaps): part "
+        "of the sum, never listed as a clinical factor."
+    )
+
+
 class OutcomeRiskOut(BaseModel):
     """One outcome's calibrated estimate."""
 
     probability: float = Field(ge=0, le=1, description="Calibrated: 0.3 = about 3 in 10.")
     risk_level: RiskLevel
+    outcome: str = Field(
+        description="The outcome in the clinician's words for this client: dropout; no "
+        "reliable recovery; or, for a client whose first scores were below the clinical "
+        "range, reliable deterioration (data contract, labels revision 2)."
+    )
+    risk_level_meaning: str | None = Field(
+        default=None,
+        description="What this risk level has meant on the model's held-out clients.",
+    )
     base_rate: float | None = Field(
         default=None,
         ge=0,
@@ -189,6 +243,7 @@ class OutcomeRiskOut(BaseModel):
         description="Share of the model's training clients with this outcome: the average.",
     )
     factors: list[FactorOut]
+    explanation: ExplanationOut
 
 
 class SignalOut(BaseModel):
@@ -215,5 +270,9 @@ class AssessmentResponse(BaseModel):
     model: ModelOut
     dropout: OutcomeRiskOut
     poor_outcome: OutcomeRiskOut
-    signals: list[SignalOut]
+    signals: list[SignalOut] = Field(description="Rule-based clinical signals, safety first.")
+    data_gaps: list[str] = Field(
+        description="What has not been recorded so far (measures, previous treatment): its "
+        "contribution is in each outcome's explanation, never among the factors."
+    )
     warnings: list[str]

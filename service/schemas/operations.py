@@ -10,12 +10,35 @@ from pydantic import BaseModel, Field
 from service.schemas.monitoring import MonitoringStatusOut
 
 
+class LevelOut(BaseModel):
+    """What one risk level meant on the model's held-out clients."""
+
+    share: float = Field(description="Share of session assessments at this level.")
+    clients_flagged_early: float = Field(
+        description="Share of clients at this level or above at least once in sessions 1-5."
+    )
+    observed_rate: float | None = Field(
+        description="Share of this level's assessments whose client had the outcome (PPV)."
+    )
+    sensitivity: float = Field(
+        description="Share of the outcome's assessments at this level or above."
+    )
+    assessments: int
+    meaning: str | None = Field(description="The same, in words for a clinician.")
+
+
 class ThresholdsOut(BaseModel):
-    """Probability cut-offs of the risk levels."""
+    """Probability cut-offs of the risk levels, and what each level meant."""
 
     moderate: float = Field(description="From this probability on, the level is moderate.")
     high: float = Field(description="From this probability on, the level is high.")
-    rule: str = Field(description="How the cut-offs were chosen.")
+    rule: str = Field(description="How the cut-offs were chosen (the alert budget).")
+    levels: dict[str, LevelOut] = Field(
+        default_factory=dict, description="Per level, its figures on held-out clients."
+    )
+    base_rate: float | None = Field(
+        default=None, description="The outcome's rate among those held-out assessments."
+    )
 
 
 class OutcomeModelOut(BaseModel):
@@ -46,6 +69,11 @@ class CurrentModelOut(BaseModel):
     loaded_at: datetime
     run_id: str | None
     max_landmark: int = Field(description="The last session the model predicts from.")
+    gate: dict[str, object] | None = Field(
+        default=None,
+        description="The promotion gate's verdict on this version: verdict, basis, reasons, "
+        "and the override (who, when, why) if a refused version was promoted anyway.",
+    )
     outcomes: dict[str, OutcomeModelOut]
     model_card: str = Field(description="The model card, in Markdown.")
     registry: RegistryOut

@@ -73,10 +73,13 @@ def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     ]
     result = runner.invoke(
         app,
-        ["train", *extract, "--cv-folds", "2", "--no-leave-one-clinic-out", "--bootstrap", "10"],
-    )
+        ["train", *extract, "--cv-folds", "2", "--no-leave-one-clinic-out", "--bootstrap", "10",
+         "--override-gate", "a 3,000-client test cohort"],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "registered dropout-risk version 1: promoted" in result.output
+    assert "registered version 1\n" in result.output
+    assert "gate: " in result.output
+    assert "dropout-risk version 1 is now the champion" in result.output
     again = runner.invoke(app, ["train", *extract, "--if-no-champion"])
     assert "champion is version 1; nothing to train" in again.output
 
@@ -98,7 +101,7 @@ def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     ]  # fmt: skip
     assert scores["as_of_session"].between(1, 5).all()
     assert scores["dropout_probability"].between(0, 1).all()
-    assert scores["dropout_factors"].str.contains("estimate").any()
+    assert scores["dropout_factors"].str.contains("the dropout risk by").any()
 
     result = runner.invoke(app, ["evaluate", *held_out, "--oracle", str(test_dir / "oracle.csv")])
     assert result.exit_code == 0, result.output

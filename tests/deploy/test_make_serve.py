@@ -63,7 +63,7 @@ def test_make_serve_on_a_fresh_data_dir_trains_prints_a_token_and_serves(tmp_pat
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(1)
         output = log.read_text()
-        assert "promoted" in output  # trained and registered: no champion existed
+        assert "now the champion" in output  # trained and registered: no champion existed
         (token,) = re.findall(r"^(drk_[A-Za-z0-9_-]+)$", output, re.M)
         assert token not in (tmp_path / "data" / "tokens.json").read_text()  # a hash is kept
         curl = _readme_curl().replace("127.0.0.1:8000", f"127.0.0.1:{port}")

@@ -159,3 +159,19 @@ def test_an_empty_clients_table_is_checked_not_crashed_on(clients, sessions):
     report = validate_extract(empty, sessions)
     assert not report.ok
     assert len(report.failures) >= len(sessions)  # every session names an unknown client
+
+
+def test_the_self_harm_item_is_optional_and_checked_when_present(clients, sessions):
+    assert validate_extract(clients, sessions).ok  # an extract without the column is valid
+    with_item = sessions.assign(phq9_item9=None)
+    with_item.loc[0, "phq9_item9"] = "2"  # c1 session 1, PHQ-9 18: fine
+    assert validate_extract(clients, with_item).ok
+    with_item.loc[1, "phq9_item9"] = "4"  # beyond the item's 0-3
+    with_item.loc[2, "phq9_item9"] = "3"
+    with_item.loc[2, "phq9"] = "2"  # item above its total
+    with_item.loc[6, "phq9_item9"] = "1"  # c2's missed session
+    failures = validate_extract(clients, with_item).failures
+    found = set(zip(failures["row"], failures["column"], failures["check"], strict=True))
+    assert (2, "phq9_item9", "must be at most 3") in found
+    assert (3, "phq9_item9", "must not be above the PHQ-9 total (phq9)") in found
+    assert any(row == 7 and "missed session" in check for row, _, check in found)

@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 
 from features.engineering import compute_features
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
 from features.landmarks import build_landmarks
 from models.estimators import booster_margin
-from models.explanations import contributions, explain, global_importance, top_factors
+from models.explanations import (
+    contributions,
+    data_gaps,
+    explain,
+    gap_mask,
+    global_importance,
+    top_factors,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +43,10 @@ def test_concept_effects_add_up_to_the_probability_gap(trained, sample, outcome)
     explanation = explain(model.booster, model.calibrator, features)
     np.testing.assert_allclose(explanation.probability, model.probability(features), atol=1e-6)
     gap = explanation.probability - explanation.base_probability
-    np.testing.assert_allclose(explanation.concept_effects.sum(axis=1), gap, atol=1e-6)
+    parts = explanation.concept_effects.sum(axis=1) + explanation.gap_effect
+    np.testing.assert_allclose(parts, gap, atol=1e-6)
+    # The gaps are real: most synthetic clinics use two to four of the seven measures.
+    assert np.abs(explanation.gap_effect).max() > 0.001
 
 
 def test_factors_are_sentences_with_direction_and_size(trained, sample):
@@ -48,7 +59,8 @@ def test_factors_are_sentences_with_direction_and_size(trained, sample):
     assert listed
     for factor in listed:
         assert factor.direction == ("raises" if factor.effect > 0 else "lowers")
-        assert factor.text.endswith(".") and "dropout estimate" in factor.text
+        assert factor.text.endswith(".") and "dropout risk" in factor.text
+        assert "not recorded" not in factor.text
         assert "_" not in factor.label  # clinic words, never a feature name
     for row, row_factors in enumerate(factors):
         sizes = [abs(f.effect) for f in row_factors]
@@ -62,3 +74,30 @@ def test_global_importance_lists_every_concept(trained, sample):
     assert importance["concepts"]["Symptom change and progress"] > 0
     values = list(importance["concepts"].values())
     assert values == sorted(values, reverse=True)
+
+
+def test_a_measure_never_recorded_is_a_data_gap_not_a_factor(trained, sample):
+    history, features = sample
+    gaps = data_gaps(features)
+    mask = gap_mask(features)
+    for outcome in ("dropout", "poor_outcome"):
+        model = trained.model.outcome_model(outcome)
+        explanation = explain(model.booster, model.calibrator, features)
+        factors = top_factors(explanation, features, history, outcome=outcome, limit=20)
+        for row, row_factors in enumerate(factors):
+            never = set(gaps[row])
+            for factor in row_factors:
+                named = [label for label in never if label.split(" (")[0] in factor.text]
+                assert not named, (factor.text, never)
+            # A feature of a never-recorded measure is counted as a gap, never in a concept.
+            recorded_effect = np.where(mask[row], 0.0, explanation.feature_effects[row]).sum()
+            assert recorded_effect == pytest.approx(explanation.concept_effects[row].sum())
+
+
+def test_data_gaps_name_what_was_never_recorded(sample):
+    history, features = sample
+    for row, names in enumerate(data_gaps(features)):
+        measures = history.measures[row]
+        for m, column in enumerate(MEASURE_COLUMNS):
+            never = bool(np.isnan(measures[:, m]).all())
+            assert (INSTRUMENTS[column].label in names) == never

@@ -77,7 +77,7 @@ def dask_run(extract, scheduler, tmp_path_factory):
     _, _, clients_dir, sessions_dir = extract
     run = train_and_register(
         clients_dir, sessions_dir, settings=settings, config=CONFIG, progress=lambda _: None,
-        engine="dask", scheduler=scheduler,
+        engine="dask", scheduler=scheduler, override_gate="a 1,500-client test cohort",
     )  # fmt: skip
     return run, settings
 

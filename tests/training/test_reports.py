@@ -29,12 +29,17 @@ def test_every_plot_is_a_png(tmp_path, trained):
 
 def test_model_card_has_use_data_metrics_subgroups_thresholds_and_limits(trained):
     card = render_model_card(trained, fingerprint={"clients": 4000})
-    for heading in ("## Intended use", "## Data", "## Dropout", "## Poor outcome",
+    for heading in ("## Intended use", "## Data", "## Dropout", "## No reliable recovery",
                     "## Risk levels", "## Limitations"):  # fmt: skip
         assert heading in card
     assert "not a diagnosis" in card
     assert "By age band:" in card and "By clinic:" in card
     dropout = trained.model.dropout.thresholds
-    assert f"| Dropout | {dropout.moderate:.1%} | {dropout.high:.1%} |" in card
+    high = dropout.levels["high"]
+    assert (
+        f"| Dropout | high | {dropout.high:.1%} | {high.share:.1%} | "
+        f"{high.clients_flagged_early:.1%} | {high.observed_rate:.1%} | {high.sensitivity:.1%} |"
+    ) in card
+    assert "at most 15% of held-out session assessments" in card
     auroc = trained.metrics["dropout"]["test"]["xgboost"]["auroc"]
     assert f"{auroc.value:.3f} ({auroc.low:.3f}-{auroc.high:.3f})" in card

@@ -12,8 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.contract import read_extract, validate_extract
-from features.instruments import MEASURE_COLUMNS, OUTCOME_MEASURE_ORDER
+from features.instruments import MEASURE_COLUMNS, OUTCOME_MEASURE_ORDER, SESSION_SCORE_COLUMNS
 from features.labels import derive_labels
+from features.schemas import SESSION_COLUMNS
 from training.synth import (
     DEFAULT_CLINIC_PROFILES,
     Cohort,
@@ -86,7 +87,7 @@ def test_contract_dtypes(simulated: Cohort) -> None:
         assert sessions[column].dtype == "Int64"
     for column in ("wai_client", "wai_therapist", "srs", "ors"):
         assert sessions[column].dtype == "float64"
-    assert sessions.loc[~sessions["attended"], list(MEASURE_COLUMNS)].isna().all().all()
+    assert sessions.loc[~sessions["attended"], list(SESSION_SCORE_COLUMNS)].isna().all().all()
     assert (clients["end_date"].isna() == (clients["termination"] == "ongoing")).all()
 
 
@@ -106,7 +107,7 @@ def test_written_values_look_as_the_contract_says(simulated: Cohort, tmp_path) -
     paths = write_cohort(simulated, tmp_path)
     header, *rows = paths["sessions"].read_text().splitlines()[:400]
 
-    assert header == "client_id,session_number,session_date,attended," + ",".join(MEASURE_COLUMNS)
+    assert header == ",".join(SESSION_COLUMNS)
     cells = [row.split(",") for row in rows]
     assert {c[3] for c in cells} == {"true", "false"}
     integer_cells = [c[i] for c in cells for i in (8, 9, 10) if c[i]]
@@ -229,3 +230,16 @@ def test_a_single_client_is_a_valid_extract() -> None:
 
     assert validate_extract(cohort.clients, cohort.sessions).ok
     assert cohort.clients["client_id"].tolist() == ["c0000001"]
+
+
+def test_the_self_harm_item_sits_beside_phq9_and_never_above_it(simulated: Cohort) -> None:
+    sessions = simulated.sessions
+    item = sessions["phq9_item9"]
+    assert item.notna().sum() == sessions["phq9"].notna().sum()
+    assert (item.isna() == sessions["phq9"].isna()).all()
+    answered = sessions[item.notna()]
+    assert (answered["phq9_item9"] <= answered["phq9"]).all()
+    endorsed = (answered["phq9_item9"] > 0).mean()
+    assert 0.05 < endorsed < 0.4  # a minority, more often at higher totals
+    severe = answered["phq9"] >= 20
+    assert (answered.loc[severe, "phq9_item9"] > 0).mean() > endorsed

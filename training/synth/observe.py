@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, Instrument
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, SELF_HARM_ITEM, Instrument
 from training.synth.params import SimulationParams
 from training.synth.setting import Setting
 
@@ -254,7 +254,28 @@ def _observed_scores(
         # scores bunch near the maximum and a weak alliance spreads into a long lower tail.
         value = instrument.high - median_deficit * np.exp(-log_sd * rating)
         scores[column] = _on_scale(value, instrument=instrument, rows=here, size=len(row_client))
+    scores[SELF_HARM_ITEM] = self_harm_answers(scores["phq9"], rng=rng, params=params)
     return scores
+
+
+def self_harm_answers(
+    phq9: np.ndarray, *, rng: np.random.Generator, params: SimulationParams
+) -> np.ndarray:
+    """PHQ-9 item 9 beside each recorded PHQ-9 total; NaN where there is no total.
+
+    Endorsement (an answer above 0) grows with the total on a logistic curve, and never
+    exceeds the total (assumptions: item 9 is endorsed by a minority of outpatients, more
+    often at higher severity; Kroenke et al. 2001).
+    """
+    answers = np.full(len(phq9), np.nan)
+    here = np.flatnonzero(~np.isnan(phq9))
+    total = phq9[here]
+    endorsed = rng.random(len(here)) < 1.0 / (
+        1.0 + np.exp(-(total - params.self_harm_midpoint) / params.self_harm_spread)
+    )
+    level = 1 + np.searchsorted(np.cumsum(params.self_harm_levels), rng.random(len(here)))
+    answers[here] = np.minimum(np.where(endorsed, np.minimum(level, 3), 0), total)
+    return answers
 
 
 def _on_scale(

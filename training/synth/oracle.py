@@ -11,7 +11,6 @@ realised ending (:mod:`training.synth.endings`), in expectation instead of by a 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
 
 from features.instruments import INSTRUMENTS
 from training.synth.observe import OUTCOME_MEASURES, score_noise_sd
@@ -85,14 +84,14 @@ class EndingOracle:
         self._labelled_end += leave_weight + complete_weight
         # Only episodes that can still end here need the (costly) outcome probability.
         active = np.flatnonzero(session <= self._course["planned_end"])
-        improve, labelled = _improvement_probability(
+        poor, labelled = _poor_probability(
             first={c: v[active] for c, v in self._first.items()},
             last={c: v[active] for c, v in self._last.items()},
             count={c: v[active] for c, v in self._count.items()},
             params=self._params,
         )
         end_weight = (leave_weight + complete_weight)[active] * labelled
-        self._poor_numerator[active] += end_weight * (1.0 - improve)
+        self._poor_numerator[active] += end_weight * poor
         self._poor_denominator[active] += end_weight
         self._survival = np.where(
             at_end, 0.0, self._survival * (1.0 - (hazard + refer_now) * before_end)
@@ -128,32 +127,62 @@ class EndingOracle:
             count += here
 
 
-def _improvement_probability(
+#: Measurement-error draws per score for the poor-outcome probability (common random
+#: numbers: the same draws for every client, so the oracle is deterministic).
+_ERROR_DRAWS = 64
+
+
+def _poor_probability(
     *,
     first: dict[str, np.ndarray],
     last: dict[str, np.ndarray],
     count: dict[str, np.ndarray],
     params: SimulationParams,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """P(reliable improvement) on the contract's outcome measure, and whether it applies.
+    """P(poor outcome) under the contract's rule (revision 2), and whether a measure applies.
 
-    Integrates each score's measurement error (normal, continuity-corrected for rounding)
-    given the true first and last scores.
+    Given the true first and last scores, the recorded ones differ by measurement error
+    (normal, then rounded and clipped as the instrument is scored). Whether the first
+    recorded scores are in the clinical range and whether the change is reliable both
+    depend on the same error, so the probability is integrated by Monte Carlo over
+    :data:`_ERROR_DRAWS` draws of the first and last errors of each measure.
     """
-    better, worse = {}, {}
-    for column in OUTCOME_MEASURES:
-        instrument = INSTRUMENTS[column]
-        spread = np.sqrt(2.0) * score_noise_sd(instrument=instrument, params=params)
-        threshold = instrument.reliable_change - (0.5 if instrument.integer else 0.05)
-        change = instrument.improvement(first[column], last[column])
-        usable = count[column] >= 2
-        better[column] = np.where(usable, ndtr((change - threshold) / spread), 0.0)
-        worse[column] = np.where(usable, ndtr((-change - threshold) / spread), 0.0)
-    # NHS TT rule: PHQ-9 or GAD-7 reliably better and neither reliably worse.
-    phq_neither = 1.0 - better["phq9"] - worse["phq9"]
-    talking = better["phq9"] * (1.0 - worse["gad7"]) + phq_neither * better["gad7"]
-    uses_talking = (count["phq9"] >= 2) | (count["gad7"] >= 2)
-    uses_oq = count["oq45"] >= 2
-    uses_ors = count["ors"] >= 2
-    probability = np.where(uses_talking, talking, np.where(uses_oq, better["oq45"], better["ors"]))
-    return probability, uses_talking | uses_oq | uses_ors
+    usable = {column: count[column] >= 2 for column in OUTCOME_MEASURES}
+    uses_talking = usable["phq9"] | usable["gad7"]
+    chosen = {
+        ("phq9", "gad7"): uses_talking,
+        ("oq45",): ~uses_talking & usable["oq45"],
+        ("ors",): ~uses_talking & ~usable["oq45"] & usable["ors"],
+    }
+    draws = np.random.default_rng(20261205).standard_normal(
+        (2, len(OUTCOME_MEASURES), _ERROR_DRAWS)
+    )
+    poor = np.zeros(len(uses_talking))
+    for measures, rows in chosen.items():
+        if not rows.any():
+            continue
+        shape = (int(rows.sum()), _ERROR_DRAWS)
+        start, end = np.zeros(shape, bool), np.zeros(shape, bool)
+        better, worse = np.zeros(shape, bool), np.zeros(shape, bool)
+        for column in measures:
+            instrument = INSTRUMENTS[column]
+            m = OUTCOME_MEASURES.index(column)
+            sd = score_noise_sd(instrument=instrument, params=params)
+            decimals = 0 if instrument.integer else 1
+            first_seen, last_seen = (
+                np.clip(
+                    np.round(true[rows][:, None] + sd * draws[which, m][None, :], decimals),
+                    instrument.low,
+                    instrument.high,
+                )
+                for which, true in enumerate((first[column], last[column]))
+            )
+            take = usable[column][rows][:, None]
+            change = instrument.improvement(first_seen, last_seen)
+            start |= take & instrument.in_concern_range(first_seen)
+            end |= take & instrument.in_concern_range(last_seen)
+            better |= take & (change >= instrument.reliable_change)
+            worse |= take & (change <= -instrument.reliable_change)
+        recovered = better & ~worse & ~end
+        poor[rows] = np.where(start, ~recovered, worse).mean(axis=1)
+    return poor, uses_talking | usable["oq45"] | usable["ors"]

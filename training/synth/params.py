@@ -131,8 +131,8 @@ class SimulationParams:
     measure_specific_share: float = 0.3  # assumption: PHQ-9/GAD-7 intake r about .7
     concern_profile_shift: float = 0.35  # SD; depression raises PHQ-9, anxiety GAD-7
     recovery_distance_common_share: float = 0.4  # s.5: baseline AUC < .63 (Franken 2023)
-    recovery_rate_mean: float = 0.14  # target 7: 65-69% reliably improve, calibrated
-    recovery_rate_sd: float = 0.075  # target 7: 5-10% deteriorate (Lambert), calibrated
+    recovery_rate_mean: float = 0.16  # target 7: 65-69% improve, ~48% recover, calibrated
+    recovery_rate_sd: float = 0.085  # target 7: 5-10% deteriorate (Lambert), calibrated
     recovery_engagement: float = 0.012  # per SD: engaged clients improve more, assumption
     recovery_therapist_sd: float = 0.012  # target 14: therapist effect on outcome
     recovery_clinic_sd: float = 0.008  # target 14: clinic effect on outcome
@@ -148,6 +148,9 @@ class SimulationParams:
     sudden_gain_share: float = 0.35  # target 6: one drop ~half of total improvement
     sudden_gain_sessions: tuple[int, int] = (3, 7)  # target 6: typically session 4-5
     ors_occasion_sd: float = 3.0  # target 11: ORS test-retest .61-.84 (Moggia 2018)
+    self_harm_midpoint: float = 18.0  # PHQ-9 total with even odds of item 9 > 0, assumption
+    self_harm_spread: float = 3.0  # logistic scale of that curve, assumption
+    self_harm_levels: tuple[float, float, float] = (0.6, 0.25, 0.15)  # answers 1/2/3, assump.
 
     # --- alliance course (targets 3, 4, 9, 10, 14) -----------------------------------------
     alliance_engagement: float = 0.4  # s.2.4: motivation and alliance go together, assump.

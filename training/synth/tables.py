@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pa_compute
 import pyarrow.csv as pa_csv
 
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, SELF_HARM_ITEM
 from features.vocabulary import GENDERS, PRIMARY_CONCERNS, TERMINATIONS
 from training.synth.observe import Block
 from training.synth.setting import Setting
@@ -150,9 +150,9 @@ def _sessions_table(*, session: dict[str, np.ndarray], client_id: pd.Series) -> 
         "session_date": _dates(session["session_day"]),
         "attended": session["attended"],
     }
-    for column in MEASURE_COLUMNS:
+    for column in (*MEASURE_COLUMNS, SELF_HARM_ITEM):
         values = session[column]
-        if INSTRUMENTS[column].integer:
+        if column == SELF_HARM_ITEM or INSTRUMENTS[column].integer:
             missing = np.isnan(values)
             columns[column] = pd.arrays.IntegerArray(
                 np.where(missing, 0, values).astype(np.int64), missing

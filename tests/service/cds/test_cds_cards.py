@@ -11,7 +11,6 @@ from service.schemas import AssessmentRequest
 from service.scoring import assess_many
 from tests.service.fhir.bundles import cohort_cases, json_request
 
-INDICATOR = {"low": "info", "moderate": "warning", "high": "critical"}
 ORDER = ("low", "moderate", "high")
 
 
@@ -29,12 +28,14 @@ def assessments(trained, cohort):
 
 
 def _card(assessment, low_risk_card="info"):
+    """The card, with quiet low and moderate clients shown (``info``) or not (``none``)."""
     return card_for(
         assessment,
         card_uuid="7b1d2c8e-6a0f-4a59-9a0e-3f1e2b6c9d10",
         report_url=f"https://risk.example.org/reports/{assessment.assessment_id}",
         model_card_url="https://risk.example.org/model-card",
         low_risk_card=low_risk_card,
+        moderate_risk_card=low_risk_card,
     )
 
 
@@ -46,18 +47,49 @@ def test_every_summary_is_one_sentence_under_140_characters(assessments):
         assert summary.endswith(".") and "\n" not in summary
         for outcome in (assessment.dropout, assessment.poor_outcome):
             assert f"{outcome.risk_level} ({outcome.probability:.0%})" in summary
+        assert f"{assessment.poor_outcome.outcome}: " in summary
+        if any(s.code == "self_harm_item_endorsed" for s in assessment.signals):
+            assert summary.startswith("PHQ-9 item 9 endorsed: follow your risk protocol today.")
 
 
-def test_the_indicator_follows_the_higher_risk_level(assessments):
+def test_only_a_safety_signal_is_critical_and_only_high_risk_a_warning(assessments):
     seen = set()
     for assessment in assessments:
-        level = max(
-            assessment.dropout.risk_level, assessment.poor_outcome.risk_level, key=ORDER.index
-        )
-        card = _card(assessment)
-        assert card.indicator == INDICATOR[level]
-        seen.add(card.indicator)
-    assert len(seen) >= 2, seen  # the cohort is varied enough to show more than one urgency
+        codes = {signal.code for signal in assessment.signals}
+        levels = {assessment.dropout.risk_level, assessment.poor_outcome.risk_level}
+        card = _card(assessment, low_risk_card="none")
+        if "self_harm_item_endorsed" in codes:
+            expected = "critical"
+        elif "high" in levels:
+            expected = "warning"
+        elif codes:
+            expected = "info"
+        else:
+            expected = None
+        assert (card.indicator if card else None) == expected, (codes, levels)
+        seen.add(expected)
+    assert {"critical", "warning", "info"} <= seen  # the cohort shows every urgency
+
+
+def test_a_moderate_client_without_signals_gets_an_info_card_only_when_configured(assessments):
+    moderate = assessments[0].model_copy(
+        update={
+            "dropout": assessments[0].dropout.model_copy(update={"risk_level": "moderate"}),
+            "poor_outcome": assessments[0].poor_outcome.model_copy(update={"risk_level": "low"}),
+            "signals": [],
+        }
+    )
+    assert _card(moderate, "none") is None
+    assert _card(moderate, "info").indicator == "info"
+    configured = card_for(
+        moderate,
+        card_uuid="7b1d2c8e-6a0f-4a59-9a0e-3f1e2b6c9d10",
+        report_url="https://risk.example.org/reports/x",
+        model_card_url="https://risk.example.org/model-card",
+        low_risk_card="none",
+        moderate_risk_card="info",
+    )
+    assert configured.indicator == "info"
 
 
 def test_the_detail_gives_probabilities_top_factors_and_signals(assessments):
@@ -71,7 +103,14 @@ def test_the_detail_gives_probabilities_top_factors_and_signals(assessments):
         bullets = re.findall(r"^- [↑↓] ", detail, flags=re.MULTILINE)
         assert len(bullets) <= 2 * FACTORS_SHOWN
         for signal in assessment.signals:
-            assert f"- {signal.text}" in detail
+            if signal.code == "self_harm_item_endorsed":  # first, in bold, before the risks
+                assert detail.startswith(f"**{signal.text}**")
+            else:
+                assert f"- {signal.text}" in detail
+        for meaning in (assessment.dropout.risk_level_meaning,):
+            assert meaning is None or meaning in detail
+        if assessment.data_gaps:
+            assert f"Not recorded so far: {', '.join(assessment.data_gaps)}" in detail
         assert "Decision support, not a diagnosis" in detail
         assert f"as of session {assessment.as_of_session}" in detail
 

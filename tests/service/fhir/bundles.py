@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
+from features.instruments import INSTRUMENTS, SELF_HARM_ITEM, SESSION_SCORE_COLUMNS
 from features.schemas import CLIENT_COLUMNS
 from service.fhir.codes import (
     MEASURE_BY_COLUMN,
@@ -69,7 +69,7 @@ def json_request(client: Row, sessions: Sequence[Row]) -> dict[str, Any]:
     return {
         "client": dict(client),
         "sessions": [
-            {k: v for k, v in session.items() if k not in MEASURE_COLUMNS or v is not None}
+            {k: v for k, v in session.items() if k not in SESSION_SCORE_COLUMNS or v is not None}
             for session in sessions
         ],
     }
@@ -123,7 +123,7 @@ def client_bundle(
                 "serviceProvider": {"reference": f"Organization/{client['clinic_id']}"},
             }
         )
-        for column in MEASURE_COLUMNS:
+        for column in SESSION_SCORE_COLUMNS:
             value = session.get(column)
             if value is None:
                 continue
@@ -135,7 +135,8 @@ def client_bundle(
                     subject=patient_ref,
                     encounter=f"Encounter/{encounter_id}" if link == "encounter" else None,
                     effective=start,
-                    as_integer=INSTRUMENTS[column].integer and number % 2 == 0,
+                    as_integer=column == SELF_HARM_ITEM
+                    or (INSTRUMENTS[column].integer and number % 2 == 0),
                 )
             )
     if shuffle_seed is not None:

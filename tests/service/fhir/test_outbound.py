@@ -54,14 +54,27 @@ def _response(dropout: float = 0.41, poor: float = 0.08, **changes: Any) -> Asse
         "dropout": {
             "probability": dropout,
             "risk_level": "high",
+            "outcome": "dropout",
             "base_rate": 0.2,
             "factors": [
                 _factor(0.12, "Missed appointment at session 2."),
                 _factor(-0.03, "Client-rated alliance is strong."),
             ],
+            "explanation": {
+                "base_probability": 0.2,
+                "concepts": {"attendance": 0.12, "client_alliance": -0.03},
+                "data_gaps": dropout - 0.29,
+            },
         },
-        "poor_outcome": {"probability": poor, "risk_level": "low", "factors": []},
+        "poor_outcome": {
+            "probability": poor,
+            "risk_level": "low",
+            "outcome": "no reliable recovery",
+            "factors": [],
+            "explanation": {"base_probability": poor, "concepts": {}, "data_gaps": 0.0},
+        },
         "signals": [{"code": "srs_below_cutoff", "text": "SRS below 36 at session 1."}],
+        "data_gaps": ["Session Rating Scale"],
         "warnings": [],
     } | changes
     return AssessmentResponse.model_validate(body)
@@ -93,11 +106,10 @@ def test_one_risk_assessment_per_outcome_with_the_assessment_in_it():
         assert resource["method"]["text"] == "dropout-risk model version 7"
         assert resource["method"]["coding"][0]["version"] == "7"
         (prediction,) = resource["prediction"]
-        assert prediction["outcome"]["coding"][0] == {
-            "system": OUR_SYSTEM,
-            "code": code,
-            "display": prediction["outcome"]["text"],
-        }
+        coding = prediction["outcome"]["coding"][0]
+        assert (coding["system"], coding["code"]) == (OUR_SYSTEM, code)
+        # The text names this client's outcome in a clinician's words.
+        assert prediction["outcome"]["text"].lower() == risk.outcome
         assert prediction["probabilityDecimal"] == risk.probability
         qualitative = prediction["qualitativeRisk"]["coding"][0]
         assert (qualitative["system"], qualitative["code"]) == (RISK_PROBABILITY, risk.risk_level)

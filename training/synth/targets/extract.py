@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
-from features.labels import derive_labels
+from features.labels import derive_labels, outcome_course
 from training.synth.targets.statistics import first_valid, last_valid, standardised
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ class Extract:
     Attributes:
         clients: the clients table, in cohort order.
         labels: the contract labels of each client, in the same order.
+        course: the outcome measure's course per client (:func:`features.labels.outcome_course`:
+            clinical start and end, reliable improvement and deterioration), same order.
         booked: whether the appointment exists.
         attended: whether it was attended.
         scores: per measure, the recorded score; NaN where not recorded.
@@ -41,6 +43,7 @@ class Extract:
 
     clients: pd.DataFrame
     labels: pd.DataFrame
+    course: pd.DataFrame
     booked: np.ndarray
     attended: np.ndarray
     scores: dict[str, np.ndarray]
@@ -63,7 +66,15 @@ class Extract:
             dense[row, slot] = sessions[column].to_numpy(dtype=float, na_value=np.nan)
             scores[column] = dense
         labels = derive_labels(cohort.clients, sessions).reindex(clients["client_id"])
-        return cls(clients, labels.reset_index(drop=True), booked, attended, scores)
+        course = outcome_course(sessions, index=pd.Index(clients["client_id"]))
+        return cls(
+            clients,
+            labels.reset_index(drop=True),
+            course.reset_index(drop=True),
+            booked,
+            attended,
+            scores,
+        )
 
     @property
     def dropout(self) -> np.ndarray:
@@ -72,13 +83,17 @@ class Extract:
 
     @property
     def poor_outcome(self) -> np.ndarray:
-        """1.0 poor outcome, 0.0 reliably improved, NaN without a label."""
+        """1.0 poor outcome, 0.0 not (contract revision 2), NaN without a label."""
         return self.labels["poor_outcome"].to_numpy(dtype=float, na_value=np.nan)
 
     @property
     def completed(self) -> np.ndarray:
         """Whether each episode ended as planned."""
         return (self.clients["termination"] == "completed").to_numpy(dtype=bool)
+
+    def course_flag(self, name: str) -> np.ndarray:
+        """A boolean column of :attr:`course` (False where no outcome measure applies)."""
+        return self.course[name].fillna(False).to_numpy(dtype=bool)
 
     def last_attended(self) -> np.ndarray:
         """Session number of the last attended appointment (0 if none)."""
