@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def _run(arguments: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _run(arguments: list[str], env: dict[str, str]) -> tuple[float, str, str]:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "cli", *arguments], env=env, capture_output=True, text=True
@@ -28,7 +29,18 @@ def _run(arguments: list[str], env: dict[str, str]) -> tuple[float, str]:
     if done.returncode != 0:
         print(done.stdout, done.stderr, file=sys.stderr)
         raise SystemExit(f"failed: dropout-risk {' '.join(arguments)}")
-    return elapsed, done.stdout
+    return elapsed, done.stdout, done.stderr
+
+
+#: A progress line of the command line: ``[  12.3s] message`` (cli/console.py).
+_STEP = re.compile(r"\[\s*(\d+\.\d)s\] (.+?)\s*(?:\S+\.py:\d+)?$")
+
+
+def stage_times(progress: str, total: float) -> list[tuple[str, float]]:
+    """Seconds from each progress line to the next (the last one runs to ``total``)."""
+    steps = [(m.group(2), float(m.group(1))) for m in map(_STEP.match, progress.splitlines()) if m]
+    ends = [at for _, at in steps[1:]] + [total]
+    return [(name, end - at) for (name, at), end in zip(steps, ends, strict=True)]
 
 
 def main() -> None:
@@ -48,7 +60,7 @@ def main() -> None:
             ("train", options.train_clients, options.train_seed),
             ("test", options.test_clients, options.test_seed),
         ):
-            elapsed, _ = _run(
+            elapsed, _, _ = _run(
                 ["synth", "--clients", str(size), "--seed", str(seed), "--out", str(root / name)],
                 env,
             )
@@ -60,9 +72,10 @@ def main() -> None:
                 "--sessions", str(root / name / "sessions.csv"),
             ]  # fmt: skip
 
-        elapsed, trained = _run(["train", *extract("train")], env)
+        elapsed, trained, progress = _run(["train", *extract("train")], env)
         rows.append((f"train ({options.train_clients:,} clients, defaults)", elapsed))
-        elapsed, evaluated = _run(
+        stages = stage_times(progress, elapsed)
+        elapsed, evaluated, _ = _run(
             ["evaluate", *extract("test"), "--oracle", str(root / "test" / "oracle.csv")], env
         )
         rows.append((f"evaluate ({options.test_clients:,} clients)", elapsed))
@@ -72,6 +85,9 @@ def main() -> None:
     for step, seconds in rows:
         print(f"{step:45s} {seconds:8.1f}")
     print(f"{'peak memory of a step (MB)':45s} {peak:8.0f}")
+    print("\nwhere train's time goes (from its progress lines):")
+    for stage, seconds in stages:
+        print(f"  {stage[:60]:60s} {seconds:7.1f}")
     print("\ntrain output (held-out clients of the training cohort):")
     print(trained)
     print(f"evaluate output (separate cohort, seed {options.test_seed}):")

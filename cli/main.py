@@ -18,6 +18,7 @@ from cli.console import fail, progress, say
 from cli.model_command import describe_model
 from cli.monitor_command import monitor
 from cli.service_commands import serve, token_app
+from features.vocabulary import DEFAULT_LANDMARKS
 
 app = typer.Typer(
     name="dropout-risk",
@@ -103,7 +104,7 @@ def train(
     sessions: SessionsOption,
     landmarks: Annotated[
         int, typer.Option("--landmarks", min=1, max=20, help="Landmarks L (sessions 1..L).")
-    ] = 5,
+    ] = DEFAULT_LANDMARKS,
     experiment: Annotated[
         str | None, typer.Option("--experiment", help="MLflow experiment name.")
     ] = None,

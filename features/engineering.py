@@ -87,7 +87,7 @@ _ALLIANCE_CONCEPT = {
     "wai_therapist": "therapist_alliance",
     "srs": "session_feedback",
 }
-_LEVEL_STATISTICS = ("latest", "first", "best", "worst")
+_LEVEL_STATISTICS = ("latest", "first", "best", "worst", "mean")
 
 
 def _measure_features(measure: str) -> list[Feature]:
@@ -106,6 +106,7 @@ def _measure_features(measure: str) -> list[Feature]:
             Feature(f"{measure}_largest_drop", concept, measure, "largest_drop", **worse),
             Feature(f"{measure}_rupture_repaired", concept, measure, "repaired", **better),
             Feature(f"{measure}_rupture_unrepaired", concept, measure, "unrepaired", **worse),
+            Feature(f"{measure}_scores", concept, measure, "scores"),
         ]
     # Symptoms: the direction for dropout is not established (dropouts include improvers,
     # Romero et al.); for poor outcome, a worse latest score, less improvement and a larger
@@ -118,9 +119,12 @@ def _measure_features(measure: str) -> list[Feature]:
         Feature(f"{measure}_first", "symptom_level", measure, "first"),
         Feature(f"{measure}_best", "symptom_level", measure, "best"),
         Feature(f"{measure}_worst", "symptom_level", measure, "worst"),
+        Feature(f"{measure}_mean", "symptom_level", measure, "mean"),
         Feature(f"{measure}_improvement", "symptom_change", measure, "improvement", FREE, LOWERS),
         Feature(f"{measure}_slope", "symptom_change", measure, "slope", FREE, LOWERS),
+        Feature(f"{measure}_recent_change", "symptom_change", measure, "recent_change"),
         Feature(f"{measure}_off_track", "symptom_change", measure, "off_track", FREE, RAISES),
+        Feature(f"{measure}_scores", "symptom_level", measure, "scores"),
     ]
 
 
@@ -150,6 +154,7 @@ def _all_features() -> tuple[Feature, ...]:
         Feature("missed_sessions", "attendance", None, "missed", RAISES),
         Feature("missed_share", "attendance", None, "missed_share", RAISES),
         Feature("latest_missed", "attendance", None, "latest_missed", RAISES),
+        Feature("missed_in_a_row", "attendance", None, "missed_in_a_row", RAISES),
         Feature("days_since_intake", "attendance", None, "days"),
         Feature("mean_days_between_sessions", "attendance", None, "mean_gap"),
         Feature("days_since_previous_session", "attendance", None, "latest_gap"),
@@ -177,11 +182,26 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
+#: The concepts whose clinical directions the models are held to. The ablation
+#: (bench/bench_ablation.py, docs/model-quality.md) found that the constraints cost nothing
+#: measurable on the project's simulator, yet an unconstrained model won on an independent
+#: one: so a direction is enforced only where it is best established and a clinician would
+#: distrust a model without it: a better client-rated alliance never raises either risk
+#: (Sharf et al. 2010; Flückiger et al. 2018), and a missed appointment never lowers the
+#: risk of dropout (Davis et al. 2020). Elsewhere the directions document the literature
+#: and the trees are free.
+ENFORCED_CONCEPTS: dict[str, frozenset[str]] = {
+    "dropout": frozenset({"client_alliance", "attendance"}),
+    "poor_outcome": frozenset({"client_alliance"}),
+}
+
+
 def monotone_constraints(outcome: str) -> tuple[int, ...]:
-    """The monotone constraint of every feature, in :data:`FEATURE_NAMES` order."""
+    """The enforced monotone constraint of every feature, in :data:`FEATURE_NAMES` order."""
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
-    return tuple(f.direction(outcome) for f in FEATURES)
+    enforced = ENFORCED_CONCEPTS[outcome]
+    return tuple(f.direction(outcome) if f.concept in enforced else FREE for f in FEATURES)
 
 
 def compute_features(history: HistoryBatch) -> np.ndarray:
@@ -219,6 +239,10 @@ def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
         columns[f"{measure}_first"] = first[:, m]
         columns[f"{measure}_best"] = high if instrument.higher_is_better else low
         columns[f"{measure}_worst"] = low if instrument.higher_is_better else high
+        columns[f"{measure}_mean"] = np.nanmean(scores[:, :, m], axis=1)
+        # How many scores so far: a form skipped at an attended session can say as much
+        # about engagement as the score would have.
+        columns[f"{measure}_scores"] = count[:, m].astype(float)
         columns[f"{measure}_improvement"] = np.where(
             two_or_more, sign * (latest[:, m] - first[:, m]), np.nan
         )
@@ -226,6 +250,7 @@ def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
         if instrument.kind == "alliance":
             columns |= _rupture_columns(measure, scores[:, :, m], two_or_more)
         else:
+            columns[f"{measure}_recent_change"] = sign * _change_from_previous(scores[:, :, m])
             columns[f"{measure}_off_track"] = np.where(
                 two_or_more,
                 distance_from_expected(
@@ -248,6 +273,19 @@ def _slope(scores: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarra
     spread = np.nansum(centred_session**2, axis=1)
     slope = np.nansum(centred_session * centred_score, axis=1) / spread
     return np.where(count >= 2, slope, np.nan)
+
+
+def _change_from_previous(score: np.ndarray) -> np.ndarray:
+    """Latest recorded score minus the one recorded before it; NaN with fewer than two."""
+    n, window = score.shape
+    slots = np.arange(window)
+    seen = ~np.isnan(score)
+    last_seen = np.maximum.accumulate(np.where(seen, slots, -1), axis=1)
+    latest_slot = last_seen[:, -1]
+    before = np.where(seen & (slots < latest_slot[:, None]), slots, -1).max(axis=1)
+    rows = np.arange(n)
+    change = score[rows, np.maximum(latest_slot, 0)] - score[rows, np.maximum(before, 0)]
+    return np.where(before >= 0, change, np.nan)
 
 
 def _rupture_columns(
@@ -311,12 +349,20 @@ def _attendance_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
     previous_day = np.where(k >= 2, day[rows, np.maximum(k - 2, 0)], np.nan)
     return {
         "missed_sessions": missed,
+        "missed_in_a_row": _missed_in_a_row(attended, k),
         "missed_share": missed / k,
         "latest_missed": (attended[rows, k - 1] == 0).astype(float),
         "days_since_intake": latest_day,
         "mean_days_between_sessions": np.where(k >= 2, (latest_day - day[:, 0]) / (k - 1), np.nan),
         "days_since_previous_session": latest_day - previous_day,
     }
+
+
+def _missed_in_a_row(attended: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Missed appointments in a row up to and including session k (0 if k was attended)."""
+    slots = np.arange(attended.shape[1])
+    attended_slot = np.where((attended == 1) & (slots < k[:, None]), slots, -1).max(axis=1)
+    return (k - 1 - attended_slot).astype(float)
 
 
 def _client_columns(history: HistoryBatch) -> dict[str, np.ndarray]:

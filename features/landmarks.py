@@ -15,9 +15,7 @@ import pandas as pd
 
 from features.history import HistoryBatch
 from features.labels import derive_labels
-
-#: Landmarks per episode unless the training run says otherwise (data contract: L = 5).
-DEFAULT_LANDMARKS = 5
+from features.vocabulary import DEFAULT_LANDMARKS
 
 
 @dataclass(frozen=True)

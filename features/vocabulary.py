@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+#: Landmarks per episode unless the training run says otherwise (data contract revision 2:
+#: L = 12, a usual course of treatment, so that a client at session 12 is judged on all
+#: twelve sessions).
+DEFAULT_LANDMARKS = 12
+
 #: The two predicted outcomes, in the order every table and answer lists them.
 OUTCOMES: tuple[str, ...] = ("dropout", "poor_outcome")
 

@@ -19,10 +19,16 @@ SCORE_COLUMNS = (
     "client_id",
     "as_of_session",
     "dropout_probability",
+    "dropout_probability_low",
+    "dropout_probability_high",
     "dropout_risk_level",
     "poor_outcome_probability",
+    "poor_outcome_probability_low",
+    "poor_outcome_probability_high",
     "poor_outcome_risk_level",
 )
+#: Per outcome, the OutcomeAssessment attributes written as ``{outcome}_{attribute}``.
+_OUTCOME_FIELDS = ("probability", "probability_low", "probability_high", "risk_level")
 
 
 def score_extract(
@@ -34,9 +40,9 @@ def score_extract(
     assessments = model.assess(history, factors=DEFAULT_FACTORS if explain else 0)
     table = points.assign(
         **{
-            f"{outcome}_{field}": [getattr(getattr(a, outcome), attribute) for a in assessments]
+            f"{outcome}_{field}": [getattr(getattr(a, outcome), field) for a in assessments]
             for outcome in OUTCOMES
-            for field, attribute in (("probability", "probability"), ("risk_level", "risk_level"))
+            for field in _OUTCOME_FIELDS
         }
     )[list(SCORE_COLUMNS)]
     if explain:

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from features.engineering import CONCEPTS, FEATURE_NAMES, compute_features
 from features.history import HistoryBatch
-from features.labels import start_in_clinical_range
+from features.labels import LABEL_REVISION, start_in_clinical_range
 from features.signals import Signal, clinical_signals
 from features.vocabulary import DEFAULT_FACTORS, OUTCOMES
 from models.calibration import MarginCalibrator
@@ -35,6 +35,7 @@ from models.explanations import (
     too_little_to_go_on,
     top_factors,
 )
+from models.intervals import VennAbersInterval
 from models.risk_levels import RiskThresholds
 
 BUNDLE_FORMAT = 1
@@ -53,6 +54,7 @@ class OutcomeModel:
     calibrator: MarginCalibrator
     thresholds: RiskThresholds
     base_rate: float
+    interval: VennAbersInterval
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """Calibrated probability of the outcome for each feature row."""
@@ -65,6 +67,8 @@ class OutcomeAssessment:
 
     Attributes:
         probability: the calibrated probability.
+        probability_low: the lower end of its Venn-Abers interval (:mod:`models.intervals`).
+        probability_high: the upper end; ``probability_low <= probability <= probability_high``.
         risk_level: ``low``, ``moderate`` or ``high``.
         factors: the largest contributions of recorded data, in words.
         outcome: the outcome in the clinician's words for this client ("dropout", "no
@@ -77,6 +81,8 @@ class OutcomeAssessment:
     """
 
     probability: float
+    probability_low: float
+    probability_high: float
     risk_level: str
     factors: list[Factor]
     outcome: str = ""
@@ -131,6 +137,7 @@ class RiskModel:
             model = self.outcome_model(outcome)
             explanation = explain(model.booster, model.calibrator, features)
             levels = model.thresholds.level(explanation.probability)
+            lows, highs = model.interval.bounds(explanation.probability)
             phrases = [outcome_phrase(outcome, s) for s in starts]
             listed = (
                 top_factors(
@@ -143,6 +150,8 @@ class RiskModel:
             per_outcome[outcome] = [
                 OutcomeAssessment(
                     probability=float(p),
+                    probability_low=float(low),
+                    probability_high=float(high),
                     risk_level=str(level),
                     factors=row_factors,
                     outcome=outcome_name(outcome, s),
@@ -150,8 +159,8 @@ class RiskModel:
                     data_gap_effect=float(gap),
                     concept_effects=dict(zip(CONCEPTS, map(float, effects), strict=True)),
                 )
-                for p, level, row_factors, s, base, gap, effects in zip(
-                    explanation.probability, levels, listed, starts,
+                for p, low, high, level, row_factors, s, base, gap, effects in zip(
+                    explanation.probability, lows, highs, levels, listed, starts,
                     explanation.base_probability, explanation.gap_effect,
                     explanation.concept_effects, strict=True,
                 )
@@ -190,6 +199,7 @@ class RiskModel:
                 "calibrator": model.calibrator.to_dict(),
                 "thresholds": model.thresholds.to_dict(),
                 "base_rate": model.base_rate,
+                "interval": model.interval.to_dict(),
             }
         spec = {
             "format": BUNDLE_FORMAT,
@@ -209,7 +219,8 @@ class RiskModel:
         """Read a bundle written by :meth:`save`.
 
         Raises:
-            IncompatibleModelError: the bundle is of another format or feature specification,
+            IncompatibleModelError: the bundle is of another format, feature specification or
+                label revision (a model trained on poor-outcome labels revision 1),
                 or a file is missing or unreadable.
         """
         try:
@@ -221,6 +232,14 @@ class RiskModel:
             if spec.get("feature_names") != list(FEATURE_NAMES):
                 raise IncompatibleModelError(
                     "the bundle was trained on another feature specification"
+                )
+            revision = spec.get("metadata", {}).get("label_revision", 1)
+            if revision != LABEL_REVISION:
+                raise IncompatibleModelError(
+                    f"the model was trained on poor-outcome labels revision {revision} "
+                    f"(no reliable improvement), which told clients with minimal symptoms "
+                    f"they were at high risk; this code serves labels revision "
+                    f"{LABEL_REVISION} only: retrain it with `dropout-risk train`"
                 )
             models = {}
             for outcome in OUTCOMES:
@@ -239,6 +258,7 @@ class RiskModel:
                     calibrator=MarginCalibrator(**entry["calibrator"]),
                     thresholds=RiskThresholds.from_dict(entry["thresholds"]),
                     base_rate=float(entry["base_rate"]),
+                    interval=VennAbersInterval.from_dict(entry["interval"]),
                 )
             card_path = directory / "model_card.md"
             card = card_path.read_text() if card_path.exists() else ""

@@ -109,6 +109,11 @@ def _landmark_warning(sessions: int, max_landmark: int) -> str | None:
 def _outcome(assessment: OutcomeAssessment, model: OutcomeModel, key: str) -> OutcomeRiskOut:
     return OutcomeRiskOut(
         probability=round(assessment.probability, 4),
+        # Rounding is monotone, so the rounded interval still contains the rounded point.
+        probability_interval=(
+            round(assessment.probability_low, 4),
+            round(assessment.probability_high, 4),
+        ),
         risk_level=assessment.risk_level,
         outcome=assessment.outcome,
         risk_level_meaning=level_meaning(key, assessment.risk_level, model.thresholds),

@@ -17,7 +17,7 @@ import pandas as pd
 import xgboost as xgb
 from sklearn.pipeline import Pipeline
 
-from features.landmarks import DEFAULT_LANDMARKS
+from features.vocabulary import DEFAULT_LANDMARKS
 from models.bundle import OutcomeModel
 from models.calibration import MarginCalibrator
 from models.estimators import (
@@ -27,6 +27,7 @@ from models.estimators import (
     fit_logistic_baseline,
     refit_booster,
 )
+from models.intervals import VennAbersInterval
 from models.risk_levels import AlertBudget, choose_thresholds
 
 
@@ -107,6 +108,9 @@ def calibrated_outcome(
         calibrator=calibrator,
         thresholds=choose_thresholds(calibrator.probability(margin), clients, budget=budget),
         base_rate=base_rate,
+        # On the calibration clients too: the interval's guarantee needs clients the
+        # booster never learnt from.
+        interval=VennAbersInterval.fit(calibrator.probability(calibration[0]), calibration[1]),
     )
 
 

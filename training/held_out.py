@@ -18,7 +18,7 @@ from features.signals import rule_flags
 from models.explanations import explain, global_importance
 from models.metrics import bootstrap_metrics, point_metrics
 from models.risk_levels import summarise_levels
-from training.evaluation import age_band, metrics_frame
+from training.evaluation import age_band, decision_curve, interval_validity, metrics_frame
 from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, split_clients
 
 RULE_BASELINES = ("srs_below_cutoff", "not_on_track")
@@ -86,6 +86,10 @@ def evaluate_held_out(
         label=labels, **{f"{name}_probability": p for name, p in scores.items()}
     )
     tables = _subgroup_tables(outcome, examples, labels, scores["xgboost"], thresholds, config)
+    tables[f"{outcome}_decision_curve"] = decision_curve(labels, scores["xgboost"])
+    tables[f"{outcome}_interval_validity"] = interval_validity(
+        labels, *fitted.model.interval.bounds(scores["xgboost"])
+    )
     explanation = explain(fitted.model.booster, fitted.model.calibrator, features)
     # What each risk level meant on these clients travels with the model (card, API, cards).
     thresholds = summarise_levels(
@@ -128,7 +132,7 @@ def _subgroup_tables(
 ) -> dict[str, pd.DataFrame]:
     ids = examples["client_id"].to_numpy(dtype=object)
     groupings = {
-        "landmark": examples["as_of_session"].astype("string"),
+        "landmark": examples["as_of_session"].astype("int64"),
         "gender": examples["gender"].astype("string"),
         "age_band": age_band(examples["age"]),
         "primary_concern": examples["primary_concern"].astype("string"),
@@ -172,18 +176,27 @@ def cross_validate(
     }
 
 
+@dataclass(frozen=True)
+class LeaveOneClinicOut:
+    """Transfer to unseen clinics: per clinic metrics, and the intervals pooled over clinics."""
+
+    table: pd.DataFrame
+    interval_validity: pd.DataFrame
+
+
 def leave_one_clinic_out(
     outcome: str,
     features: np.ndarray,
     labels: np.ndarray,
     examples: pd.DataFrame,
     config: TrainingConfig,
-) -> pd.DataFrame:
+) -> LeaveOneClinicOut:
     """Train on every other clinic, test on the one left out: transfer to an unseen clinic."""
     clinics = examples["clinic_id"].to_numpy(dtype=object).astype(str)
     clients = examples["client_id"].to_numpy(dtype=object).astype(str)
     rng = np.random.default_rng(config.seed + 2)
     rows = []
+    unseen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for clinic in sorted(set(clinics)):
         held_out = clinics == clinic
         y = labels[held_out]
@@ -197,6 +210,13 @@ def leave_one_clinic_out(
                 outcome, features[~held_out], labels[~held_out], clients[~held_out],
                 config=config, rng=rng, with_logistic=False,
             )  # fmt: skip
-            row |= point_metrics(y, fitted.model.probability(features[held_out]))
+            probability = fitted.model.probability(features[held_out])
+            row |= point_metrics(y, probability)
+            unseen.append((y, *fitted.model.interval.bounds(probability)))
         rows.append(row)
-    return pd.DataFrame(rows)
+    validity = (
+        interval_validity(*(np.concatenate(parts) for parts in zip(*unseen, strict=True)))
+        if unseen
+        else pd.DataFrame()
+    )
+    return LeaveOneClinicOut(table=pd.DataFrame(rows), interval_validity=validity)

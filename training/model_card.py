@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
@@ -16,6 +18,9 @@ _NAMES = {
     "not_on_track": "Rule: not on track (expected recovery curve)",
 }
 _SUBGROUP_TABLES = ("landmark", "gender", "age_band", "primary_concern", "clinic")
+#: The ablation and tuning results (written by bench/bench_ablation.py --write), shipped
+#: with the package so that every model card states why the model is configured as it is.
+_DEVELOPMENT = Path(__file__).with_name("model_development.md")
 
 
 def _ci(stats: Estimate, digits: int = 3) -> str:
@@ -68,9 +73,20 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
         "- Subgroups with few events have wide intervals; unequal performance is reported, not",
         "  corrected.",
         "- Probabilities are calibrated on average; an individual estimate is not a certainty.",
+        "  Each carries an interval (inductive Venn-Abers on the calibration clients): one end",
+        "  is a calibrated probability for clients like the calibration clients. It does not",
+        "  cover a clinic or period unlike them, nor the sampling error of the trees.",
         "",
     ]
+    lines += _development_section()
     return "\n".join(lines)
+
+
+def _development_section() -> list[str]:
+    """How the configuration was chosen: the ablation table bench/bench_ablation.py wrote."""
+    if not _DEVELOPMENT.exists():
+        return []
+    return [_DEVELOPMENT.read_text().rstrip(), ""]
 
 
 def _risk_levels_section(result: TrainingResult) -> list[str]:
@@ -161,6 +177,17 @@ def _outcome_section(result: TrainingResult, outcome: str) -> list[str]:
                 f"{row.calibration_slope:.2f} |"
             )
         lines.append("")
+    for key, render in (
+        ("decision_curve", _decision_curve),
+        ("interval_validity", lambda t: _interval_validity(t, "held-out clients")),
+        (
+            "interval_validity_unseen_clinics",
+            lambda t: _interval_validity(t, "unseen clinics (leave one clinic out, pooled)"),
+        ),
+    ):
+        table = result.tables.get(f"{outcome}_{key}")
+        if table is not None and len(table):
+            lines += render(table)
     importance = result.importance[outcome]["concepts"]
     lines += ["What drives the estimate (mean absolute effect, probability points):", ""]
     lines += [f"- {name}: {value:.1f}" for name, value in importance.items()]
@@ -168,20 +195,70 @@ def _outcome_section(result: TrainingResult, outcome: str) -> list[str]:
 
 
 def _subgroup_table(table: pd.DataFrame, grouping: str) -> list[str]:
+    """Discrimination, calibration and the high level's reach per group, with intervals."""
     lines = [
-        f"By {grouping.replace('_', ' ')}:",
+        f"By {grouping.replace('_', ' ')} (sensitivity and flagged at the `high` cut-off):",
         "",
-        "| group | n | events | AUROC | ECE | calibration slope |",
-        "|---|---|---|---|---|---|",
+        "| group | n | events | AUROC | calibration slope | calibration intercept | ECE | "
+        "sensitivity at high | flagged high |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in table.to_dict("records"):
         if "auroc" not in row or pd.isna(row.get("auroc")):
-            lines.append(f"| {row['group']} | {row['n']} | {row['events']} | too few events | | |")
+            lines.append(
+                f"| {row['group']} | {row['n']} | {row['events']} | too few events | | | | | |"
+            )
             continue
+        cells = [
+            _row_ci(row, "auroc", 3),
+            _row_ci(row, "calibration_slope", 2),
+            _row_ci(row, "calibration_intercept", 2),
+            f"{row['ece']:.3f}",
+            _row_ci(row, "sensitivity_at_high", 2),
+            _row_ci(row, "flagged_at_high", 2),
+        ]
         lines.append(
-            f"| {row['group']} | {row['n']} | {row['events']} | "
-            f"{row['auroc']:.3f} ({row['auroc_low']:.3f}-{row['auroc_high']:.3f}) | "
-            f"{row['ece']:.3f} | {row['calibration_slope']:.2f} |"
+            f"| {row['group']} | {row['n']} | {row['events']} | " + " | ".join(cells) + " |"
+        )
+    return [*lines, ""]
+
+
+def _row_ci(row: dict[str, object], name: str, digits: int) -> str:
+    return _ci(Estimate(row[name], row[f"{name}_low"], row[f"{name}_high"]), digits)
+
+
+def _decision_curve(table: pd.DataFrame) -> list[str]:
+    lines = [
+        "Decision curve (net benefit per assessment; Vickers and Elkin 2006): flagging by the",
+        "model against flagging every client and flagging none, at the threshold probability",
+        "at which a clinician would act.",
+        "",
+        "| threshold | model | flag all | flag none | share flagged by the model |",
+        "|---|---|---|---|---|",
+    ]
+    for row in table.itertuples(index=False):
+        lines.append(
+            f"| {row.threshold:.0%} | {row.model:.3f} | {row.flag_all:.3f} | "
+            f"{row.flag_none:.3f} | {row.flagged:.1%} |"
+        )
+    return [*lines, ""]
+
+
+def _interval_validity(table: pd.DataFrame, where: str) -> list[str]:
+    holds, inside = int(table["holds"].sum()), int(table["inside"].sum())
+    lines = [
+        f"Probability intervals on {where}: rows in ten equal bins by their interval. The",
+        f"observed rate lies inside the bin's mean interval in {inside} of {len(table)} bins,",
+        f"and inside it or within two binomial standard errors of it in {holds}.",
+        "",
+        "| bin | n | mean interval | observed rate | inside | within noise |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in table.itertuples(index=False):
+        lines.append(
+            f"| {row.bin} | {row.n} | {row.mean_low:.1%}-{row.mean_high:.1%} | "
+            f"{row.observed:.1%} | {'yes' if row.inside else 'no'} | "
+            f"{'yes' if row.holds else 'no'} |"
         )
     return [*lines, ""]
 

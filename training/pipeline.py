@@ -98,9 +98,11 @@ def train(
             )  # fmt: skip
         if config.leave_one_clinic_out:
             progress(f"{outcome}: leave-one-clinic-out")
-            tables[f"{outcome}_leave_one_clinic_out"] = leave_one_clinic_out(
+            unseen = leave_one_clinic_out(
                 outcome, features[labelled], labels[labelled], examples.loc[labelled], config
             )
+            tables[f"{outcome}_leave_one_clinic_out"] = unseen.table
+            tables[f"{outcome}_interval_validity_unseen_clinics"] = unseen.interval_validity
     progress("profiling the training population (the reference for drift monitoring)")
     training_rows = features[~test]
     reference = reference_profile(

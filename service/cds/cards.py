@@ -174,7 +174,10 @@ def _brief(outcome: OutcomeRiskOut) -> str:
 
 def _full(outcome: OutcomeRiskOut) -> str:
     """``high, 41%`` with the training average when the model reports it."""
+    low, high = outcome.probability_interval
     text = f"{outcome.risk_level}, {_percent(outcome.probability)}"
+    if _percent(low) != _percent(high):
+        text += f" (between {_percent(low)} and {_percent(high)})"
     if outcome.base_rate is not None:
         text += f" (average {_percent(outcome.base_rate)})"
     return text

@@ -26,6 +26,10 @@ _STRUCTURE = "https://dropout-risk.org/fhir/StructureDefinition"
 PRIMARY_CONCERN_URL = f"{_STRUCTURE}/primary-concern"
 #: Patient extension, ``valueBoolean``: treated for the same problem before.
 PRIOR_TREATMENT_URL = f"{_STRUCTURE}/prior-treatment"
+#: Extension on RiskAssessment.prediction: the probability's Venn-Abers interval as a
+#: valueRange of 0-1 fractions (R4 allows probabilityDecimal or probabilityRange, not both,
+#: and the point probability stays the decimal; docs/fhir.md).
+PROBABILITY_INTERVAL_URL = f"{_STRUCTURE}/probability-interval"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from service.fhir.codes import (
     ASSESSMENT_TYPES,
     OUR_SYSTEM,
     OUTCOMES,
+    PROBABILITY_INTERVAL_URL,
     RISK_LEVEL_DISPLAY,
     RISK_PROBABILITY,
 )
@@ -68,7 +69,14 @@ def risk_assessments(
         type_code, type_display = ASSESSMENT_TYPES[outcome]
         outcome_concept = _concept(OUR_SYSTEM, outcome_code, outcome_display)
         outcome_concept["text"] = risk.outcome[:1].upper() + risk.outcome[1:]  # this client's
+        low, high = risk.probability_interval
         prediction = {
+            "extension": [
+                {
+                    "url": PROBABILITY_INTERVAL_URL,
+                    "valueRange": {"low": {"value": low}, "high": {"value": high}},
+                }
+            ],
             "outcome": outcome_concept,
             "probabilityDecimal": risk.probability,
             "qualitativeRisk": _concept(

@@ -75,6 +75,7 @@ class RiskPanel:
     level_meaning: str | None
     average_percent: int | None
     factors: list[FactorRow]
+    interval: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,14 @@ def in_words(probability: float) -> str:
     return f"about {k} in {n}"
 
 
+def interval_in_words(interval: list[float] | tuple[float, float] | None) -> str | None:
+    """``[0.35, 0.48]`` -> "between 35% and 48%" (``None`` when the answer has none)."""
+    if not interval:
+        return None
+    low, high = (round(float(end) * 100) for end in interval)
+    return f"about {low}%" if low == high else f"between {low}% and {high}%"
+
+
 def _risk_panel(key: str, outcome: dict[str, Any]) -> RiskPanel:
     probability = float(outcome["probability"])
     factors = outcome.get("factors", [])
@@ -162,6 +171,8 @@ def _risk_panel(key: str, outcome: dict[str, Any]) -> RiskPanel:
         level=outcome["risk_level"],
         level_meaning=outcome.get("risk_level_meaning"),
         average_percent=None if base_rate is None else round(float(base_rate) * 100),
+        # Answers stored before intervals were served carry none.
+        interval=interval_in_words(outcome.get("probability_interval")),
         factors=[
             FactorRow(
                 text=f["text"],

@@ -226,6 +226,11 @@ class OutcomeRiskOut(BaseModel):
     """One outcome's calibrated estimate."""
 
     probability: float = Field(ge=0, le=1, description="Calibrated: 0.3 = about 3 in 10.")
+    probability_interval: tuple[float, float] = Field(
+        description="The range the model can honestly claim for this client (inductive "
+        "Venn-Abers: one end is a calibrated probability when the client is like the "
+        "calibration clients); it contains `probability`."
+    )
     risk_level: RiskLevel
     outcome: str = Field(
         description="The outcome in the clinician's words for this client: dropout; no "

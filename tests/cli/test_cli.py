@@ -95,11 +95,16 @@ def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     import pandas as pd
 
     scores = pd.read_csv(scored)
-    assert list(scores.columns[:6]) == [
-        "client_id", "as_of_session", "dropout_probability", "dropout_risk_level",
-        "poor_outcome_probability", "poor_outcome_risk_level",
+    assert list(scores.columns[:10]) == [
+        "client_id", "as_of_session", "dropout_probability", "dropout_probability_low",
+        "dropout_probability_high", "dropout_risk_level", "poor_outcome_probability",
+        "poor_outcome_probability_low", "poor_outcome_probability_high", "poor_outcome_risk_level",
     ]  # fmt: skip
-    assert scores["as_of_session"].between(1, 5).all()
+    for outcome in ("dropout", "poor_outcome"):
+        low, high = scores[f"{outcome}_probability_low"], scores[f"{outcome}_probability_high"]
+        assert (low <= scores[f"{outcome}_probability"]).all()
+        assert (scores[f"{outcome}_probability"] <= high).all() and (low < high).any()
+    assert scores["as_of_session"].between(1, 12).all()
     assert scores["dropout_probability"].between(0, 1).all()
     assert scores["dropout_factors"].str.contains("the dropout risk by").any()
 

@@ -56,3 +56,27 @@ def test_calibrator_recovers_a_known_affine_map():
     fitted = MarginCalibrator.fit(margin, outcome)
     assert fitted.slope == pytest.approx(0.7, abs=0.05)
     assert fitted.intercept == pytest.approx(-0.4, abs=0.05)
+
+
+def test_a_model_trained_on_revision_1_labels_is_refused_with_what_to_do(tmp_path, trained):
+    directory = trained.model.save(tmp_path / "bundle")
+    spec = json.loads((directory / "bundle.json").read_text())
+    assert spec["metadata"]["label_revision"] == 2
+    spec["metadata"]["label_revision"] = 1
+    (directory / "bundle.json").write_text(json.dumps(spec))
+    with pytest.raises(IncompatibleModelError, match="labels revision 1.*retrain"):
+        RiskModel.load(directory)
+
+
+def test_the_interval_round_trips_and_contains_every_probability(tmp_path, trained, cohort):
+    clients, sessions = cohort
+    history = build_landmarks(clients, sessions, max_landmark=5).history.take(np.arange(300))
+    loaded = RiskModel.load(trained.model.save(tmp_path / "bundle"))
+    for before, after in zip(trained.model.assess(history), loaded.assess(history), strict=True):
+        for outcome in ("dropout", "poor_outcome"):
+            mine, theirs = getattr(before, outcome), getattr(after, outcome)
+            assert (mine.probability_low, mine.probability_high) == (
+                theirs.probability_low,
+                theirs.probability_high,
+            )
+            assert mine.probability_low <= mine.probability <= mine.probability_high

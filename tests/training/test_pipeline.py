@@ -49,7 +49,13 @@ def test_metrics_and_tables_are_reported_for_both_outcomes(trained):
             trained.tables
         )
         by_landmark = trained.tables[f"{outcome}_by_landmark"]
-        assert by_landmark["group"].tolist() == ["1", "2", "3", "4", "5"]
+        landmarks = range(1, trained.model.max_landmark + 1)
+        assert by_landmark["group"].tolist() == [str(k) for k in landmarks]
+        curve = trained.tables[f"{outcome}_decision_curve"]
+        # Flagging no one is worth 0; at a low threshold the model beats it.
+        assert (curve["flag_none"] == 0).all() and curve["model"].iloc[0] > 0
+        validity = trained.tables[f"{outcome}_interval_validity"]
+        assert len(validity) == 10 and validity["holds"].sum() >= 6, validity
     assert trained.counts["left_out_referred"] > 0 and trained.counts["left_out_ongoing"] > 0
 
 
@@ -85,3 +91,26 @@ def test_high_risk_stays_within_its_budget_on_held_out_clients(trained):
         levels = trained.model.outcome_model(outcome).thresholds.levels
         assert levels["high"].share <= 0.15
         assert sum(level.share for level in levels.values()) == pytest.approx(1, abs=1e-3)
+
+
+def test_leave_one_clinic_out_scores_every_clinic_and_checks_the_intervals_there(cohort):
+    from features.engineering import compute_features
+    from features.landmarks import build_landmarks
+    from models.estimators import BoosterSettings
+    from training.fitting import TrainingConfig
+    from training.held_out import leave_one_clinic_out
+
+    clients, sessions = cohort
+    landmarks = build_landmarks(clients, sessions, max_landmark=5)
+    labelled = landmarks.examples["dropout"].notna().to_numpy()
+    unseen = leave_one_clinic_out(
+        "dropout",
+        compute_features(landmarks.history)[labelled],
+        landmarks.examples["dropout"].to_numpy(dtype=float)[labelled],
+        landmarks.examples.loc[labelled],
+        TrainingConfig(bootstrap=0, booster=BoosterSettings(max_rounds=300)),
+    )
+    assert unseen.table["clinic"].tolist() == sorted(clients["clinic_id"].unique())
+    assert unseen.table["auroc"].between(0.6, 1).all()
+    assert len(unseen.interval_validity) == 10
+    assert unseen.interval_validity["holds"].sum() >= 5, unseen.interval_validity

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.engineering import FEATURE_NAMES
-from models.bundle import OutcomeModel, RiskModel
+from models.bundle import RiskModel
 from models.calibration import MarginCalibrator
 from training.gate import judge
 from training.held_out import HeldOut
@@ -35,14 +37,11 @@ def _register(trained, settings, model=None, override=None):
 def _worse(model: RiskModel) -> RiskModel:
     """The same boosters with the dropout calibrator's slope flipped: ranks clients backwards."""
     dropout = model.dropout
-    flipped = OutcomeModel(
-        outcome="dropout",
-        booster=dropout.booster,
+    flipped = dataclasses.replace(
+        dropout,
         calibrator=MarginCalibrator(
             slope=-dropout.calibrator.slope, intercept=dropout.calibrator.intercept
         ),
-        thresholds=dropout.thresholds,
-        base_rate=dropout.base_rate,
     )
     return RiskModel(
         dropout=flipped, poor_outcome=model.poor_outcome, max_landmark=model.max_landmark
@@ -92,14 +91,11 @@ def test_a_calibrated_model_passes_the_gate_and_is_promoted(trained, mlflow_sett
 
 def _shifted(model: RiskModel, intercept_shift: float) -> RiskModel:
     poor = model.poor_outcome
-    shifted = OutcomeModel(
-        outcome="poor_outcome",
-        booster=poor.booster,
+    shifted = dataclasses.replace(
+        poor,
         calibrator=MarginCalibrator(
             slope=poor.calibrator.slope, intercept=poor.calibrator.intercept + intercept_shift
         ),
-        thresholds=poor.thresholds,
-        base_rate=poor.base_rate,
     )
     return RiskModel(dropout=model.dropout, poor_outcome=shifted, max_landmark=model.max_landmark)
 

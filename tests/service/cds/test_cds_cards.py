@@ -97,6 +97,8 @@ def test_the_detail_gives_probabilities_top_factors_and_signals(assessments):
         detail = _card(assessment).detail
         for outcome in (assessment.dropout, assessment.poor_outcome):
             assert f"{outcome.probability:.0%}" in detail
+            low, high = (f"{end:.0%}" for end in outcome.probability_interval)
+            assert low == high or f"(between {low} and {high})" in detail
             for factor in outcome.factors[:FACTORS_SHOWN]:
                 arrow = "↑" if factor.direction == "raises" else "↓"
                 assert f"{arrow} {factor.text}" in detail

@@ -24,6 +24,7 @@ from service.fhir import (
 from service.fhir.codes import (
     ASSESSMENT_ID_SYSTEM,
     OUR_SYSTEM,
+    PROBABILITY_INTERVAL_URL,
     RISK_PROBABILITY,
 )
 from service.schemas import AssessmentResponse
@@ -53,6 +54,7 @@ def _response(dropout: float = 0.41, poor: float = 0.08, **changes: Any) -> Asse
         "model": {"name": "dropout-risk", "version": "7", "trained_at": None},
         "dropout": {
             "probability": dropout,
+            "probability_interval": [round(dropout - 0.05, 4), round(dropout + 0.04, 4)],
             "risk_level": "high",
             "outcome": "dropout",
             "base_rate": 0.2,
@@ -68,6 +70,7 @@ def _response(dropout: float = 0.41, poor: float = 0.08, **changes: Any) -> Asse
         },
         "poor_outcome": {
             "probability": poor,
+            "probability_interval": [poor, poor],
             "risk_level": "low",
             "outcome": "no reliable recovery",
             "factors": [],
@@ -111,6 +114,14 @@ def test_one_risk_assessment_per_outcome_with_the_assessment_in_it():
         # The text names this client's outcome in a clinician's words.
         assert prediction["outcome"]["text"].lower() == risk.outcome
         assert prediction["probabilityDecimal"] == risk.probability
+        # The interval rides in our extension (R4 allows probabilityDecimal or -Range).
+        assert "probabilityRange" not in prediction
+        (interval,) = prediction["extension"]
+        assert interval["url"] == PROBABILITY_INTERVAL_URL
+        value_range = interval["valueRange"]
+        low, high = value_range["low"]["value"], value_range["high"]["value"]
+        assert [low, high] == list(risk.probability_interval)
+        assert low <= risk.probability <= high
         qualitative = prediction["qualitativeRisk"]["coding"][0]
         assert (qualitative["system"], qualitative["code"]) == (RISK_PROBABILITY, risk.risk_level)
         assert resource["note"][0]["text"].startswith("Decision support, not a diagnosis")

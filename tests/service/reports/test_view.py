@@ -9,7 +9,7 @@ import pytest
 
 from service.audit import StoredAssessment
 from service.reports.pages import model_card_page, report_page
-from service.reports.view import in_words, report_view
+from service.reports.view import in_words, interval_in_words, report_view
 from service.schemas import AssessmentRequest
 from service.scoring import assess
 
@@ -21,6 +21,14 @@ from service.scoring import assess
 )  # fmt: skip
 def test_probabilities_in_words(probability, words):
     assert in_words(probability) == words
+
+
+@pytest.mark.parametrize(
+    ("interval", "words"),
+    [([0.35, 0.48], "between 35% and 48%"), ((0.401, 0.404), "about 40%"), (None, None)],
+)
+def test_intervals_in_words(interval, words):
+    assert interval_in_words(interval) == words
 
 
 def _stored(trained, body) -> StoredAssessment:
@@ -68,6 +76,10 @@ def test_the_view_states_both_risks_with_factors_and_signals(trained, five_sessi
         f["text"] for f in stored.response["dropout"]["factors"]
     ]
     assert max(f.width for f in dropout.factors) == 100
+    low, high = (round(end * 100) for end in stored.response["dropout"]["probability_interval"])
+    assert low <= dropout.percent <= high
+    assert dropout.interval in (f"between {low}% and {high}%", f"about {low}%")
+    assert dropout.interval in report_page(view, model_card_url="/models/7/card")
     assert "srs_below_cutoff" in {s["code"] for s in view.signals}  # latest SRS 33 < 36
     assert view.suggestions  # each signal brings a suggestion, worded as an option
 
