@@ -137,6 +137,7 @@ def train_and_register(data_dir: Path) -> str:
         params={"note": "bench_service"},
         metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
         baselines=trained.baselines,
+        override="bench: a small synthetic cohort, served whatever the gate says",
     )
     if not registration.promoted:
         raise SystemExit(f"the bench model was not promoted: {registration.reason}")

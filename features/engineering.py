@@ -147,6 +147,7 @@ def _all_features() -> tuple[Feature, ...]:
             None,
             "gap",
             LOWERS,
+            LOWERS,
             sources=("wai_client", "wai_therapist"),
             needs_every_source=True,
         ),
@@ -188,11 +189,12 @@ FEATURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)
 #: one: so a direction is enforced only where it is best established and a clinician would
 #: distrust a model without it: a better client-rated alliance never raises either risk
 #: (Sharf et al. 2010; Flückiger et al. 2018), and a missed appointment never lowers the
-#: risk of dropout (Davis et al. 2020). Elsewhere the directions document the literature
-#: and the trees are free.
+#: risk of dropout (Davis et al. 2020). The client-minus-therapist gap is held too: a
+#: client's rating enters it, so a free gap would let a better client rating raise a risk.
+#: Elsewhere the directions document the literature and the trees are free.
 ENFORCED_CONCEPTS: dict[str, frozenset[str]] = {
-    "dropout": frozenset({"client_alliance", "attendance"}),
-    "poor_outcome": frozenset({"client_alliance"}),
+    "dropout": frozenset({"client_alliance", "alliance_agreement", "attendance"}),
+    "poor_outcome": frozenset({"client_alliance", "alliance_agreement"}),
 }
 
 

@@ -143,7 +143,9 @@ def fit_logistic_baseline(
         model = make_pipeline(
             SimpleImputer(strategy="mean", add_indicator=True, keep_empty_features=True),
             StandardScaler(),
-            LogisticRegression(C=penalty, max_iter=1000),
+            # Newton-Cholesky: many rows and about a hundred features is the case it is made
+            # for; lbfgs took a third of a training run's time for the same fit.
+            LogisticRegression(C=penalty, solver="newton-cholesky", max_iter=100),
         )
         model.fit(train_features, train_labels)
         loss = log_loss(valid_labels, model.predict_proba(valid_features)[:, 1])

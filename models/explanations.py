@@ -113,13 +113,17 @@ def never_recorded(features: np.ndarray) -> np.ndarray:
 
 
 def gap_mask(features: np.ndarray) -> np.ndarray:
-    """(n, n_features) whether each feature is missing only for lack of recorded data."""
+    """(n, n_features) whether each feature stands for data never recorded.
+
+    By its sources, not by NaN: a count of scores is 0, not missing, for a measure the
+    client never had, and its effect is a data gap all the same.
+    """
     never = never_recorded(features).astype(float)
     any_missing = never @ _ANY_SOURCE_MISSING.T.astype(float) > 0
     present = (1.0 - never) @ _ALL_SOURCES_MISSING.T.astype(float)
     all_missing = present == 0
     by_sources = np.where(_ANY_SOURCE_MISSING.any(axis=1), any_missing, all_missing)
-    return np.isnan(features) & _HAS_SOURCES & by_sources
+    return _HAS_SOURCES & by_sources
 
 
 def data_gaps(features: np.ndarray) -> list[list[str]]:

@@ -165,7 +165,7 @@ def cross_validate(
     for fold in folds:
         fitted = fit_outcome(
             outcome, features[~fold], labels[~fold], clients[~fold], config=config, rng=rng,
-            penalties=(penalty,),
+            penalties=(penalty,), refit=False,
         )  # fmt: skip
         scores = _test_scores(fitted, features[fold])
         for name in out_of_fold:
@@ -208,7 +208,7 @@ def leave_one_clinic_out(
         if 0 < y.sum() < len(y) and (~held_out).sum() > 0:
             fitted = fit_outcome(
                 outcome, features[~held_out], labels[~held_out], clients[~held_out],
-                config=config, rng=rng, with_logistic=False,
+                config=config, rng=rng, with_logistic=False, refit=False,
             )  # fmt: skip
             probability = fitted.model.probability(features[held_out])
             row |= point_metrics(y, probability)

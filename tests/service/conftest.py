@@ -39,6 +39,9 @@ def register_trained(trained, settings) -> str:
         params={"note": "service tests"},
         metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
         baselines=trained.baselines,
+        # A small test cohort: the gate may refuse it for sampling noise in one clinic, and
+        # these tests need a champion whatever the verdict.
+        override="service tests: a small synthetic test cohort",
     )
     return registration.version
 
