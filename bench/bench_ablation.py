@@ -385,7 +385,14 @@ def main() -> None:
             say(_row(name, cross_validated_auroc(tuned, cohort, folds=options.folds)))
         say()
     if options.write:
-        options.write.write_text("\n".join(lines) + "\n")
+        heading = [
+            "## How this configuration was chosen",
+            "",
+            "Written by `bench/bench_ablation.py` (client-grouped cross-validation on the "
+            "project's simulator; the choices and their reasons are in docs/model-quality.md).",
+            "",
+        ]
+        options.write.write_text("\n".join(heading + lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -271,15 +271,18 @@ def too_little_to_go_on(features: np.ndarray) -> np.ndarray:
 
 def _factor(concept: str, label: str, value: str, effect: float, phrase: str) -> Factor:
     direction = "raises" if effect > 0 else "lowers"
-    points = abs(effect) * 100
-    if points < 0.5:
+    # The words are sized from the effect as served (4 decimals), so that a report drawing
+    # its bar from the served effect never says 2 points beside a sentence saying 1.
+    effect = round(effect, 4)
+    points = round(abs(effect) * 100)
+    if points == 0:
         size = "by less than 1 point"
-    elif round(points) == 1:
+    elif points == 1:
         size = "by about 1 point"
     else:
-        size = f"by about {points:.0f} points"
+        size = f"by about {points} points"
     text = f"{label}; this {direction} the {phrase} {size}."
-    return Factor(concept, label, value, round(effect, 4), direction, text)
+    return Factor(concept, label, value, effect, direction, text)
 
 
 def global_importance(explanation: Explanation) -> dict[str, dict[str, float]]:

@@ -67,6 +67,21 @@ def test_factors_are_sentences_with_direction_and_size(trained, sample):
         assert sizes == sorted(sizes, reverse=True), row
 
 
+def test_the_sentence_states_the_size_of_the_effect_it_carries(trained, sample):
+    """A page drawing a bar from ``effect`` must find the same whole points in the text."""
+    history, features = sample
+    for outcome in ("dropout", "poor_outcome"):
+        model = trained.model.outcome_model(outcome)
+        explanation = explain(model.booster, model.calibrator, features)
+        factors = top_factors(explanation, features, history, outcome=outcome, limit=5)
+        for factor in (f for row in factors for f in row):
+            points = round(abs(factor.effect) * 100)
+            if points == 0:
+                assert "by less than 1 point" in factor.text
+            else:
+                assert f"by about {points} point{'s' if points > 1 else ''}." in factor.text
+
+
 def test_global_importance_lists_every_concept(trained, sample):
     _, features = sample
     model = trained.model.poor_outcome
