@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from service.fhir import FhirInputError, read_bundle
 from service.fhir.questionnaires import GAD7, PHQ9
@@ -21,6 +23,7 @@ from tests.service.fhir.questionnaires import (
     promoted_registry,
     response,
 )
+from tests.service.fhir.test_inbound import _mutate
 
 URL = "/fhir/r4/$assess-dropout-risk"
 FHIR_JSON = "application/fhir+json"
@@ -314,3 +317,34 @@ def test_a_refused_response_is_an_operation_outcome_naming_the_item(api, tokens)
     (issue,) = body["issue"]
     assert "PHQ-9 item 9 (44260-8)" in issue["diagnostics"]
     assert issue["code"] == "required"
+
+
+# --- fuzzing: whatever the responses and items hold, a request or FhirInputError --------
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_responses_and_items_give_a_request_or_fhir_input_error(data):
+    resources = [
+        *example_responses(style=data.draw(st.sampled_from(["code", "integer", "ordinal"]))),
+        *item_observations("g", GAD7, GAD7_ANSWERS),
+        {
+            "resourceType": "EpisodeOfCare",
+            "id": "eoc",
+            "status": "active",
+            "patient": {"reference": "Patient/c-001"},
+            "period": {"start": "2026-02-20"},
+        },
+    ]
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(resources) - 1))
+        resources[at] = _mutate(resources[at], data.draw)
+    bundle = example_with(keep_totals=True)
+    bundle["entry"] += [{"resource": resource} for resource in resources]
+    try:
+        episode = read_bundle(bundle)
+    except FhirInputError as error:
+        assert error.issues and all(issue.path and issue.message for issue in error.issues)
+    else:
+        assert isinstance(episode.request, AssessmentRequest)
+        assert all(isinstance(warning, str) for warning in episode.warnings)
