@@ -21,6 +21,7 @@ READ_TYPES = frozenset(
         "Appointment",
         "Observation",
         "QuestionnaireResponse",
+        "Questionnaire",
         "EpisodeOfCare",
     }
 )

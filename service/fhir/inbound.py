@@ -177,7 +177,13 @@ def _read(items: list[tuple[str, dict[str, Any], str | None]], *, whole: str) ->
     totals = [o for o in observations if not is_item_observation(o)]
     issues = fill_measures(totals, visits, left_out, patient, index)
     answer_issues, warnings = apply_questionnaires(
-        by_kind.get("QuestionnaireResponse", []), items, visits, left_out, patient, index
+        by_kind.get("QuestionnaireResponse", []),
+        items,
+        visits,
+        left_out,
+        patient,
+        index,
+        by_kind.get("Questionnaire", []),
     )
     issues += answer_issues
     if len(visits) > MAX_SESSIONS:

@@ -36,7 +36,7 @@ signal). The rules (docs/fhir.md, "Questionnaire responses and item answers"):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,6 +145,7 @@ GAD7 = Panel(
     ),
 )
 PANELS: tuple[Panel, ...] = (PHQ9, GAD7)
+_TOTAL_CODES = frozenset(panel.total_code for panel in PANELS)
 #: Item LOINC code -> its panel.
 PANEL_OF_ITEM: dict[str, Panel] = {code: panel for panel in PANELS for code, _ in panel.items}
 #: Every item code, for searches (CDS Hooks prefetch).
@@ -177,11 +178,13 @@ def apply_questionnaires(
     left_out: dict[int, str],
     patient: Located,
     index: ReferenceIndex,
+    questionnaires: Sequence[Located] = (),
 ) -> tuple[list[FhirIssue], list[str]]:
     """Score the responses and item Observations onto their sessions.
 
     Totals already on a session (from total Observations) are replaced where a response or
-    item Observations give the instrument for that session.
+    item Observations give the instrument for that session. ``questionnaires`` (Questionnaire
+    resources sent beside the responses) map the responses' linkIds to LOINC item codes.
 
     Returns:
         The issues found, and the warnings for the answer (a differing total).
@@ -189,8 +192,11 @@ def apply_questionnaires(
     issues: list[FhirIssue] = []
     by_source = {id(visit.source): visit for visit in visits}
     readings: list[_Reading] = []
+    forms = _Forms(questionnaires)
     for response in responses:
-        readings += _read_response(response, by_source, visits, left_out, patient, index, issues)
+        readings += _read_response(
+            response, forms, by_source, visits, left_out, patient, index, issues
+        )
     readings += _read_item_observations(
         item_observations, by_source, visits, left_out, patient, index, issues
     )
@@ -316,6 +322,7 @@ def _put_total(reading: _Reading) -> list[str]:
 
 def _read_response(
     response: Located,
+    forms: _Forms,
     by_source: dict[int, Visit],
     visits: Sequence[Visit],
     left_out: dict[int, str],
@@ -327,7 +334,9 @@ def _read_response(
     if model.status in _IGNORED_STATUSES:
         return []
     items = list(_flatten(model.item or (), f"{path}.item"))
-    panels = _panels_of(model.questionnaire, items)
+    codes, form_panels = forms.of(model)
+    panels = _panels_of(model.questionnaire, items, codes)
+    panels += [panel for panel in form_panels if panel not in panels]
     if not panels:
         return []  # another questionnaire
     if not refers_to(model.subject, patient, index):
@@ -341,7 +350,7 @@ def _read_response(
         panel.column: _Reading(panel, visit, path, [response], "response") for panel in panels
     }
     for item, item_path in items:
-        code = _item_code(item.linkId, item.definition)
+        code = _item_code(item.linkId, item.definition, codes)
         panel = PANEL_OF_ITEM.get(code) if code else None
         if panel is None or panel.column not in readings:
             stated = next((p for p in panels if code == p.total_code), None)
@@ -374,6 +383,68 @@ def _read_response(
     return list(readings.values())
 
 
+class _Forms:
+    """The Questionnaires sent (or contained in a response): linkId -> LOINC code per form."""
+
+    def __init__(self, questionnaires: Sequence[Located]) -> None:
+        self._by_key: dict[str, Any] = {}
+        for questionnaire in questionnaires:
+            model = questionnaire.model
+            if model.url:
+                self._by_key.setdefault(str(model.url), model)
+            if model.id:
+                self._by_key.setdefault(f"Questionnaire/{model.id}", model)
+            if questionnaire.full_url:
+                self._by_key.setdefault(questionnaire.full_url, model)
+
+    def of(self, response: Any) -> tuple[dict[str, str], list[Panel]]:
+        """The linkId -> LOINC item code map of a response's Questionnaire, and its panels."""
+        form = self._find(response)
+        if form is None:
+            return {}, []
+        codes: dict[str, str] = {}
+        for item in _form_items(form.item or ()):
+            for coding in item.code or ():
+                if coding.system == LOINC and (
+                    coding.code in PANEL_OF_ITEM or coding.code in _TOTAL_CODES
+                ):
+                    codes.setdefault(item.linkId, coding.code)
+        panels = [
+            panel
+            for panel in PANELS
+            if any(c.system == LOINC and c.code == panel.code for c in form.code or ())
+        ]
+        return codes, panels
+
+    def _find(self, response: Any) -> Any:
+        canonical = response.questionnaire
+        if not canonical:
+            return None
+        canonical = str(canonical)
+        if canonical.startswith("#"):
+            return next(
+                (
+                    c
+                    for c in response.contained or ()
+                    if c.get_resource_type() == "Questionnaire" and c.id == canonical[1:]
+                ),
+                None,
+            )
+        url = canonical.split("|", 1)[0]
+        return self._by_key.get(url) or self._by_key.get(_relative_questionnaire(url))
+
+
+def _relative_questionnaire(url: str) -> str:
+    parts = [part for part in url.split("/") if part]
+    return "/".join(parts[-2:])
+
+
+def _form_items(items: Sequence[Any]):
+    for item in items:
+        yield item
+        yield from _form_items(item.item or ())
+
+
 def _flatten(items: Sequence[Any], path: str):
     """Every item of a response, with its path, groups and answers' nested items walked."""
     for number, item in enumerate(items):
@@ -393,19 +464,26 @@ def _last_segment(text: str | None) -> str | None:
     return text or None
 
 
-def _item_code(link_id: str | None, definition: Any) -> str | None:
-    """The LOINC code an item stands for (by linkId, else by definition), if it names one."""
+def _item_code(
+    link_id: str | None, definition: Any, codes: Mapping[str, str] | None = None
+) -> str | None:
+    """The LOINC code an item stands for (by its Questionnaire item's code, by linkId, else by
+    definition), if it names one."""
+    if codes and link_id in codes:
+        return codes[link_id]
     for candidate in (_last_segment(link_id), _last_segment(definition)):
-        if candidate in PANEL_OF_ITEM or candidate in {p.total_code for p in PANELS}:
+        if candidate in PANEL_OF_ITEM or candidate in _TOTAL_CODES:
             return candidate
     return _last_segment(link_id)
 
 
-def _panels_of(questionnaire: Any, items: Sequence[tuple[Any, str]]) -> list[Panel]:
+def _panels_of(
+    questionnaire: Any, items: Sequence[tuple[Any, str]], codes: Mapping[str, str]
+) -> list[Panel]:
     named = _last_segment(questionnaire)
     panels = [panel for panel in PANELS if panel.code == named]
     for item, _ in items:
-        code = _item_code(item.linkId, item.definition)
+        code = _item_code(item.linkId, item.definition, codes)
         panel = PANEL_OF_ITEM.get(code or "") or next((p for p in PANELS if code == p.code), None)
         if panel is not None and panel not in panels:
             panels.append(panel)

@@ -348,3 +348,51 @@ def test_mutated_responses_and_items_give_a_request_or_fhir_input_error(data):
     else:
         assert isinstance(episode.request, AssessmentRequest)
         assert all(isinstance(warning, str) for warning in episode.warnings)
+
+
+def _form(resource_id: str, url: str, panel) -> dict[str, Any]:
+    """A Questionnaire whose items have local linkIds (q1, q2, ...) and LOINC codes."""
+    return {
+        "resourceType": "Questionnaire",
+        "id": resource_id,
+        "url": url,
+        "status": "active",
+        "code": [{"system": "http://loinc.org", "code": panel.code}],
+        "item": [
+            {
+                "linkId": f"q{number}",
+                "type": "choice",
+                "code": [{"system": "http://loinc.org", "code": code}],
+                "text": display,
+            }
+            for number, (code, display) in enumerate(panel.items, start=1)
+        ],
+    }
+
+
+def _local_link_ids(resource: dict[str, Any], canonical: str) -> dict[str, Any]:
+    resource["questionnaire"] = canonical
+    for number, item in enumerate(resource["item"], start=1):
+        item["linkId"] = f"q{number}"
+    return resource
+
+
+def test_local_link_ids_are_read_through_the_questionnaire_sent_beside():
+    url = "https://forms.example.org/Questionnaire/phq9-local"
+    phq9 = _local_link_ids(response("qr-phq9", PHQ9, PHQ9_ANSWERS), f"{url}|3")
+    session = _first_session(example_with(phq9, _form("phq9-local", url, PHQ9)))
+    assert (session["phq9"], session["phq9_item9"]) == (18, 2)
+
+
+def test_local_link_ids_are_read_through_a_contained_questionnaire():
+    gad7 = _local_link_ids(response("qr-gad7", GAD7, GAD7_ANSWERS), "#form")
+    gad7["contained"] = [_form("form", "https://forms.example.org/gad7", GAD7)]
+    session = _first_session(example_with(gad7, keep_totals=True))
+    assert session["gad7"] == 12
+
+
+def test_local_link_ids_without_their_questionnaire_are_another_questionnaire():
+    url = "https://forms.example.org/Questionnaire/phq9-local"
+    phq9 = _local_link_ids(response("qr-phq9", PHQ9, PHQ9_ANSWERS), url)
+    session = _first_session(example_with(phq9, keep_totals=True))
+    assert session["phq9"] == 18 and session["phq9_item9"] is None  # from the total
