@@ -7,9 +7,11 @@ signal). The rules (docs/fhir.md, "Questionnaire responses and item answers"):
 
 * A QuestionnaireResponse is the instrument's when its ``questionnaire`` canonical ends in
   the panel's LOINC code (``http://loinc.org/q/44249-1``, ``Questionnaire/44249-1|2.0``) or
-  when one of its items is a panel item. An item is read by its ``linkId`` or its
-  ``definition``, whose last segment (after ``/`` or ``#``) is the item's LOINC code
-  (``44250-9``, ``/44250-9``, ``/44249-1/44250-9``); groups are walked.
+  when one of its items is a panel item. An item is read through the Questionnaire the
+  response answers, when it is sent or contained (its item of the same ``linkId`` has the
+  LOINC item code in ``code``), else by its ``linkId`` or its ``definition``, whose last
+  segment (after ``/`` or ``#``) is the item's LOINC code (``44250-9``, ``/44250-9``,
+  ``/44249-1/44250-9``); groups are walked.
 * An answer is a ``valueCoding`` with a LOINC answer code (LA6568-5 = 0, LA6569-3 = 1,
   LA6570-1 = 2, LA6571-9 = 3), a coding with an ``ordinalValue`` extension, or a
   ``valueInteger``; item Observations carry the same as ``valueCodeableConcept``,

@@ -325,8 +325,16 @@ def test_a_refused_response_is_an_operation_outcome_naming_the_item(api, tokens)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_mutated_responses_and_items_give_a_request_or_fhir_input_error(data):
+    url = "https://forms.example.org/Questionnaire/phq9-local"
     resources = [
-        *example_responses(style=data.draw(st.sampled_from(["code", "integer", "ordinal"]))),
+        _local_link_ids(response("qr-local", PHQ9, PHQ9_ANSWERS), url),
+        _form("phq9-local", url, PHQ9),
+        response(
+            "qr-gad7",
+            GAD7,
+            GAD7_ANSWERS,
+            style=data.draw(st.sampled_from(["code", "integer", "ordinal"])),
+        ),
         *item_observations("g", GAD7, GAD7_ANSWERS),
         {
             "resourceType": "EpisodeOfCare",
