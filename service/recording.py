@@ -9,6 +9,7 @@ unrecorded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from service.audit import AuditStore, AuditUnavailableError, NewAssessment
 from service.errors import ApiError
@@ -30,9 +31,15 @@ class Recorder:
         self._factors = factors
 
     def score_and_record(
-        self, requests: list[AssessmentRequest], served: ServedModel
+        self,
+        requests: list[AssessmentRequest],
+        served: ServedModel,
+        warnings: Sequence[Sequence[str]] | None = None,
     ) -> list[AssessmentResponse]:
         """Score with ``served`` (one version for all); commit every assessment, then return.
+
+        ``warnings`` (one list per request) are the input mapping's, added first to each
+        answer's warnings (e.g. a FHIR total that a questionnaire response overrode).
 
         Raises:
             service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
@@ -45,6 +52,13 @@ class Recorder:
             model_version=served.version,
             factors=self._factors,
         )
+        if warnings is not None:
+            responses = [
+                response.model_copy(update={"warnings": [*extra, *response.warnings]})
+                if extra
+                else response
+                for response, extra in zip(responses, warnings, strict=True)
+            ]
         try:
             self._audit.record_assessments(
                 [

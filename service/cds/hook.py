@@ -3,7 +3,7 @@
 Data first from prefetch, then from the EHR's FHIR server for whatever prefetch lacked
 (:class:`~service.cds.fetch.FhirUnavailableError`, answered 412, when neither can supply it).
 The record becomes the JSON API's request through the FHIR mapping
-(:func:`service.fhir.inbound.request_from_resources`) and is scored and audited by
+(:func:`service.fhir.inbound.read_resources`) and is scored and audited by
 :meth:`service.recording.Recorder.score_and_record`, like every other assessment. A record that
 cannot be scored (no sessions yet, a measure out of range, another patient's data) gets no
 card: the reason is logged (FHIR paths only, never values) and the EHR shows nothing.
@@ -20,9 +20,9 @@ from service.audit.cds import CdsRecords
 from service.cds.auth import EhrCaller
 from service.cds.cards import card_for
 from service.cds.fetch import FhirReader, FhirUnavailableError
-from service.cds.prefetch import PREFETCH, read_prefetched, render
+from service.cds.prefetch import OPTIONAL, PREFETCH, read_prefetched, render
 from service.cds.schemas import CardsOut, HookRequest
-from service.fhir.inbound import request_from_resources
+from service.fhir.inbound import read_resources
 from service.fhir.issues import FhirInputError
 from service.lifecycle import ServedModel
 from service.observability import ServiceMetrics
@@ -45,9 +45,12 @@ async def gather_record(body: HookRequest, *, timeout: float) -> list[dict[str, 
     prefetch = body.prefetch or {}
     resources: list[dict[str, Any]] = []
     queries, continuations, missing = [], [], []
+    fhir_access = body.fhirServer is not None and body.fhirAuthorization is not None
     for key, template in PREFETCH.items():
         answer = read_prefetched(prefetch[key]) if key in prefetch else None
         if answer is None:
+            if key in OPTIONAL and not fhir_access:
+                continue  # data we can do without, and no server to ask for it
             missing.append(key)
             queries.append(render(template, patient_id=body.context.patientId))
             continue
@@ -109,7 +112,7 @@ class CardIssuer:
             )
             return CardsOut(cards=[])
         try:
-            request = request_from_resources(resources)
+            episode = read_resources(resources)
         except FhirInputError as error:
             _log.info(
                 "the record cannot be scored; no card",
@@ -121,7 +124,9 @@ class CardIssuer:
                 },
             )
             return CardsOut(cards=[])
-        (assessment,) = self._recorder.score_and_record([request], served)
+        (assessment,) = self._recorder.score_and_record(
+            [episode.request], served, [episode.warnings]
+        )
         report_url, model_card_url = self._card_links(assessment)
         card = card_for(
             assessment,

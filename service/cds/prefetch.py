@@ -1,9 +1,11 @@
 """What the ``patient-view`` service needs from the record, and how the EHR's prefetch is read.
 
-The service asks for four FHIR queries (advertised in discovery as prefetch templates): the
-patient, the questionnaire totals, the encounters and the missed appointments. The EHR may
-send any of them already answered; each one it did not (or answered with an error) is
-fetched from its FHIR server instead (:mod:`service.cds.fetch`).
+The service asks for six FHIR queries (advertised in discovery as prefetch templates): the
+patient, the questionnaire totals and items, the encounters, the missed appointments, the
+questionnaire responses and the episodes of care. The EHR may send any of them already
+answered; each one it did not (or answered with an error) is fetched from its FHIR server
+instead (:mod:`service.cds.fetch`); the last two (:data:`OPTIONAL`) are skipped when there is
+no FHIR server to ask.
 
 Reading one prefetch value (CDS Hooks 2.0 §prefetch): ``null`` is a query answered with no
 data; a searchset Bundle gives its entries (skipping ``search.mode = outcome`` entries and
@@ -18,14 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from service.fhir.codes import MEASURES
+from service.fhir.codes import LOINC, MEASURES
+from service.fhir.questionnaires import ITEM_CODES, SELF_HARM_CODE
 
 SERVICE_ID = "psychotherapy-risk"
 """The id of our one CDS service (``POST /cds-services/psychotherapy-risk``)."""
 PAGE_SIZE = 100
 """``_count`` asked of each search; later pages are followed."""
 
-_OBSERVATION_CODES = ",".join(f"{m.system}|{m.code}" for m in MEASURES)
+_OBSERVATION_CODES = ",".join(
+    [f"{m.system}|{m.code}" for m in MEASURES]
+    + [f"{LOINC}|{code}" for code in ITEM_CODES if code != SELF_HARM_CODE]
+)
 
 PREFETCH: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
@@ -37,8 +43,17 @@ PREFETCH: dict[str, str] = {
     "appointments": (
         f"Appointment?patient={{{{context.patientId}}}}&status=noshow&_count={PAGE_SIZE}"
     ),
+    "questionnaireResponses": (
+        f"QuestionnaireResponse?patient={{{{context.patientId}}}}&_count={PAGE_SIZE}"
+    ),
+    "episodesOfCare": f"EpisodeOfCare?patient={{{{context.patientId}}}}&_count={PAGE_SIZE}",
 }
 """Prefetch templates by key, as advertised in discovery."""
+OPTIONAL: frozenset[str] = frozenset({"questionnaireResponses", "episodesOfCare"})
+"""Keys whose data the service can do without: fetched when prefetch lacks them and the
+FHIR server is open to us, else left out (PHQ-9/GAD-7 may come as Observations, and the
+intake date falls back to the first session), so that a record system that does not prefetch
+them and lends no token still gets a card."""
 
 
 @dataclass(frozen=True)

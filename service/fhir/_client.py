@@ -16,16 +16,23 @@ Provenance = dict[tuple[str | int, ...], str]
 
 
 def client_row(
-    patient: Located, visits: Sequence[Visit], index: ReferenceIndex
+    patient: Located,
+    visits: Sequence[Visit],
+    index: ReferenceIndex,
+    intake_from: tuple[date, str] | None = None,
 ) -> tuple[dict[str, Any], Provenance, list[FhirIssue]]:
-    """The contract's client row, where each field came from, and what is missing."""
+    """The contract's client row, where each field came from, and what is missing.
+
+    ``intake_from`` is the intake date and its path when an EpisodeOfCare gives it; else
+    the intake date is the first session's.
+    """
     model, path = patient.model, patient.path
     issues: list[FhirIssue] = []
     identifiers = [i.value for i in model.identifier or () if i.value]
     client_id = model.id or (identifiers[0] if identifiers else None)
     if client_id is None:
         issues.append(FhirIssue(f"{path}.id", "the Patient needs an id or identifier", "required"))
-    intake = visits[0].day
+    intake, intake_path = intake_from or (visits[0].day, visits[0].date_path)
     birth = first_day(model.birthDate)
     if birth is None:
         issues.append(FhirIssue(f"{path}.birthDate", "required to know the age", "required"))
@@ -57,7 +64,7 @@ def client_row(
         ("client", "client_id"): f"{path}.id",
         ("client", "clinic_id"): clinic_path or f"{first}.serviceProvider",
         ("client", "therapist_id"): therapist_path or f"{first}.participant",
-        ("client", "intake_date"): visits[0].date_path,
+        ("client", "intake_date"): intake_path,
         ("client", "age"): f"{path}.birthDate",
         ("client", "gender"): f"{path}.gender",
         ("client", "primary_concern"): concern_path or f"{path}.extension",

@@ -14,7 +14,17 @@ from pydantic import ValidationError
 from service.fhir.issues import FhirIssue, model_issues
 
 #: The resource types the mapping reads; every other type in the input is ignored.
-READ_TYPES = frozenset({"Patient", "Encounter", "Appointment", "Observation"})
+READ_TYPES = frozenset(
+    {
+        "Patient",
+        "Encounter",
+        "Appointment",
+        "Observation",
+        "QuestionnaireResponse",
+        "Questionnaire",
+        "EpisodeOfCare",
+    }
+)
 #: Required elements (attribute, FHIR name) that the R4B models let pass as null or empty.
 _REQUIRED = {
     "Observation": (("code", "code"),),

@@ -199,7 +199,7 @@ def _session_of(
     element, effective = _effective(model)
     if effective is None:
         message = "without an Encounter in the input, the effective date must say which session"
-        return None, FhirIssue(f"{path}.effective[x]", message, "required")
+        return None, FhirIssue(f"{path}.{element}", message, "required")
     when = day_and_time(effective)
     if when is None:
         return None, FhirIssue(f"{path}.{element}", "needs a full date (YYYY-MM-DD)", "value")
@@ -224,7 +224,13 @@ def _missed(path: str) -> FhirIssue:
     )
 
 
+#: The session of an Observation, or of a QuestionnaireResponse (by ``authored``).
+session_of = _session_of
+
+
 def _effective(model: Any) -> tuple[str, Any]:
+    if model.get_resource_type() == "QuestionnaireResponse":
+        return "authored", model.authored
     if model.effectiveDateTime is not None:
         return "effectiveDateTime", model.effectiveDateTime
     if model.effectivePeriod is not None and model.effectivePeriod.start is not None:

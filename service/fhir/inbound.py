@@ -1,7 +1,9 @@
 """FHIR R4 in: a Bundle (or loose resources) of one client becomes the JSON API's request.
 
-The Patient gives the client row, the episode's Encounters and no-show Appointments the
-sessions, and questionnaire-total Observations the measures (docs/fhir.md has every rule).
+The Patient gives the client row (its EpisodeOfCare the intake date), the episode's
+Encounters and no-show Appointments the sessions, and questionnaire-total Observations,
+PHQ-9/GAD-7 QuestionnaireResponses and item Observations the measures (docs/fhir.md has every
+rule).
 The result is an :class:`AssessmentRequest`, checked by the same pydantic model as the JSON
 API, so both are scored by one path. Anything wrong is raised as one :class:`FhirInputError`
 listing every problem at its FHIR path; malformed input never raises anything else.
@@ -18,9 +20,11 @@ from pydantic import ValidationError
 
 from service.errors import field_path
 from service.fhir._client import Provenance, client_row
+from service.fhir._episodes import intake_of
 from service.fhir._resources import Located, ReferenceIndex, parse_resources
 from service.fhir._sessions import Visit, fill_measures, read_visits
 from service.fhir.issues import FhirInputError, FhirIssue, model_issues, raise_issues
+from service.fhir.questionnaires import apply_questionnaires, is_item_observation
 from service.schemas import MAX_SESSIONS, AssessmentRequest
 
 #: Bundle types that carry a client's record: a collection, or a search result (CDS prefetch).
@@ -38,12 +42,15 @@ class FhirEpisode:
         request: the request the JSON API takes.
         patient_reference: a Reference to the Patient, for ``RiskAssessment.subject``.
         session_basis: per session (in order), References to its Encounter or Appointment and
-            the Observations whose values it carries.
+            the Observations and QuestionnaireResponses whose values it carries.
+        warnings: for the answer: what was read but not used (a total Observation that
+            differs from the questionnaire response's items).
     """
 
     request: AssessmentRequest
     patient_reference: dict[str, Any]
     session_basis: tuple[tuple[dict[str, Any], ...], ...]
+    warnings: tuple[str, ...] = ()
 
     def basis(self, as_of_session: int) -> list[dict[str, Any]]:
         """References to the resources of sessions 1..``as_of_session`` (what was used)."""
@@ -165,11 +172,25 @@ def _read(items: list[tuple[str, dict[str, Any], str | None]], *, whole: str) ->
     if not visits:
         message = "at least one Encounter (a session) is required"
         raise FhirInputError([FhirIssue(whole, message, "required")])
-    issues = fill_measures(by_kind.get("Observation", []), visits, left_out, patient, index)
+    observations = by_kind.get("Observation", [])
+    items = [o for o in observations if is_item_observation(o)]
+    totals = [o for o in observations if not is_item_observation(o)]
+    issues = fill_measures(totals, visits, left_out, patient, index)
+    answer_issues, warnings = apply_questionnaires(
+        by_kind.get("QuestionnaireResponse", []),
+        items,
+        visits,
+        left_out,
+        patient,
+        index,
+        by_kind.get("Questionnaire", []),
+    )
+    issues += answer_issues
     if len(visits) > MAX_SESSIONS:
         message = f"{len(visits)} sessions; at most {MAX_SESSIONS} per episode"
         issues.append(FhirIssue(whole, message, "too-costly"))
-    client, provenance, client_issues = client_row(patient, visits, index)
+    intake = intake_of(by_kind.get("EpisodeOfCare", []), visits, patient, index)
+    client, provenance, client_issues = client_row(patient, visits, index, intake)
     issues += client_issues
     sessions = []
     for number, visit in enumerate(visits, start=1):
@@ -197,6 +218,7 @@ def _read(items: list[tuple[str, dict[str, Any], str | None]], *, whole: str) ->
         request=request,
         patient_reference=patient.reference() or {"display": client["client_id"]},
         session_basis=tuple(_basis(visit) for visit in visits),
+        warnings=tuple(warnings),
     )
 
 

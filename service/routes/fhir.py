@@ -83,11 +83,13 @@ def assess_dropout_risk(
     """FHIR operation `$assess-dropout-risk`. Scope `risk:write`.
 
     The body is one client's Bundle (`collection` or `searchset`): the Patient, the episode's
-    Encounters (and `noshow` Appointments) and Observations of questionnaire totals (PHQ-9
-    LOINC 44261-6, GAD-7 LOINC 70274-6; SRS, ORS, OQ-45.2 and WAI-SR in our code system;
-    see docs/fhir.md). It is scored exactly as `POST /v1/risk-assessments` would score the
-    same client, and recorded in the audit store first. The answer is a `collection` Bundle
-    of two RiskAssessments (dropout, poor outcome) whose `identifier` is the assessment id.
+    Encounters (and `noshow` Appointments), Observations of questionnaire totals (PHQ-9
+    LOINC 44261-6, GAD-7 LOINC 70274-6; SRS, ORS, OQ-45.2 and WAI-SR in our code system),
+    PHQ-9/GAD-7 QuestionnaireResponses or item Observations, and optionally the
+    EpisodeOfCare (see docs/fhir.md). It is scored exactly as `POST /v1/risk-assessments`
+    would score the same client, and recorded in the audit store first. The answer is a
+    `collection` Bundle of two RiskAssessments (dropout, poor outcome) whose `identifier` is
+    the assessment id.
     Bad input gets an OperationOutcome listing every problem at its FHIR path (400 not
     JSON, 415 not FHIR JSON, 422 otherwise); missing or insufficient tokens and 503s are
     answered in the JSON API's error shape, as on every other endpoint."""
@@ -104,7 +106,7 @@ def assess_dropout_risk(
         episode = read_bundle(document)
     except FhirInputError as error:
         return _problem(422, error.issues)
-    (response,) = recorder.score_and_record([episode.request], served)
+    (response,) = recorder.score_and_record([episode.request], served, [episode.warnings])
     now = datetime.now(UTC)
     resources = risk_assessments(
         response,

@@ -192,6 +192,8 @@ class FakeEhr:
 def _patient_of(resource: dict[str, Any]) -> str | None:
     if "subject" in resource:
         return resource["subject"].get("reference")
+    if "patient" in resource:  # EpisodeOfCare
+        return resource["patient"].get("reference")
     for participant in resource.get("participant", []):
         reference = participant.get("actor", {}).get("reference", "")
         if reference.startswith("Patient/"):

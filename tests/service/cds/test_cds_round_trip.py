@@ -120,7 +120,12 @@ def test_only_what_prefetch_lacks_is_fetched(cds, ehr, cases):
     card = _one_card(cds.call(hook_body(ehr, client["client_id"], prefetch=partial, fhir=True)))
     assert card["summary"]
     fetched = {path.split("?")[0] for path in ehr.seen}
-    assert fetched == {"/fhir/Observation", "/fhir/Appointment"}
+    assert fetched == {
+        "/fhir/Observation",
+        "/fhir/Appointment",
+        "/fhir/QuestionnaireResponse",
+        "/fhir/EpisodeOfCare",
+    }
 
 
 def test_a_paged_prefetch_is_continued_on_the_fhir_server(cds, ehr, cases):
