@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -61,15 +62,21 @@ def test_contract_breaking_requests_name_the_field(changes, location):
 
 
 def test_more_sessions_than_landmarks_score_at_the_last_with_a_warning(trained):
-    weekly = [f"2026-03-{day:02d}" for day in (2, 9, 16, 23, 30)] + ["2026-04-06", "2026-04-13"]
+    landmarks = trained.model.max_landmark
+    first = date(2026, 3, 2)  # the example's intake
     sessions = [
-        {"session_number": n, "session_date": day, "attended": True, "phq9": 19 - n}
-        for n, day in enumerate(weekly, start=1)
+        {
+            "session_number": n,
+            "session_date": (first + timedelta(weeks=n - 1)).isoformat(),
+            "attended": True,
+            "phq9": max(27 - n, 0),
+        }
+        for n in range(1, landmarks + 3)
     ]
     request = AssessmentRequest.model_validate(_request(sessions=sessions))
     response = assess(trained.model, request, model_name="m", model_version="1")
-    assert response.as_of_session == trained.model.max_landmark
-    assert "as of session 5" in response.warnings[0]
+    assert response.as_of_session == landmarks
+    assert f"as of session {landmarks}" in response.warnings[0]
 
 
 def test_per_request_scoring_equals_batch_scoring(trained, cohort):
