@@ -25,13 +25,14 @@ from mlflow import MlflowClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.databases import POSTGRES_URL
-from bench.load_service import Acknowledgement, check_audit
 from service.app import create_app
 from service.lifecycle import StartupRefusedError
 from service.security import Scope
-from tests.service.conftest import register_trained, registry_settings
-from tests.service.servers import free_port, running_server, start_server
+from tests.support.databases import POSTGRES_URL
+from tests.support.load import Acknowledgement, check_audit
+from tests.support.polling import wait_until
+from tests.support.registry import register_trained, registry_settings
+from tests.support.servers import free_port, running_server, start_server
 
 ADMIN = Scope.ADMIN
 
@@ -50,11 +51,12 @@ def _cache_a_model(make_settings, tracking_uri: str) -> None:
 def _after_the_first_registry_check(api: TestClient, timeout: float = 60.0) -> dict:
     """``/ready`` once the registry has been checked: a start from the cache serves at once
     and checks the registry in the background."""
-    deadline = time.monotonic() + timeout
-    while (ready := api.get("/ready").json())["registry"]["checked_at"] is None:
-        assert time.monotonic() < deadline, ready
-        time.sleep(0.05)
-    return ready
+
+    def checked() -> dict | None:
+        ready = api.get("/ready").json()
+        return ready if ready["registry"]["checked_at"] is not None else None
+
+    return wait_until(checked, timeout, what=lambda: api.get("/ready").json())
 
 
 # --- the registry unreachable at start-up -------------------------------------------------

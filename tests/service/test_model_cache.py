@@ -16,7 +16,7 @@ from models.bundle import IncompatibleModelError
 from models.registry_store import RegistryLocation
 from service.lifecycle import AliasNotSetError, ModelKeeper
 from service.model_cache import ModelCache
-from tests.service.conftest import registry_settings
+from tests.support.registry import registry_settings
 
 METRICS = {"dropout": {"auroc": 0.75}}
 
