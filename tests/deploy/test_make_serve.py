@@ -19,6 +19,8 @@ import pytest
 
 from tests.support.servers import free_port
 
+pytestmark = [pytest.mark.deploy, pytest.mark.server]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

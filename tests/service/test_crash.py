@@ -7,6 +7,8 @@ directory and database and be ready (the time it took is printed).
 
 from __future__ import annotations
 
+import pytest
+
 from service.security import Scope, new_token
 from tests.support.load import (
     RISK_PATH,
@@ -19,6 +21,8 @@ from tests.support.load import (
 from tests.support.polling import wait_until
 from tests.support.servers import start_server
 from tests.support.tokens import bearer
+
+pytestmark = [pytest.mark.server, pytest.mark.load]
 
 CLIENTS = 8
 ACKNOWLEDGED_BEFORE_KILL = 300

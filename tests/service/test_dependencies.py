@@ -119,6 +119,7 @@ def _refused_start(*, tokens, tmp_path: Path, database_url: str) -> tuple[str, s
     return reason, output
 
 
+@pytest.mark.server
 def test_the_served_command_refuses_to_start_with_one_line_and_exits_non_zero(tokens, tmp_path):
     reason, output = _refused_start(
         tokens=tokens, tmp_path=tmp_path, database_url=f"sqlite:///{tmp_path / 'audit.db'}"
@@ -257,6 +258,7 @@ def _database_up(admin, name: str) -> None:
         connection.exec_driver_sql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
 
 
+@pytest.mark.server
 def test_with_the_database_down_no_score_is_sent_and_the_service_recovers_by_itself(
     registry, tokens, tmp_path, example_request, postgres_admin, own_database
 ):
@@ -310,6 +312,7 @@ def _workers(server) -> list[psutil.Process]:
     return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
 
 
+@pytest.mark.server
 def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service(
     registry, tokens, tmp_path, example_request, postgres_admin, own_database
 ):
@@ -355,6 +358,7 @@ def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service
     assert "failed to start" not in server.log.read_text()
 
 
+@pytest.mark.server
 def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tokens, tmp_path):
     nothing_listens = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
     reason, output = _refused_start(tokens=tokens, tmp_path=tmp_path, database_url=nothing_listens)
@@ -362,6 +366,7 @@ def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tok
     assert "serving on" not in output
 
 
+@pytest.mark.server
 def test_the_served_command_starts_from_the_cache_without_the_registry(
     registry, make_settings, tokens, tmp_path, example_request
 ):

@@ -10,6 +10,8 @@ from service.security import Scope
 from tests.support.polling import wait_until
 from tests.support.servers import Server, running_server
 
+pytestmark = pytest.mark.server  # dropout-risk serve in its own process
+
 ADMIN = Scope.ADMIN
 
 

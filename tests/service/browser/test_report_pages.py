@@ -18,6 +18,8 @@ from service.reports.links import LinkSigner, report_subject
 from service.schemas import AssessmentRequest
 from tests.support.servers import running_server
 
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
 LINK_SECRET = "browser-test-link-secret-of-32-bytes-or-more"
 SEVERE = {"serious", "critical"}
 
