@@ -98,7 +98,7 @@ def test_the_service_follows_the_alias_while_scoring(
             reloaded = api.post("/v1/models/reload", headers=tokens.header(Scope.ADMIN))
             assert reloaded.json() == {"previous_version": "1", "version": "2", "switched": True}
         scorer.wait_for("2")
-        scorer.wait_for_more(5)  # a few more requests on the new version
+        scorer.wait_for_more(10)  # more requests on the new version (and over 10 in all)
     _check_no_failure_and_no_mix(scorer.answers, "1", "2")
     assert len(scorer.answers) > 10
 
