@@ -39,9 +39,9 @@ serve: env
 test: env
 	$(UV) run pytest
 
-## test-fast: the developer's loop, under 2 minutes on 2 cores: the suite without training on
-## big cohorts, server processes, load, browsers and deploy (markers in pyproject.toml),
-## spread over the cores by pytest-xdist.
+## test-fast: the developer's loop: the suite without training on big cohorts, server
+## processes, load, browsers and deploy (markers in pyproject.toml), spread over the cores
+## by pytest-xdist (the aim: under 2 minutes on 2 idle cores).
 FAST_MARKERS := not slow and not server and not load and not browser and not deploy
 test-fast: env
 	$(UV) run pytest -m "$(FAST_MARKERS)" -n auto
