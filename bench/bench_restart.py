@@ -45,8 +45,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_service import champion_registry
 from bench.machine import machine_line
+from tests.support.quick_model import champion_registry
 
 POLL_SECONDS = 0.05
 READY_TIMEOUT_S = 180.0
@@ -93,7 +93,7 @@ def run_starts(
     """Cold then warm starts, ``repetitions`` times, each ended by a SIGKILL."""
     from service.audit import AuditStore
     from service.security import Scope, new_token
-    from tests.service.servers import start_server
+    from tests.support.servers import start_server
 
     database_url = f"sqlite:///{directory / 'audit' / 'audit.db'}"
     AuditStore.open(database_url).close()  # created and migrated, as a restart finds it

@@ -39,12 +39,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import math
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -56,15 +54,17 @@ from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 
 from bench.machine import machine_line
+from tests.support.assessment_bodies import request_pool
+from tests.support.load import loop_factory
+from tests.support.quick_model import train_and_register
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_NAME = "dropout-risk"
 RISK_PATH = "/v1/risk-assessments"
 POOL_SIZE = 50
-WINDOW = 5  # sessions the model predicts from (its last landmark)
 
 
 @dataclass
@@ -99,51 +99,6 @@ class Result:
 # --- the model ------------------------------------------------------------------------------
 
 
-def champion_registry(tracking_uri: str | None, directory: Path) -> str:
-    """``tracking_uri`` if given (a store holding a champion), else a quick one trained into
-    a new SQLite store under ``directory``."""
-    if tracking_uri is not None:
-        return tracking_uri
-    print("training and registering a quick model (4,000 synthetic clients) ...")
-    return train_and_register(directory)
-
-
-def train_and_register(data_dir: Path) -> str:
-    """Train the light test model on 4,000 synthetic clients and register it; return the URI."""
-    from features.contract import validate_extract
-    from models.estimators import BoosterSettings
-    from training.pipeline import TrainingConfig, train
-    from training.registry import register
-    from training.settings import TrainingSettings
-    from training.synth import simulate_cohort
-
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    simulated = simulate_cohort(n_clients=4000, seed=11)
-    report = validate_extract(simulated.clients, simulated.sessions)
-    if not report.ok:
-        raise SystemExit("the synthetic cohort breaks the contract: " + report.summary())
-    config = TrainingConfig(
-        cv_folds=0,
-        leave_one_clinic_out=False,
-        bootstrap=20,
-        booster=BoosterSettings(max_rounds=400, learning_rate=0.1),
-    )
-    trained = train(report.clients, report.sessions, config=config)
-    settings = TrainingSettings(data_dir=data_dir)
-    registration = register(
-        trained.model,
-        settings=settings,
-        held_out=trained.held_out,
-        params={"note": "bench_service"},
-        metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
-        baselines=trained.baselines,
-        override="bench: a small synthetic cohort, served whatever the gate says",
-    )
-    if not registration.promoted:
-        raise SystemExit(f"the bench model was not promoted: {registration.reason}")
-    return settings.tracking_uri
-
-
 def champion_version(tracking_uri: str) -> str:
     """The version the champion alias points at (what our server will serve)."""
     from models.registry_store import RegistryLocation, alias_version
@@ -155,80 +110,6 @@ def champion_version(tracking_uri: str) -> str:
 
 
 # --- the requests ---------------------------------------------------------------------------
-
-
-def request_pool(size: int, seed: int) -> tuple[list[dict[str, Any]], list[list[float | None]]]:
-    """Assessment bodies (the api.md example, then synthetic clients) and their feature rows."""
-    from features.contract import validate_extract
-    from features.engineering import compute_features
-    from features.history import HistoryBatch
-    from features.instruments import MEASURE_COLUMNS
-    from service.schemas import AssessmentRequest
-    from training.synth import simulate_cohort
-
-    example = AssessmentRequest.model_config["json_schema_extra"]["examples"][0]
-    bodies = [copy.deepcopy(example)]
-    simulated = simulate_cohort(n_clients=4 * size, seed=seed)
-    report = validate_extract(simulated.clients, simulated.sessions)
-    sessions_of = {
-        client_id: group.sort_values("session_number").to_dict("records")
-        for client_id, group in report.sessions.groupby("client_id")
-    }
-    rng = np.random.default_rng(seed)
-    for client in report.clients.to_dict("records"):
-        if len(bodies) == size:
-            break
-        sessions = sessions_of.get(client["client_id"], [])
-        if not sessions:
-            continue
-        keep = int(rng.integers(1, min(len(sessions), WINDOW) + 1))
-        prior = client["prior_treatment"]
-        bodies.append(
-            {
-                "client": {
-                    "client_id": str(client["client_id"]),
-                    "clinic_id": str(client["clinic_id"]),
-                    "therapist_id": str(client["therapist_id"]),
-                    "intake_date": client["intake_date"].date().isoformat(),
-                    "age": int(client["age"]),
-                    "gender": str(client["gender"]),
-                    "primary_concern": str(client["primary_concern"]),
-                    "prior_treatment": None if pd.isna(prior) else bool(prior),
-                },
-                "sessions": [
-                    {
-                        "session_number": int(session["session_number"]),
-                        "session_date": session["session_date"].date().isoformat(),
-                        "attended": bool(session["attended"]),
-                        **{
-                            m: _number(session[m])
-                            for m in MEASURE_COLUMNS
-                            if _number(session[m]) is not None
-                        },
-                    }
-                    for session in sessions[:keep]
-                ],
-            }
-        )
-    rows = []
-    for body in bodies:
-        request = AssessmentRequest.model_validate(body)  # the contract, as the server checks it
-        history = HistoryBatch.from_records(
-            request.client.model_dump(),
-            [session.model_dump() for session in request.sessions],
-            as_of_session=min(len(request.sessions), WINDOW),
-            window=WINDOW,
-        )
-        (row,) = compute_features(history)
-        rows.append([None if math.isnan(value) else float(value) for value in row])
-    return bodies, rows
-
-
-def _number(value: Any) -> float | int | None:
-    """A measure as JSON wants it: None when missing, int for whole-number instruments."""
-    if pd.isna(value):
-        return None
-    return int(value) if isinstance(value, int | np.integer) else float(value)
 
 
 def encode(port: int, path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes:
@@ -245,12 +126,6 @@ def encode(port: int, path: str, body: dict[str, Any], headers: dict[str, str]) 
 
 
 # --- the servers ----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start(name: str, command: list[str], env: dict[str, str], log: Path, port: int) -> Server:
@@ -512,7 +387,7 @@ def main() -> None:
             _encode_pools(ours, theirs, bodies, rows, token)
 
             results: list[Result] = []
-            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 for concurrency in options.concurrency:
                     for server in servers:  # alternate: ours, mlflow, ours, mlflow, ...
                         results.append(
@@ -641,14 +516,6 @@ def _encode_pools(ours: Server, theirs: Server, bodies: list, rows: list, token:
         )
         for row in rows
     ]
-
-
-def _loop_factory() -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop
-    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

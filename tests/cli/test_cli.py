@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -55,6 +56,7 @@ def test_validate_names_a_missing_file_in_one_line(tmp_path):
     assert result.output.strip().splitlines()[-1] == f"error: {tmp_path / 'x.csv'}: no such file"
 
 
+@pytest.mark.slow
 def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     """The documented workflow through the real command line, on a small cohort."""
     monkeypatch.setenv("DROPOUT_RISK_DATA_DIR", str(tmp_path / "data"))

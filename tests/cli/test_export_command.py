@@ -144,6 +144,7 @@ def _expected(clinic: Clinic) -> tuple[pd.DataFrame, pd.DataFrame]:
     return checked.clients, checked.sessions
 
 
+@pytest.mark.slow
 def test_export_then_train_round_trips(clinic, audit_url, backend, tmp_path):
     table_format = "csv" if backend == "sqlite" else "parquet"  # each format, on one database
     token, entry = new_token(name="record-system", scopes={Scope.RISK_WRITE, Scope.OUTCOMES_WRITE})

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from cli.main import app
 from features.contract import validate_extract
 from service.audit import AuditStore, NewAssessment
-from tests.service.conftest import register_trained, registry_settings
 from tests.support.records import reported_outcomes, scored_records
+from tests.support.registry import register_trained, registry_settings
 from training.synth import simulate_cohort
 
 runner = CliRunner()

@@ -43,6 +43,7 @@ LIGHT = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_on_a_local_cluster_registers_a_model_that_scores(parquet_extract, tmp_path):
     result = runner.invoke(app, ["train", *parquet_extract, *LIGHT, "--engine", "dask"])
     assert result.exit_code == 0, result.output

@@ -20,6 +20,7 @@ def _misses(checks: list[TargetCheck]) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_target_lies_in_its_range(seed: int) -> None:
     checks = achieved_targets(simulate_cohort(n_clients=COHORT_SIZE, seed=seed))
@@ -34,6 +35,7 @@ def test_every_target_lies_in_its_range(seed: int) -> None:
         assert baseline + 0.05 < achieved[f"{outcome} AUROC, sessions 1-5 landmarks (LR)"]
 
 
+@pytest.mark.slow
 def test_a_miscalibrated_simulator_misses_its_targets() -> None:
     # Dropout four times as likely per session, and no alliance effect on dropout.
     broken = dataclasses.replace(

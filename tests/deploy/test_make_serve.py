@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service.servers import free_port
+from tests.support.servers import free_port
+
+pytestmark = [pytest.mark.deploy, pytest.mark.server]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -89,6 +89,7 @@ def _drift_alerts(trained, clients, sessions):
     return window, {alert.subject for alert in report.alerts if alert.code == "input_drift"}
 
 
+@pytest.mark.slow
 def test_drift_is_detected_on_a_shifted_cohort_and_not_on_an_unshifted_one(trained):
     clients, sessions = _cohort(seed=123)  # same simulator, other clients than training's
 

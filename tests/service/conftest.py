@@ -1,62 +1,22 @@
 """Fixtures of the service tests: a registered model, tokens, the app.
 
 The audit databases (``audit_url`` over SQLite and PostgreSQL) are in ``tests/conftest.py``:
-the CLI's tests use them too.
+the CLI's tests use them too. Fixtures only: the helpers they use are in ``tests/support/``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from service.schemas import AssessmentRequest
-from service.security import Scope, TokenEntry, new_token
+from tests.support.assessment_bodies import example_request as example_body
+from tests.support.registry import Registry, register_trained, registry_settings
+from tests.support.tokens import Tokens, make_tokens
 
 # --- a registered model -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Registry:
-    """A throw-away MLflow store holding one champion version of the trained test model."""
-
-    tracking_uri: str
-    version: str
-
-
-def register_trained(trained, settings) -> str:
-    """Register the trained test model in ``settings``' store; return the new version."""
-    from training.registry import register
-
-    registration = register(
-        trained.model,
-        settings=settings,
-        held_out=trained.held_out,
-        params={"note": "service tests"},
-        metrics={"dropout/test/xgboost/auroc": 0.75, "poor_outcome/test/xgboost/ece": 0.02},
-        baselines=trained.baselines,
-        # A small test cohort: the gate may refuse it for sampling noise in one clinic, and
-        # these tests need a champion whatever the verdict.
-        override="service tests: a small synthetic test cohort",
-    )
-    return registration.version
-
-
-def registry_settings(directory):
-    """Training settings on a new MLflow store in ``directory``, whatever the environment says.
-
-    The store is named explicitly: MLflow's fluent API, which registering uses, exports
-    ``MLFLOW_TRACKING_URI`` to the process, so the default would follow an earlier test's.
-    """
-    from training.settings import TrainingSettings
-
-    return TrainingSettings(
-        data_dir=directory, mlflow_tracking_uri=f"sqlite:///{directory / 'mlflow.db'}"
-    )
 
 
 @pytest.fixture(scope="session")
@@ -85,40 +45,16 @@ def _no_process_wide_registry(tmp_path, monkeypatch):
 # --- tokens, settings, the app ------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tokens:
-    """Test tokens: one per scope, and one with every scope."""
-
-    by_scope: dict[Scope, str]
-    all: str
-    entries: list[TokenEntry]
-
-    def header(self, scope: Scope | None = None) -> dict[str, str]:
-        """The Authorization header of the token of ``scope`` (of every scope when None)."""
-        return bearer(self.all if scope is None else self.by_scope[scope])
-
-
 @pytest.fixture(scope="session")
 def tokens() -> Tokens:
     """A token per scope (named after it) and one named "all" with every scope."""
-    by_scope, entries = {}, []
-    for scope in Scope:
-        token, entry = new_token(name=scope.value.replace(":", "-"), scopes={scope})
-        by_scope[scope] = token
-        entries.append(entry)
-    every, entry = new_token(name="all", scopes=set(Scope))
-    return Tokens(by_scope=by_scope, all=every, entries=[*entries, entry])
-
-
-def bearer(token: str) -> dict[str, str]:
-    """The Authorization header of ``token``."""
-    return {"Authorization": f"Bearer {token}"}
+    return make_tokens()
 
 
 @pytest.fixture
 def example_request() -> dict[str, Any]:
     """The example client of api.md, as a fresh JSON body."""
-    return copy.deepcopy(AssessmentRequest.model_config["json_schema_extra"]["examples"][0])
+    return example_body()
 
 
 @pytest.fixture

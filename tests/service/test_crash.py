@@ -7,9 +7,10 @@ directory and database and be ready (the time it took is printed).
 
 from __future__ import annotations
 
-import time
+import pytest
 
-from bench.load_service import (
+from service.security import Scope, new_token
+from tests.support.load import (
     RISK_PATH,
     BackgroundLoad,
     check_audit,
@@ -17,19 +18,14 @@ from bench.load_service import (
     integrity_check,
     request_bodies,
 )
-from service.security import Scope, new_token
-from tests.service.conftest import bearer
-from tests.service.servers import start_server
+from tests.support.polling import wait_until
+from tests.support.servers import start_server
+from tests.support.tokens import bearer
+
+pytestmark = [pytest.mark.server, pytest.mark.load]
 
 CLIENTS = 8
 ACKNOWLEDGED_BEFORE_KILL = 300
-
-
-def _wait_for(condition, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
 
 
 def test_a_sigkill_under_load_loses_no_acknowledged_assessment(
@@ -48,12 +44,12 @@ def test_a_sigkill_under_load_loses_no_acknowledged_assessment(
         server.wait_until_ready()
         requests = encode_requests(server.port, request_bodies(), token)
         with BackgroundLoad(server.port, requests, clients=CLIENTS) as load:
-            _wait_for(
+            wait_until(
                 lambda: load.result.ok >= ACKNOWLEDGED_BEFORE_KILL, timeout=120, what="answers"
             )
             server.kill()  # SIGKILL to the process group, mid-load
             # The clients see the connections die; let them try for a moment.
-            _wait_for(lambda: load.result.connect_failures > 0, timeout=30, what="refusals")
+            wait_until(lambda: load.result.connect_failures > 0, timeout=30, what="refusals")
     finally:
         server.stop()
     result = load.result

@@ -25,13 +25,14 @@ from mlflow import MlflowClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.databases import POSTGRES_URL
-from bench.load_service import Acknowledgement, check_audit
 from service.app import create_app
 from service.lifecycle import StartupRefusedError
 from service.security import Scope
-from tests.service.conftest import register_trained, registry_settings
-from tests.service.servers import free_port, running_server, start_server
+from tests.support.databases import POSTGRES_URL
+from tests.support.load import Acknowledgement, check_audit
+from tests.support.polling import wait_until
+from tests.support.registry import register_trained, registry_settings
+from tests.support.servers import free_port, running_server, start_server
 
 ADMIN = Scope.ADMIN
 
@@ -50,11 +51,12 @@ def _cache_a_model(make_settings, tracking_uri: str) -> None:
 def _after_the_first_registry_check(api: TestClient, timeout: float = 60.0) -> dict:
     """``/ready`` once the registry has been checked: a start from the cache serves at once
     and checks the registry in the background."""
-    deadline = time.monotonic() + timeout
-    while (ready := api.get("/ready").json())["registry"]["checked_at"] is None:
-        assert time.monotonic() < deadline, ready
-        time.sleep(0.05)
-    return ready
+
+    def checked() -> dict | None:
+        ready = api.get("/ready").json()
+        return ready if ready["registry"]["checked_at"] is not None else None
+
+    return wait_until(checked, timeout, what=lambda: api.get("/ready").json())
 
 
 # --- the registry unreachable at start-up -------------------------------------------------
@@ -117,6 +119,7 @@ def _refused_start(*, tokens, tmp_path: Path, database_url: str) -> tuple[str, s
     return reason, output
 
 
+@pytest.mark.server
 def test_the_served_command_refuses_to_start_with_one_line_and_exits_non_zero(tokens, tmp_path):
     reason, output = _refused_start(
         tokens=tokens, tmp_path=tmp_path, database_url=f"sqlite:///{tmp_path / 'audit.db'}"
@@ -255,6 +258,7 @@ def _database_up(admin, name: str) -> None:
         connection.exec_driver_sql(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
 
 
+@pytest.mark.server
 def test_with_the_database_down_no_score_is_sent_and_the_service_recovers_by_itself(
     registry, tokens, tmp_path, example_request, postgres_admin, own_database
 ):
@@ -308,6 +312,7 @@ def _workers(server) -> list[psutil.Process]:
     return [child for child in children if "spawn_main" in " ".join(child.cmdline())]
 
 
+@pytest.mark.server
 def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service(
     registry, tokens, tmp_path, example_request, postgres_admin, own_database
 ):
@@ -353,6 +358,7 @@ def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service
     assert "failed to start" not in server.log.read_text()
 
 
+@pytest.mark.server
 def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tokens, tmp_path):
     nothing_listens = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
     reason, output = _refused_start(tokens=tokens, tmp_path=tmp_path, database_url=nothing_listens)
@@ -360,6 +366,7 @@ def test_the_served_command_refuses_to_start_when_the_audit_database_is_down(tok
     assert "serving on" not in output
 
 
+@pytest.mark.server
 def test_the_served_command_starts_from_the_cache_without_the_registry(
     registry, make_settings, tokens, tmp_path, example_request
 ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,8 @@ from mlflow import MlflowClient
 
 from service.app import create_app
 from service.security import Scope
-from tests.service.conftest import register_trained, registry_settings
+from tests.support.polling import wait_until
+from tests.support.registry import register_trained, registry_settings
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +56,16 @@ class _ContinuousScorer:
         self._thread.join()
 
     def wait_for(self, version: str, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if any(v == version for _, v in self.answers[-5:]):
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"no answer from version {version} within {timeout} s")
+        wait_until(
+            lambda: any(v == version for _, v in self.answers[-5:]),
+            timeout,
+            what=f"an answer from version {version}",
+        )
+
+    def wait_for_more(self, count: int, timeout: float = 60.0) -> None:
+        """Wait for ``count`` more answers than there are now."""
+        enough = len(self.answers) + count
+        wait_until(lambda: len(self.answers) >= enough, timeout, what=f"{count} more answers")
 
 
 def _check_no_failure_and_no_mix(answers, before: str, after: str) -> None:
@@ -94,7 +98,7 @@ def test_the_service_follows_the_alias_while_scoring(
             reloaded = api.post("/v1/models/reload", headers=tokens.header(Scope.ADMIN))
             assert reloaded.json() == {"previous_version": "1", "version": "2", "switched": True}
         scorer.wait_for("2")
-        time.sleep(0.2)  # a few more requests on the new version
+        scorer.wait_for_more(10)  # more requests on the new version (and over 10 in all)
     _check_no_failure_and_no_mix(scorer.answers, "1", "2")
     assert len(scorer.answers) > 10
 

@@ -7,7 +7,11 @@ intact database, and no client id in the server's log.
 
 from __future__ import annotations
 
-from bench.load_service import load_run, markdown_table
+import pytest
+
+from tests.support.load import load_run, markdown_table
+
+pytestmark = [pytest.mark.server, pytest.mark.load]
 
 SECONDS = 8.0
 CLIENTS = 8

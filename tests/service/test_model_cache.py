@@ -16,7 +16,7 @@ from models.bundle import IncompatibleModelError
 from models.registry_store import RegistryLocation
 from service.lifecycle import AliasNotSetError, ModelKeeper
 from service.model_cache import ModelCache
-from tests.service.conftest import registry_settings
+from tests.support.registry import registry_settings
 
 METRICS = {"dropout": {"auroc": 0.75}}
 
@@ -160,6 +160,7 @@ print(keeper.start().version, "mlflow" in sys.modules)
 """
 
 
+@pytest.mark.server
 def test_a_worker_starting_from_the_cache_does_not_import_mlflow(trained, registry, tmp_path):
     # Importing MLflow takes seconds; the registry's first check imports it afterwards.
     _save(ModelCache(tmp_path), trained.model, registry.version)

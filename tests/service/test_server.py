@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from service.security import Scope
-from tests.service.servers import Server, running_server
+from tests.support.polling import wait_until
+from tests.support.servers import Server, running_server
+
+pytestmark = pytest.mark.server  # dropout-risk serve in its own process
 
 ADMIN = Scope.ADMIN
 
@@ -61,8 +63,14 @@ def test_the_served_process_answers_every_endpoint(server, tokens, example_reque
     for error in errors:
         assert set(error.json()) == {"code", "message", "fields", "request_id"}
         assert error.json()["request_id"] == error.headers["X-Request-ID"]
-    # The process's log: JSON lines, no identifier.
-    time.sleep(0.2)
-    lines = server.log_lines()
+    # The process's log: JSON lines, no identifier (the last request's line ends it).
+    last = errors[-1].headers["X-Request-ID"]
+    lines = wait_until(
+        lambda: (
+            any(line.get("request_id") == last for line in server.log_lines())
+            and server.log_lines()
+        ),
+        what=server.log.read_text,
+    )
     assert any(line.get("event") == "request" for line in lines)
     assert "zq-server-secret" not in server.log.read_text()

@@ -82,6 +82,7 @@ def dask_run(extract, scheduler, tmp_path_factory):
     return run, settings
 
 
+@pytest.mark.slow
 def test_the_dask_run_registers_a_version_that_loads_and_scores(extract, dask_run):
     run, settings = dask_run
     assert run.registration.promoted, run.registration.reason
@@ -108,6 +109,7 @@ def test_the_dask_run_registers_a_version_that_loads_and_scores(extract, dask_ru
         )
 
 
+@pytest.mark.slow
 def test_the_dask_run_matches_the_single_machine_path(extract, dask_run):
     clients, sessions, clients_dir, sessions_dir = extract
     run, _ = dask_run
@@ -138,6 +140,7 @@ def _fingerprint_of(dask_run) -> dict:
     return model.metadata["fingerprint"]
 
 
+@pytest.mark.slow
 def test_a_partition_that_breaks_the_contract_is_named(extract, scheduler, tmp_path):
     clients, sessions, _, sessions_dir = extract
     broken = clients.astype({"age": "float64"})
@@ -153,6 +156,7 @@ def test_a_partition_that_breaks_the_contract_is_named(extract, scheduler, tmp_p
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_partitions_hold_every_landmark_once(extract, scheduler):
     clients, sessions, clients_dir, sessions_dir = extract
     with Client(scheduler) as dask:

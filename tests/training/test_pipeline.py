@@ -93,6 +93,7 @@ def test_high_risk_stays_within_its_budget_on_held_out_clients(trained):
         assert sum(level.share for level in levels.values()) == pytest.approx(1, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_leave_one_clinic_out_scores_every_clinic_and_checks_the_intervals_there(cohort):
     from features.engineering import compute_features
     from features.landmarks import build_landmarks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -13,13 +12,15 @@ from sqlalchemy import text
 
 from service.audit import AuditStore, StoredAssessment, input_sha256
 from service.audit.engine import create_audit_engine
+from tests.support.polling import wait_until
 
 
 def _later() -> datetime:
-    """A moment strictly after every record written so far (clocks tick in microseconds)."""
-    time.sleep(0.002)
-    moment = datetime.now(UTC)
-    time.sleep(0.002)
+    """A moment strictly after every record written so far, and strictly before any written
+    next (clocks tick in microseconds: wait for the clock to move on either side)."""
+    before = datetime.now(UTC)
+    moment = wait_until(lambda: (now := datetime.now(UTC)) > before and now, interval=0.0005)
+    wait_until(lambda: datetime.now(UTC) > moment, interval=0.0005)
     return moment
 
 

@@ -16,7 +16,9 @@ from selenium.webdriver.common.by import By
 from features.history import HistoryBatch
 from service.reports.links import LinkSigner, report_subject
 from service.schemas import AssessmentRequest
-from tests.service.servers import running_server
+from tests.support.servers import running_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 LINK_SECRET = "browser-test-link-secret-of-32-bytes-or-more"
 SEVERE = {"serious", "critical"}

@@ -9,7 +9,7 @@ import pytest
 from service.cds.cards import FACTORS_SHOWN, SUMMARY_LIMIT, card_for, fit
 from service.schemas import AssessmentRequest
 from service.scoring import assess_many
-from tests.service.fhir.bundles import cohort_cases, json_request
+from tests.support.fhir_bundles import cohort_cases, json_request
 
 ORDER = ("low", "moderate", "high")
 

@@ -19,7 +19,7 @@ from service.cds.cards import OVERRIDE_SYSTEM
 from service.cds.prefetch import PREFETCH, SERVICE_ID
 from service.observability import JsonFormatter
 from service.security import Scope
-from tests.service.cds.conftest import BASE_URL, hook_body, load_case
+from tests.support.cds import BASE_URL, hook_body, load_case
 
 
 def _json_api_assessment(app, tokens, body):
@@ -249,7 +249,7 @@ def test_feedback_is_stored_with_the_card_s_assessment(cds, ehr, cases, tmp_path
 
 def test_slow_or_endless_fhir_searches_are_cut_short(start_app, ehr, cases, monkeypatch):
     from service.cds import fetch
-    from tests.service.cds.conftest import CdsClient
+    from tests.support.cds import CdsClient
 
     client, _ = cases[8]
     load_case(ehr, cases[8], sessions=6)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.cds.prefetch import SERVICE_ID
 from service.observability import JsonFormatter
-from tests.service.cds.conftest import BASE_URL, issuer
+from tests.support.cds import BASE_URL, issuer
 
 SERVICE_URL = f"{BASE_URL}/cds-services/{SERVICE_ID}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.fhir.bundles import cohort_cases
+from tests.support.fhir_bundles import cohort_cases
 
 
 @pytest.fixture(scope="session")

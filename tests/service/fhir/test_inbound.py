@@ -19,7 +19,8 @@ from service.fhir import (
 from service.fhir.codes import LOINC
 from service.fhir.examples import EXAMPLE_BUNDLE
 from service.schemas import AssessmentRequest
-from tests.service.fhir.bundles import client_bundle, entry_of, json_request, observation
+from tests.support.fhir_bundles import client_bundle, entry_of, json_request, observation
+from tests.support.fhir_mutations import json_documents, mutate
 
 
 def _example() -> dict[str, Any]:
@@ -357,71 +358,6 @@ def test_a_bundle_is_not_changed_by_reading_it():
 
 # --- fuzzing: whatever arrives, a request or FhirInputError --------------------------------
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
-_fields = st.sampled_from(
-    [
-        "resourceType",
-        "type",
-        "entry",
-        "resource",
-        "status",
-        "id",
-        "subject",
-        "encounter",
-        "period",
-        "start",
-        "birthDate",
-        "gender",
-        "code",
-        "coding",
-        "system",
-        "valueQuantity",
-        "value",
-        "valueInteger",
-        "valueString",
-        "effectiveDateTime",
-        "extension",
-        "url",
-        "valueCode",
-        "participant",
-        "individual",
-        "reference",
-        "serviceProvider",
-        "class",
-    ]
-)
-
-
-def _mutate(document: Any, draw, depth: int = 0) -> Any:
-    """Change one spot of ``document``: replace, delete or add a value somewhere inside it.
-
-    It usually goes deep, where the resources' elements are, rather than wrecking the envelope.
-    """
-    deeper = depth < 8 and draw(st.integers(0, 9)) < 8
-    if isinstance(document, dict) and document and deeper:
-        key = draw(st.sampled_from(sorted(document)))
-        return {**document, key: _mutate(document[key], draw, depth + 1)}
-    if isinstance(document, list) and document and deeper:
-        at = draw(st.integers(0, len(document) - 1))
-        return [*document[:at], _mutate(document[at], draw, depth + 1), *document[at + 1 :]]
-    action = draw(st.sampled_from(["replace", "delete", "add"]))
-    if action == "replace" or not isinstance(document, dict | list):
-        return draw(_json)
-    if action == "delete" and document:
-        if isinstance(document, dict):
-            key = draw(st.sampled_from(sorted(document)))
-            return {k: v for k, v in document.items() if k != key}
-        return document[1:]
-    if isinstance(document, dict):
-        return {**document, draw(_fields): draw(_json)}
-    return [*document, draw(_json)]
-
 
 def _reads_or_explains(document: Any) -> None:
     try:
@@ -433,7 +369,7 @@ def _reads_or_explains(document: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_json)
+@given(json_documents)
 def test_any_json_gives_a_request_or_fhir_input_error(document):
     _reads_or_explains(document)
 
@@ -444,11 +380,11 @@ def test_mutated_bundles_give_a_request_or_fhir_input_error(data):
     document = _example()
     for _ in range(data.draw(st.integers(1, 4))):
         if data.draw(st.integers(0, 9)) == 0:
-            document = _mutate(document, data.draw)
+            document = mutate(document, data.draw)
         else:  # mostly inside one resource, where the mapping's own rules are
             at = data.draw(st.integers(0, len(document["entry"]) - 1))
             resource = document["entry"][at]["resource"]
-            document["entry"][at] = {"resource": _mutate(resource, data.draw)}
+            document["entry"][at] = {"resource": mutate(resource, data.draw)}
         if not isinstance(document, dict) or not isinstance(document.get("entry"), list):
             break
         entries = document["entry"]
@@ -462,7 +398,7 @@ def test_mutated_bundles_give_a_request_or_fhir_input_error(data):
 def test_mutated_loose_resources_give_a_request_or_fhir_input_error(data):
     resources = [entry["resource"] for entry in _example()["entry"]]
     at = data.draw(st.integers(0, len(resources) - 1))
-    resources[at] = _mutate(resources[at], data.draw)
+    resources[at] = mutate(resources[at], data.draw)
     try:
         request = request_from_resources(resources)
     except FhirInputError as error:

@@ -17,8 +17,8 @@ from service.fhir import check_bundle_invariants, check_ras_invariants, request_
 from service.fhir.codes import ASSESSMENT_ID_SYSTEM
 from service.fhir.examples import EXAMPLE_BUNDLE
 from service.security import Scope
-from tests.service.fhir.bundles import client_bundle, entry_of, json_request
-from tests.service.fhir.test_inbound import _mutate
+from tests.support.fhir_bundles import client_bundle, entry_of, json_request
+from tests.support.fhir_mutations import mutate
 
 URL = "/fhir/r4/$assess-dropout-risk"
 FHIR_JSON = "application/fhir+json"
@@ -231,7 +231,7 @@ def test_random_bodies_never_get_a_5xx(api, tokens, body):
 def test_mutated_bundles_never_get_a_5xx(api, tokens, data):
     bundle = copy.deepcopy(EXAMPLE_BUNDLE)
     at = data.draw(st.integers(0, len(bundle["entry"]) - 1))
-    bundle["entry"][at] = {"resource": _mutate(bundle["entry"][at]["resource"], data.draw)}
+    bundle["entry"][at] = {"resource": mutate(bundle["entry"][at]["resource"], data.draw)}
     answer = _post(api, tokens, bundle)
     # 400: a mutation put a non-finite number in, which JSON cannot carry (sent as Infinity).
     assert answer.status_code in (200, 400, 422), answer.text

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
+
+from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture
@@ -19,19 +18,9 @@ def over_http(registry, make_settings, tmp_path) -> Iterator[httpx.Client]:
     settings = make_settings(
         tracking_uri=registry.tracking_uri, database_url=f"sqlite:///{tmp_path / 'audit.db'}"
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.05)
-    (port,) = {s.getsockname()[1] for srv in server.servers for s in srv.sockets}
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    app = create_app(settings)
+    with (
+        serve_in_thread(app, log_config=None) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        yield client

@@ -16,7 +16,7 @@ import pytest
 
 from service.reports.links import LinkSigner
 from service.security import Scope, TokenBook, new_token
-from tests.service.hostile.operations import OPERATIONS, PAGES, label
+from tests.support.operations import OPERATIONS, PAGES, label
 
 CASES = [(method, path, *called) for (method, path), called in OPERATIONS.items()]
 WITH_TOKEN = [case for case in CASES if isinstance(case[3], Scope)]

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.service.hostile.operations import OPERATIONS, label
+from tests.support.operations import OPERATIONS, label
 
 MAX_EXAMPLES = 25
 CHECKS = [

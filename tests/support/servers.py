@@ -1,4 +1,5 @@
-"""A real ``dropout-risk serve`` process for tests, configured only through its environment.
+"""Servers for tests and benches: a real ``dropout-risk serve`` process, configured only
+through its environment, and an ASGI app served by uvicorn in a thread of the test process.
 
 The process runs in a session (process group) of its own, so that :meth:`Server.kill` can
 SIGKILL uvicorn's supervisor and every worker at once, as a crash or the OOM killer would.
@@ -12,14 +13,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 from service.security import TokenEntry
+from tests.support.polling import wait_until
 
 
 def free_port() -> int:
@@ -41,8 +46,13 @@ class Server:
         self.started = time.monotonic()  # made right after the process was
 
     def log_lines(self) -> list[dict]:
-        """The JSON lines the process has written so far."""
-        return [json.loads(line) for line in self.log.read_text().splitlines() if line[:1] == "{"]
+        """The JSON lines the process has written so far (a line still being written is not
+        one yet: this may be polled while the server logs)."""
+        return [
+            json.loads(line)
+            for line in self.log.read_text().splitlines(keepends=True)
+            if line[:1] == "{" and line.endswith("\n")
+        ]
 
     def wait_until_ready(self, timeout: float = 120.0) -> float:
         """Poll ``/ready`` until it answers 200; return the seconds since the process started.
@@ -50,16 +60,16 @@ class Server:
         Raises:
             AssertionError: The process exited, or was not ready in time (with its log).
         """
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready() -> bool:
             assert self.process.poll() is None, self.log.read_text()
             try:
-                if self.http.get("/ready", timeout=5).status_code == 200:
-                    return time.monotonic() - self.started
+                return self.http.get("/ready", timeout=5).status_code == 200
             except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, self.log.read_text()
-            time.sleep(0.1)
+                return False
+
+        wait_until(ready, timeout, interval=0.1, what=self.log.read_text)
+        return time.monotonic() - self.started
 
     def kill(self) -> None:
         """SIGKILL the whole process group (supervisor and workers) and reap the supervisor."""
@@ -156,3 +166,33 @@ def running_server(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, timeout: float = 60.0, **config: Any) -> Iterator[str]:
+    """Serve the ASGI ``app`` with uvicorn in a thread, on a free loopback port.
+
+    Args:
+        app: The application.
+        timeout: Seconds to wait for uvicorn to start.
+        **config: More :class:`uvicorn.Config` options (``log_config``, ``lifespan``...).
+
+    Yields:
+        The base URL, once uvicorn has started; it is stopped when the block ends.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    host, port = listener.getsockname()
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        wait_until(
+            lambda: server.started or not thread.is_alive(), timeout, what="uvicorn to start"
+        )
+        assert server.started, "uvicorn stopped before it started serving"
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +20,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.cds.prefetch import PREFETCH, render
+from tests.support.servers import serve_in_thread
 
 ISSUER = "https://ehr.example.org"
 FHIR_JSON = "application/fhir+json"
@@ -230,21 +228,6 @@ def _outcome(status: int, code: str, text: str) -> Response:
 @contextmanager
 def serve(ehr: FakeEhr) -> Iterator[FakeEhr]:
     """Run ``ehr``'s FHIR server on a free loopback port for the duration of the block."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    host, port = listener.getsockname()
-    ehr.base_url = f"http://{host}:{port}"
-    server = uvicorn.Server(uvicorn.Config(ehr.app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake EHR's FHIR server did not start")
-        time.sleep(0.01)
-    try:
+    with serve_in_thread(ehr.app(), timeout=10, log_level="warning", lifespan="off") as url:
+        ehr.base_url = url
         yield ehr
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()

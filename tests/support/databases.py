@@ -1,4 +1,5 @@
-"""Throw-away audit databases on the local PostgreSQL, for the load bench and the tests."""
+"""Throw-away audit databases: a scratch schema on the local PostgreSQL, or an SQLite file;
+for the tests and the load bench."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine, make_url, text
 
@@ -46,3 +48,20 @@ def scratch_schema(admin: Engine, *, prefix: str) -> Iterator[str]:
                 {"name": schema},
             )
             connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@contextmanager
+def audit_database(kind: str, directory: Path) -> Iterator[str]:
+    """An empty audit database: an SQLite file under ``directory``, or a fresh PostgreSQL
+    schema in the test database (dropped afterwards, its connections ended first)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'audit' / 'audit.db'}"
+        return
+    from sqlalchemy import create_engine
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with scratch_schema(admin, prefix="load") as url:
+            yield url
+    finally:
+        admin.dispose()
