@@ -33,7 +33,7 @@ def test_model_card_has_use_data_metrics_subgroups_thresholds_and_limits(trained
                     "## Risk levels", "## Limitations"):  # fmt: skip
         assert heading in card
     assert "not a diagnosis" in card
-    assert "By age band:" in card and "By clinic:" in card
+    assert "By age band (" in card and "By clinic (" in card
     dropout = trained.model.dropout.thresholds
     high = dropout.levels["high"]
     assert (
