@@ -52,7 +52,7 @@ def cases(clients: pd.DataFrame, sessions: pd.DataFrame) -> Iterator[tuple[dict,
     """Each client row (request fields) with its sessions in order, as plain dicts."""
     columns = [c for c in sessions.columns if c != "client_id"]
     ordered = sessions.sort_values(["client_id", "session_number"], kind="stable")
-    by_client = dict(ordered.groupby("client_id", sort=False))
+    by_client = dict(iter(ordered.groupby("client_id", sort=False)))  # GroupBy.keys is no method
     for client in clients[list(CLIENT_FIELDS)].to_dict("records"):
         rows = by_client[client["client_id"]][columns].to_dict("records")
         yield (
