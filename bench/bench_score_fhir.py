@@ -11,11 +11,16 @@ target is a peak at the largest size at most 1.5 times the peak at the smallest.
 
     uv run python bench/bench_score_fhir.py                     # 10,000 and 100,000
     uv run python bench/bench_score_fhir.py --sizes 500 2000    # a quick run
+
+With ``--workdir DIR`` the model store (``DIR/data``) and the exports (``DIR/export-N``) are
+kept and reused by later runs, so sizes can be measured by separate (even concurrent) runs
+against the same model; each row is printed as soon as it is measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -69,53 +74,80 @@ def _train(root: Path, env: dict[str, str], clients: int) -> None:
     )  # fmt: skip
 
 
+def _row(size: int, resources: int, written: int, peak_kb: int, wall: float, scored: int):
+    return (
+        f"| {size:,} | {resources:,} | {written / 1e6:,.0f} | {peak_kb / 1024:,.0f} | "
+        f"{wall:,.0f} | {scored / wall:,.0f} |"
+    )
+
+
+_HEADER = (
+    "| patients | resources | export MB | peak RSS MB | wall s | patients/s |\n"
+    "|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def _measure(root: Path, env: dict[str, str], size: int, seed: int) -> tuple:
+    export = root / f"export-{size}"
+    done_marker = export / ".complete"
+    if done_marker.exists():
+        resources, seconds, written = (int(float(x)) for x in done_marker.read_text().split())
+        print(f"{size:,} patients: reusing {export} ({resources:,} resources)", flush=True)
+    else:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            resources, seconds, written = pool.submit(
+                _write_export, size, seed, str(export)
+            ).result()
+        done_marker.write_text(f"{resources} {seconds} {written}")
+        print(
+            f"{size:,} patients: wrote {resources:,} resources ({written / 1e6:,.0f} MB) "
+            f"in {seconds:,.0f} s; scoring...",
+            flush=True,
+        )
+    out = root / f"out-{size}"
+    load_before = os.getloadavg()
+    done = _cli(["score-fhir", "--input", str(export), "--out", str(out)], env, timed=True)
+    peak_kb = int(_MAX_RSS.search(done.stderr).group(1))
+    hours, minutes, secs = _WALL.search(done.stderr).groups()
+    wall = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
+    scored = sum(1 for _ in (out / "RiskAssessment.ndjson").open()) // 2
+    print(f"  {done.stdout.strip()}", flush=True)
+    row = (size, resources, written, peak_kb, wall, scored)
+    print(_HEADER + "\n" + _row(*row), flush=True)
+    print(f"  {machine_line(load_before)}", flush=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--train-clients", type=int, default=2000)
-    parser.add_argument("--workdir", type=Path, default=None, help="Default: a temporary one.")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="Kept and reused (default: a temporary one)."
+    )
     options = parser.parse_args()
 
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-score-fhir-", dir=options.workdir) as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if options.workdir is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-fhir-")))
+        else:
+            root = options.workdir
+            root.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "DROPOUT_RISK_DATA_DIR": str(root / "data")}
         env.pop("MLFLOW_TRACKING_URI", None)
-        print(f"training a model on {options.train_clients:,} clients...", flush=True)
-        _train(root, env, options.train_clients)
-        rows = []
-        for size in options.sizes:
-            export = root / f"export-{size}"
-            with ProcessPoolExecutor(max_workers=1) as pool:
-                resources, seconds, written = pool.submit(
-                    _write_export, size, options.seed, str(export)
-                ).result()
-            print(
-                f"{size:,} patients: wrote {resources:,} resources ({written / 1e6:,.0f} MB) "
-                f"in {seconds:,.0f} s; scoring...",
-                flush=True,
-            )
-            out = root / f"out-{size}"
-            done = _cli(["score-fhir", "--input", str(export), "--out", str(out)], env, timed=True)
-            peak_kb = int(_MAX_RSS.search(done.stderr).group(1))
-            hours, minutes, secs = _WALL.search(done.stderr).groups()
-            wall = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
-            scored = sum(1 for _ in (out / "RiskAssessment.ndjson").open()) // 2
-            rows.append((size, resources, written, peak_kb, wall, scored))
-            print(f"  {done.stdout.strip()}", flush=True)
-            for path in export.iterdir():
-                path.unlink()
-            export.rmdir()
+        trained = root / "data" / ".trained"
+        if not trained.exists():
+            print(f"training a model on {options.train_clients:,} clients...", flush=True)
+            _train(root, env, options.train_clients)
+            trained.write_text("1")
+        rows = [_measure(root, env, size, options.seed) for size in options.sizes]
 
     print()
-    print("| patients | resources | export MB | peak RSS MB | wall s | patients/s |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for size, resources, written, peak_kb, wall, scored in rows:
-        print(
-            f"| {size:,} | {resources:,} | {written / 1e6:,.0f} | {peak_kb / 1024:,.0f} | "
-            f"{wall:,.0f} | {scored / wall:,.0f} |"
-        )
+    print(_HEADER)
+    for row in rows:
+        print(_row(*row))
     if len(rows) > 1:
         ratio = rows[-1][3] / rows[0][3]
         verdict = "met" if ratio <= 1.5 else "MISSED"
