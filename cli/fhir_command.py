@@ -60,7 +60,7 @@ def score_fhir(
     from rich.console import Console
 
     from cli.main import _training_settings
-    from service.fhir.bulk import PROBLEMS, SHOWN_PROBLEMS, score_export
+    from service.fhir.bulk import PROBLEMS, score_export
     from training.registry import load_model
 
     console = Console(stderr=True, highlight=False)
@@ -84,10 +84,10 @@ def score_fhir(
         fail(str(error))
     for path in result.ignored_files:
         console.log(f"ignored {path.name}: not a resource type that is read")
-    for problem in result.problems[:SHOWN_PROBLEMS]:
+    for problem in result.problems:
         typer.echo(f"problem: {problem}", err=True)
-    if len(result.problems) > SHOWN_PROBLEMS:
-        more = len(result.problems) - SHOWN_PROBLEMS
+    if result.problem_count > len(result.problems):
+        more = result.problem_count - len(result.problems)
         typer.echo(f"problem: ... and {more:,} more (all in {out / PROBLEMS})", err=True)
     rate = result.scored / result.seconds if result.seconds else 0.0
     say(
@@ -99,6 +99,6 @@ def score_fhir(
         fail("no patient could be scored", code=1)
     if not result.complete:
         fail(
-            f"{len(result.problems):,} problem(s); the rest was scored (see {out / PROBLEMS})",
+            f"{result.problem_count:,} problem(s); the rest was scored (see {out / PROBLEMS})",
             code=PARTLY_SCORED,
         )

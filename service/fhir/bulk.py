@@ -93,12 +93,22 @@ class BulkResult:
     patients: int = 0
     scored: int = 0
     problems: list[Problem] = field(default_factory=list)
+    problem_count: int = 0
     seconds: float = 0.0
+    _sink: IO[str] | None = field(default=None, repr=False)
 
     @property
     def complete(self) -> bool:
         """Every line read and every patient scored."""
-        return not self.problems
+        return self.problem_count == 0
+
+    def report(self, problem: Problem) -> None:
+        """Count ``problem``, keep the first few, and write it to OperationOutcome.ndjson."""
+        self.problem_count += 1
+        if len(self.problems) < SHOWN_PROBLEMS:
+            self.problems.append(problem)  # the rest only on disk: memory stays bounded
+        if self._sink is not None:
+            self._sink.write(json.dumps(_outcome(problem)) + "\n")
 
 
 Progress = Callable[[str], None]
@@ -188,7 +198,12 @@ def score_export(
     buckets = max(1, min(MAX_BUCKETS, -(-total // max(1, bucket_bytes))))
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
-    with tempfile.TemporaryDirectory(prefix=".score-fhir-", dir=out) as scratch:
+    problems_path = out / PROBLEMS
+    with (
+        problems_path.open("w", encoding="utf-8") as sink,
+        tempfile.TemporaryDirectory(prefix=".score-fhir-", dir=out) as scratch,
+    ):
+        result._sink = sink
         paths = [Path(scratch) / f"bucket-{n:04d}.jsonl" for n in range(buckets)]
         names = [path.name for path in result.files]
         progress(
@@ -209,13 +224,9 @@ def score_export(
                         f"{result.patients:,} patients ({result.scored / elapsed:,.0f}/s)"
                     )
                 path.unlink()
-    problems_path = out / PROBLEMS
-    if result.problems:
-        with problems_path.open("w", encoding="utf-8") as handle:
-            for problem in result.problems:
-                handle.write(json.dumps(_outcome(problem)) + "\n")
-    elif problems_path.exists():
-        problems_path.unlink()  # from an earlier run on the same directory
+    result._sink = None
+    if result.complete:
+        problems_path.unlink()  # nothing to report
     result.seconds = time.perf_counter() - started
     return result
 
@@ -251,7 +262,7 @@ def _partition(
                             if resource["resourceType"] == "Patient"
                             else "names no Patient (subject, patient or participant.actor)"
                         )
-                        result.problems.append(Problem(where, message, "required"))
+                        result.report(Problem(where, message, "required"))
                         continue
                     if resource["resourceType"] == "Patient":
                         result.patients += 1
@@ -269,12 +280,10 @@ def _resource(text: bytes, where: str, result: BulkResult) -> dict[str, Any] | N
     except (ValueError, RecursionError) as error:
         # UnicodeDecodeError is a ValueError: a line that is not UTF-8 lands here too.
         reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8 JSON"
-        result.problems.append(Problem(where, f"not a JSON line ({reason})", "structure"))
+        result.report(Problem(where, f"not a JSON line ({reason})", "structure"))
         return None
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        result.problems.append(
-            Problem(where, "not a FHIR resource (no resourceType)", "structure")
-        )
+        result.report(Problem(where, "not a FHIR resource (no resourceType)", "structure"))
         return None
     return resource
 
@@ -330,7 +339,8 @@ def _score_chunk(
         try:
             episodes.append(read_resources(resources, locations))
         except FhirInputError as error:
-            result.problems.extend(_patient_problems(key, error.issues))
+            for problem in _patient_problems(key, error.issues):
+                result.report(problem)
     if not episodes:
         return
     responses = assess_many(
