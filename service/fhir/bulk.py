@@ -276,6 +276,7 @@ def _partition(
 
 def _resource(text: bytes, where: str, result: BulkResult) -> dict[str, Any] | None:
     try:
+        text.decode("utf-8")  # NDJSON is UTF-8 (json.loads would also take UTF-16 or 32)
         resource = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:
         # UnicodeDecodeError is a ValueError: a line that is not UTF-8 lands here too.
