@@ -15,6 +15,7 @@ import typer
 
 from cli.audit_commands import export
 from cli.console import fail, progress, say
+from cli.fhir_command import score_fhir
 from cli.model_command import describe_model
 from cli.monitor_command import monitor
 from cli.service_commands import serve, token_app
@@ -302,6 +303,7 @@ def show_model(
         say(line)
 
 
+app.command("score-fhir")(score_fhir)
 app.command()(serve)
 app.command()(export)
 app.command()(monitor)

@@ -48,6 +48,7 @@ def assess_many(
     model_name: str,
     model_version: str,
     factors: int = DEFAULT_FACTORS,
+    digits: int | None = 4,
 ) -> list[AssessmentResponse]:
     """Score each client as of its latest session, all in one pass through the model.
 
@@ -57,6 +58,8 @@ def assess_many(
         model_name: Registered name of ``model``, reported in each response.
         model_version: Its registered version, reported in each response.
         factors: Factors listed per outcome.
+        digits: Decimals of the probabilities and their intervals; None keeps them exact
+            (bulk scoring, whose probabilities equal ``dropout-risk score``'s).
 
     Returns:
         One response per request, in order, each with a new assessment id.
@@ -85,8 +88,8 @@ def assess_many(
             client_id=request.client.client_id,
             as_of_session=result.as_of_session,
             model=identity,
-            dropout=_outcome(result.dropout, model.dropout, "dropout"),
-            poor_outcome=_outcome(result.poor_outcome, model.poor_outcome, "poor_outcome"),
+            dropout=_outcome(result.dropout, model.dropout, "dropout", digits),
+            poor_outcome=_outcome(result.poor_outcome, model.poor_outcome, "poor_outcome", digits),
             signals=[SignalOut(code=s.code, text=s.text) for s in result.signals],
             data_gaps=result.data_gaps,
             warnings=([warning] if warning else []) + result.warnings,
@@ -106,13 +109,18 @@ def _landmark_warning(sessions: int, max_landmark: int) -> str | None:
     )
 
 
-def _outcome(assessment: OutcomeAssessment, model: OutcomeModel, key: str) -> OutcomeRiskOut:
+def _outcome(
+    assessment: OutcomeAssessment, model: OutcomeModel, key: str, digits: int | None = 4
+) -> OutcomeRiskOut:
+    def rounded(value: float) -> float:
+        return float(value) if digits is None else round(value, digits)
+
     return OutcomeRiskOut(
-        probability=round(assessment.probability, 4),
+        probability=rounded(assessment.probability),
         # Rounding is monotone, so the rounded interval still contains the rounded point.
         probability_interval=(
-            round(assessment.probability_low, 4),
-            round(assessment.probability_high, 4),
+            rounded(assessment.probability_low),
+            rounded(assessment.probability_high),
         ),
         risk_level=assessment.risk_level,
         outcome=assessment.outcome,

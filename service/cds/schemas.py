@@ -1,4 +1,5 @@
-"""CDS Hooks 2.0 documents: discovery, the ``patient-view`` request, cards, feedback.
+"""CDS Hooks 2.0 documents: discovery, hook requests (``patient-view``, ``appointment-book``,
+``encounter-start``), cards, feedback.
 
 Field names are the specification's (camelCase). Requests allow unknown members (the spec's
 ``extension`` and later additions); responses omit every optional member without a value,
@@ -58,16 +59,27 @@ class FhirAuthorization(_Incoming):
     patient: str | None = None
 
 
-class PatientViewContext(_Incoming):
-    """The ``patient-view`` context: who opened whose record."""
+#: The hooks our services answer (service.cds.services).
+Hook = Literal["patient-view", "appointment-book", "encounter-start"]
+
+
+class HookContext(_Incoming):
+    """A hook's context: who opened whose record, and for ``appointment-book`` and
+    ``encounter-start`` the appointments being booked or the encounter starting."""
 
     userId: str = Field(min_length=1, max_length=256)
     patientId: str = Field(pattern=FHIR_ID)
     encounterId: str | None = Field(default=None, pattern=FHIR_ID)
+    appointments: dict[str, Any] | None = Field(
+        default=None, description="appointment-book: a Bundle of the Appointments being booked."
+    )
+
+
+PatientViewContext = HookContext
 
 
 class HookRequest(_Incoming):
-    """A ``patient-view`` call: the context, and the data prefetched or where to fetch it."""
+    """A hook call: the context, and the data prefetched or where to fetch it."""
 
     model_config = ConfigDict(
         extra="allow",
@@ -90,17 +102,29 @@ class HookRequest(_Incoming):
         },
     )
 
-    hook: Literal["patient-view"]
+    hook: Hook
     hookInstance: str = Field(min_length=1, max_length=128)
     fhirServer: str | None = Field(default=None, max_length=2048)
     fhirAuthorization: FhirAuthorization | None = None
-    context: PatientViewContext
+    context: HookContext
     prefetch: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _authorization_names_its_server(self) -> HookRequest:
         if self.fhirAuthorization is not None and self.fhirServer is None:
             raise ValueError("fhirServer is required when fhirAuthorization is given")
+        return self
+
+    @model_validator(mode="after")
+    def _context_of_the_hook(self) -> HookRequest:
+        if self.hook == "encounter-start" and self.context.encounterId is None:
+            raise ValueError("context.encounterId is required by encounter-start")
+        if self.hook == "appointment-book":
+            appointments = self.context.appointments
+            if appointments is None:
+                raise ValueError("context.appointments is required by appointment-book")
+            if appointments.get("resourceType") != "Bundle":
+                raise ValueError("context.appointments must be a FHIR Bundle of Appointments")
         return self
 
 

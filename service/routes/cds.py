@@ -1,4 +1,5 @@
-"""CDS Hooks 2.0: discovery, the patient-view service, and card feedback.
+"""CDS Hooks 2.0: discovery, the patient-view, appointment-book and encounter-start services
+(:mod:`service.cds.services`: one scoring path), and card feedback.
 
 Record systems authenticate with the JWT they sign (:mod:`service.cds.auth`), not with our
 API tokens; its audience is the exact URL invoked under ``public_base_url``. Discovery
@@ -20,7 +21,6 @@ from service.audit import AuditUnavailableError, NewFeedback, UnknownCardError
 from service.cds.auth import EhrAuthenticator, EhrCaller, EhrUnauthorizedError
 from service.cds.fetch import FhirUnavailableError
 from service.cds.hook import gather_record
-from service.cds.prefetch import PREFETCH, SERVICE_ID
 from service.cds.schemas import (
     CardsOut,
     DiscoveryOut,
@@ -29,8 +29,8 @@ from service.cds.schemas import (
     FeedbackStoredOut,
     HookRequest,
     ReasonIn,
-    ServiceOut,
 )
+from service.cds.services import SERVICES
 from service.deps import (
     AuditDep,
     CardIssuerDep,
@@ -66,18 +66,6 @@ _REFUSED = {
 }
 ServiceId = Annotated[str, Path(max_length=64, description="The CDS service's id.")]
 
-SERVICE = ServiceOut(
-    hook="patient-view",
-    id=SERVICE_ID,
-    title="Psychotherapy dropout and poor-outcome risk",
-    description="Calibrated risk that the client drops out of therapy, and that therapy ends "
-    "without reliable improvement, with the factors behind each and clinical signals.",
-    prefetch=PREFETCH,
-    usageRequirements="The client's Patient, Encounters, no-show Appointments and "
-    "questionnaire-total Observations (PHQ-9, GAD-7, SRS, ORS, OQ-45, WAI-SR), prefetched "
-    "or readable on fhirServer with fhirAuthorization.",
-)
-
 
 async def _authenticate(
     ehr_auth: EhrAuthenticator,
@@ -108,7 +96,7 @@ async def _authenticate(
 
 
 def _known(service_id: str) -> None:
-    if service_id != SERVICE_ID:
+    if service_id not in SERVICES:
         raise ApiError(404, "not_found", "no CDS service has this id; see /cds-services")
 
 
@@ -164,7 +152,7 @@ async def discover(
     for this URL."""
     if credentials is not None:
         await _authenticate(ehr_auth, settings, metrics, credentials, "/cds-services")
-    return DiscoveryOut(services=[SERVICE])
+    return DiscoveryOut(services=list(SERVICES.values()))
 
 
 @router.post(
@@ -179,7 +167,7 @@ async def discover(
             "(`precondition_failed`).",
         },
     },
-    summary="CDS Hooks patient-view service",
+    summary="CDS Hooks service (patient-view, appointment-book, encounter-start)",
 )
 async def call_service(
     caller: ServiceCaller,
@@ -192,7 +180,17 @@ async def call_service(
     """One card with the client's dropout and poor-outcome risk, or none for a low-risk
     client without signals (as configured) or a record that cannot be scored. Needs the
     record system's JWT (aud: this URL). The assessment and card are committed to the
-    audit store before the answer."""
+    audit store before the answer. The body's `hook` must be the service's (discovery)."""
+    expected = SERVICES[service_id].hook
+    if body.hook != expected:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"this service answers the {expected} hook",
+            fields=[
+                FieldError(path="hook", message=f"expected {expected!r}", type="literal_error")
+            ],
+        )
     try:
         resources = await gather_record(body, timeout=settings.cds_fhir_timeout_seconds)
     except FhirUnavailableError as error:

@@ -46,8 +46,9 @@ def test_discovery_lists_the_patient_view_service_with_its_prefetch(cds):
     for signed in (False, True):
         answer = cds.discover(signed=signed)
         assert answer.status_code == 200, answer.text
-        (service,) = answer.json()["services"]
-        assert service["hook"] == "patient-view" and service["id"] == SERVICE_ID
+        services = {s["id"]: s for s in answer.json()["services"]}
+        service = services[SERVICE_ID]
+        assert service["hook"] == "patient-view"
         assert service["title"] and service["description"]
         assert service["prefetch"] == PREFETCH
     templates = PREFETCH.values()
