@@ -438,7 +438,7 @@ def load_run(
     from service.security import Scope, new_token
     from tests.service.servers import start_server
 
-    token, entry = new_token(name="load", scopes={Scope.RISK_WRITE})
+    token, entry = new_token(name="load", scopes={Scope.RISK_WRITE}, all_clinics=True)
     server = start_server(
         directory=directory,
         tracking_uri=tracking_uri,

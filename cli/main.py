@@ -17,7 +17,8 @@ from cli.audit_commands import export
 from cli.console import fail, progress, say
 from cli.model_command import describe_model
 from cli.monitor_command import monitor
-from cli.service_commands import serve, token_app
+from cli.service_commands import serve
+from cli.token_commands import token_app
 from features.vocabulary import DEFAULT_LANDMARKS
 
 app = typer.Typer(

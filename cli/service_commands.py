@@ -1,4 +1,4 @@
-"""``serve`` and ``token``: run the REST service and manage its API tokens."""
+"""``serve``: run the REST service, safely by default (no token made, no secret printed)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ from cli.console import fail, say
 if TYPE_CHECKING:
     from service.model_cache import ModelCache
     from service.settings import ServiceSettings
-
-token_app = typer.Typer(
-    help="API tokens of the service (stored as hashes; a token is shown once).",
-    no_args_is_help=True,
-)
-
 
 #: Seconds a worker may take to answer uvicorn's health check before it is replaced.
 WORKER_HEALTHCHECK_SECONDS = 60
@@ -92,72 +86,3 @@ def _check_the_registry(settings: ServiceSettings, *, cache: ModelCache) -> None
         ModelKeeper(settings, alias=settings.model_alias, cache=cache).start()
     except StartupRefusedError as error:
         fail(f"refusing to start: {error}")
-
-
-@token_app.command("create")
-def create_token(
-    scopes: Annotated[
-        list[str],
-        typer.Option(
-            "--scope",
-            help="A scope to grant (repeat): risk:write, outcomes:write, models:read, "
-            "audit:read, metrics:read, admin.",
-            show_default=False,
-        ),
-    ],
-    name: Annotated[
-        str,
-        typer.Option(help="Who uses the token; an older token of this name is replaced."),
-    ] = "default",
-) -> None:
-    """Create a token, store its hash in the tokens file and print the token once."""
-    from service.security import Scope, new_token
-    from service.settings import ServiceSettings, read_tokens_file, write_tokens_file
-
-    known = {scope.value: scope for scope in Scope}
-    unknown = [scope for scope in scopes if scope not in known]
-    if unknown:
-        fail(f"unknown scope {', '.join(unknown)}; choose from {', '.join(known)}")
-    settings = ServiceSettings()
-    path = settings.token_path
-    try:
-        entries = [e for e in read_tokens_file(path) if e.name != name]
-        token, entry = new_token(name=name, scopes={known[scope] for scope in scopes})
-    except ValueError as error:
-        fail(str(error))
-    write_tokens_file(path, [*entries, entry])
-    granted = ", ".join(sorted(set(scopes)))
-    typer.echo(f"token {name!r} ({granted}) stored as a hash in {path}", err=True)
-    typer.echo("this is the only time it is shown:", err=True)
-    say(token)
-
-
-@token_app.command("list")
-def list_tokens() -> None:
-    """List the configured tokens: names, scopes, creation times (never the tokens)."""
-    from service.settings import ServiceSettings
-
-    try:
-        entries = ServiceSettings().token_entries()
-    except ValueError as error:
-        fail(str(error))
-    for entry in entries:
-        scopes = ", ".join(sorted(scope.value for scope in entry.scopes))
-        say(f"{entry.name}\t{scopes}\t{entry.created_at or ''}")
-
-
-@token_app.command("revoke")
-def revoke_token(name: Annotated[str, typer.Argument(help="Name of the token.")]) -> None:
-    """Remove a token from the tokens file (the service reads tokens at start-up)."""
-    from service.settings import ServiceSettings, read_tokens_file, write_tokens_file
-
-    path = ServiceSettings().token_path
-    try:
-        entries = read_tokens_file(path)
-    except ValueError as error:
-        fail(str(error))
-    kept = [entry for entry in entries if entry.name != name]
-    if len(kept) == len(entries):
-        fail(f"no token named {name!r} in {path}")
-    write_tokens_file(path, kept)
-    say(f"revoked {name!r}; restart the service for it to take effect")

@@ -106,14 +106,21 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     configure_logging(settings.log_level)
     # httpx logs each request's URL at INFO; CDS Hooks' FHIR queries name the patient.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    tokens = TokenBook(settings.token_entries())
+    audit = _open_audit_store(settings.audit_url)
+    # The database's tokens are re-read every few seconds: a token created or revoked with
+    # `dropout-risk token create/revoke` reaches every replica without a restart.
+    tokens = TokenBook(
+        settings.token_entries(),
+        source=audit.api_tokens.active,
+        refresh_seconds=settings.token_refresh_seconds,
+        on_use=audit.api_tokens.touch,
+    )
     if not len(tokens):
         _log.warning(
             "no API tokens are configured: every protected endpoint will answer 401; "
             "create one with `dropout-risk token create`",
             extra={"event": "no_tokens"},
         )
-    audit = _open_audit_store(settings.audit_url)
 
     keeper = ModelKeeper(
         settings,

@@ -30,9 +30,12 @@ class Recorder:
         self._factors = factors
 
     def score_and_record(
-        self, requests: list[AssessmentRequest], served: ServedModel
+        self, requests: list[AssessmentRequest], served: ServedModel, *, caller: str = "unknown"
     ) -> list[AssessmentResponse]:
         """Score with ``served`` (one version for all); commit every assessment, then return.
+
+        ``caller`` (a token's name, or an EHR's issuer and tenant) is stored with each
+        assessment, so that a record can be traced to whoever asked for it.
 
         Raises:
             service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
@@ -56,6 +59,7 @@ class Recorder:
                         model_version=served.version,
                         request=request.model_dump(mode="json"),
                         response=response.model_dump(mode="json"),
+                        caller=caller,
                     )
                     for request, response in zip(requests, responses, strict=True)
                 ]

@@ -70,8 +70,10 @@ class MonitoringWatcher:
         until: datetime | None,
         window: timedelta | None,
         model_version: str | None = None,
+        clinics: frozenset[str] | None = None,
     ) -> MonitoringReport:
-        """The monitoring report of assessments created in [since, until).
+        """The monitoring report of assessments created in [since, until), of ``clinics``
+        only (None: every clinic, for an operator).
 
         Raises:
             AuditUnavailableError: The audit store could not be read.
@@ -81,8 +83,10 @@ class MonitoringWatcher:
         if served is not None:
             references[served.version] = served.model.metadata.get("reference")
         return monitor(
-            self._audit.assessments(since=since, until=until, model_version=model_version),
-            self._audit.outcomes(),
+            self._audit.assessments(
+                since=since, until=until, model_version=model_version, clinics=clinics
+            ),
+            self._audit.outcomes(clinics=clinics),
             references=references,
             since=since,
             until=until,

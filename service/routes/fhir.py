@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from service.deps import RecorderDep, RiskWriter, ServedModelDep
+from service.deps import RecorderDep, RiskWriter, ServedModelDep, check_clinic
 from service.fhir import (
     FhirInputError,
     FhirIssue,
@@ -78,7 +78,7 @@ _BODY = {"type": "object", "description": "A FHIR R4 Bundle (collection or searc
     },
 )
 def assess_dropout_risk(
-    _caller: RiskWriter, raw: RawBody, served: ServedModelDep, recorder: RecorderDep
+    caller: RiskWriter, raw: RawBody, served: ServedModelDep, recorder: RecorderDep
 ) -> Response:
     """FHIR operation `$assess-dropout-risk`. Scope `risk:write`.
 
@@ -90,7 +90,9 @@ def assess_dropout_risk(
     of two RiskAssessments (dropout, poor outcome) whose `identifier` is the assessment id.
     Bad input gets an OperationOutcome listing every problem at its FHIR path (400 not
     JSON, 415 not FHIR JSON, 422 otherwise); missing or insufficient tokens and 503s are
-    answered in the JSON API's error shape, as on every other endpoint."""
+    answered in the JSON API's error shape, as on every other endpoint, and so is a Bundle
+    whose clinic (Encounter.serviceProvider or Patient.managingOrganization) is not one of
+    the token's (403)."""
     media, body = raw
     if media and media not in _JSON_MEDIA:
         message = f"send the Bundle as {FHIR_JSON} (or application/json), not {media}"
@@ -104,7 +106,8 @@ def assess_dropout_risk(
         episode = read_bundle(document)
     except FhirInputError as error:
         return _problem(422, error.issues)
-    (response,) = recorder.score_and_record([episode.request], served)
+    check_clinic(caller, episode.request.client.clinic_id)
+    (response,) = recorder.score_and_record([episode.request], served, caller=caller.name)
     now = datetime.now(UTC)
     resources = risk_assessments(
         response,

@@ -146,7 +146,9 @@ def _expected(clinic: Clinic) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_export_then_train_round_trips(clinic, audit_url, backend, tmp_path):
     table_format = "csv" if backend == "sqlite" else "parquet"  # each format, on one database
-    token, entry = new_token(name="record-system", scopes={Scope.RISK_WRITE, Scope.OUTCOMES_WRITE})
+    token, entry = new_token(
+        name="record-system", scopes={Scope.RISK_WRITE, Scope.OUTCOMES_WRITE}, all_clinics=True
+    )
     settings = ServiceSettings(
         data_dir=tmp_path / "service",
         mlflow_tracking_uri=clinic.registry.tracking_uri,

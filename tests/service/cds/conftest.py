@@ -43,9 +43,20 @@ def cases(cohort) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     return cohort_cases(some, sessions[sessions["client_id"].isin(some["client_id"])])
 
 
+#: The synthetic cohort's clinics (and api.md's example clinic): the fake EHR speaks for them.
+EHR_CLINICS = ["north", *(f"clinic{c:02d}" for c in range(1, 41))]
+
+
 def issuer(ehr: FakeEhr, **changes: Any) -> dict[str, Any]:
-    """The service's trust entry for ``ehr``: inline JWKS and its jku allowed."""
-    return {"iss": ehr.iss, "jwks": ehr.jwks(), "jku_allowed": [ehr.jku]} | changes
+    """The service's trust entry for ``ehr``: inline JWKS, its jku allowed, its clinics and
+    its FHIR server (on loopback: the app is started with private addresses allowed)."""
+    return {
+        "iss": ehr.iss,
+        "jwks": ehr.jwks(),
+        "jku_allowed": [ehr.jku],
+        "clinics": EHR_CLINICS,
+        "fhir_servers": [f"{ehr.base_url}/fhir"],
+    } | changes
 
 
 @pytest.fixture
@@ -61,6 +72,7 @@ def start_app(registry, make_settings, tmp_path, ehr) -> Iterator[Callable[..., 
             "public_base_url": BASE_URL,
             "cds_issuers": [issuer(ehr)],
             "cds_low_risk_card": "info",
+            "allow_private_addresses": True,  # the fake EHR's FHIR server is on loopback
         } | changes
         settings = make_settings(tracking_uri=registry.tracking_uri, **options)
         client = TestClient(create_app(settings), base_url=BASE_URL)
