@@ -20,14 +20,30 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+    allow_synthetic_model: Annotated[
+        bool,
+        typer.Option(
+            "--allow-synthetic-model",
+            help="Serve a champion trained on synthetic data (the demo, tests, benches).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the REST service (settings from the environment; docs at /docs)."""
+    """Run the REST service (settings from the environment; docs at /docs).
+
+    Creates no token and prints no secret: tokens come from `dropout-risk token create`
+    (the database), the tokens file or DROPOUT_RISK_API_TOKENS. Refuses a champion trained
+    on synthetic data unless --allow-synthetic-model is given."""
+    import os
+
     import uvicorn
 
     from service.model_cache import ModelCache
     from service.observability import configure_logging
     from service.settings import ServiceSettings
 
+    if allow_synthetic_model:
+        # Through the environment: every worker reads its settings from it.
+        os.environ["DROPOUT_RISK_ALLOW_SYNTHETIC_MODEL"] = "true"
     try:
         settings = ServiceSettings()
         settings.token_entries()  # a broken tokens file stops here, with its reason
@@ -36,7 +52,10 @@ def serve(
     log_config = configure_logging(settings.log_level)
     _migrate_the_audit_database(settings)
     cache = ModelCache(settings.model_cache_path)
-    if not cache.holds(name=settings.model_name, alias=settings.model_alias):
+    # Without --allow-synthetic-model the cached model's provenance is checked too.
+    if not settings.allow_synthetic_model or not cache.holds(
+        name=settings.model_name, alias=settings.model_alias
+    ):
         _check_the_registry(settings, cache=cache)
     say(f"serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     uvicorn.run(
@@ -83,6 +102,11 @@ def _check_the_registry(settings: ServiceSettings, *, cache: ModelCache) -> None
     from service.lifecycle import ModelKeeper, StartupRefusedError
 
     try:
-        ModelKeeper(settings, alias=settings.model_alias, cache=cache).start()
+        ModelKeeper(
+            settings,
+            alias=settings.model_alias,
+            cache=cache,
+            allow_synthetic=settings.allow_synthetic_model,
+        ).start()
     except StartupRefusedError as error:
         fail(f"refusing to start: {error}")

@@ -127,6 +127,7 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
         alias=settings.model_alias,
         cache=ModelCache(settings.model_cache_path),
         on_change=lambda _: metrics_.model_switches.inc(),
+        allow_synthetic=settings.allow_synthetic_model,
     )
     try:
         served = keeper.start()

@@ -72,6 +72,9 @@ class ServiceSettings(RegistryLocation):
     #: Seconds a service trusts its copy of the token table: a new or revoked token takes
     #: effect on every running service within this.
     token_refresh_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
+    #: Serve a champion trained on synthetic data (``serve --allow-synthetic-model``: the
+    #: demo, tests and benches); refused otherwise.
+    allow_synthetic_model: bool = False
     #: Outbound calls (CDS Hooks ``fhirServer``) to private, loopback or link-local
     #: addresses are refused unless this is true (development and tests only; api.md).
     allow_private_addresses: bool = False
