@@ -92,7 +92,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     # a refused client or body is answered before routing, token checks or parsing.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     failures = FailureWindow(settings.auth_failures_per_minute)
-    app.add_middleware(AuthFailureLimitMiddleware, failures=failures)
+    app.add_middleware(
+        AuthFailureLimitMiddleware,
+        failures=failures,
+        trusted_proxies=frozenset(settings.trusted_proxies),
+    )
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics_, internal_error=internal_error_response
     )

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.vocabulary import TERMINATIONS
 from service.schemas._problems import problem, raise_problems
+from service.schemas._strict import PlausibleDate
 
 Termination = Literal[TERMINATIONS]
 
@@ -40,7 +41,7 @@ class OutcomeReport(BaseModel):
         "token belongs to exactly one clinic.",
     )
     termination: Termination
-    end_date: date | None = Field(
+    end_date: PlausibleDate | None = Field(
         default=None, description="Last day of the episode; must be empty exactly when ongoing."
     )
 
