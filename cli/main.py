@@ -17,6 +17,7 @@ from cli.audit_commands import export
 from cli.console import fail, progress, say
 from cli.model_command import describe_model
 from cli.monitor_command import monitor
+from cli.privacy_commands import erase, reads
 from cli.service_commands import serve
 from cli.token_commands import token_app
 from features.vocabulary import DEFAULT_LANDMARKS
@@ -305,6 +306,8 @@ def show_model(
 
 app.command()(serve)
 app.command()(export)
+app.command()(erase)
+app.command()(reads)
 app.command()(monitor)
 app.add_typer(token_app, name="token")
 

@@ -84,9 +84,15 @@ def _migrate_the_audit_database(settings: ServiceSettings) -> None:
     which would make uvicorn stop every worker.
     """
     from service.audit import AuditStore, AuditUnavailableError
+    from service.retention import purge
 
     try:
-        AuditStore.open(settings.audit_url).close()
+        with AuditStore.open(settings.audit_url) as store:
+            if settings.retention_days is not None:
+                erased = purge(store, settings.retention_days)
+                say(
+                    f"retention: {erased} client(s) older than {settings.retention_days} days erased"
+                )
     except (AuditUnavailableError, ValueError) as error:
         fail(f"refusing to start: {error}")
 

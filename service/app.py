@@ -31,6 +31,7 @@ from service.model_cache import ModelCache
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
 from service.recording import Recorder
 from service.reports.links import LinkSigner
+from service.retention import retention_task
 from service.routes import (
     assessments,
     cds,
@@ -40,6 +41,7 @@ from service.routes import (
     models,
     monitoring,
     outcomes,
+    reads,
     reports,
 )
 from service.security import TokenBook
@@ -72,6 +74,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if runtime.retention is not None:
+                runtime.retention.stop()
             runtime.monitoring.stop()
             runtime.keeper.stop()
             runtime.audit.close()
@@ -85,7 +89,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assessments, outcomes, models, monitoring, fhir, cds, reports, health, metrics):
+    routers = (
+        assessments,
+        outcomes,
+        models,
+        monitoring,
+        fhir,
+        cds,
+        reports,
+        reads,
+        health,
+        metrics,
+    )
+    for module in routers:
         app.include_router(module.router)
     # The last added runs first: request ids and headers wrap every refusal and every 500
     # (an unhandled exception is answered by the request context, inside the headers), and
@@ -159,7 +175,12 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     links = LinkSigner(
         settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
     )
+    retention = None
+    if settings.retention_days is not None:
+        retention = retention_task(audit, settings.retention_days)
+        retention.start()
     return Runtime(
+        retention=retention,
         settings=settings,
         keeper=keeper,
         audit=audit,

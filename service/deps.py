@@ -15,6 +15,7 @@ from service.cds.hook import CardIssuer
 from service.errors import ApiError
 from service.lifecycle import ModelKeeper, ServedModel
 from service.observability import ServiceMetrics
+from service.periodic import PeriodicTask
 from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.security import Caller, Scope, TokenBook, TokenRefused
@@ -39,6 +40,7 @@ class Runtime:
     links: LinkSigner
     monitoring: MonitoringWatcher
     card_issuer: CardIssuer
+    retention: PeriodicTask | None = None
 
 
 def _runtime(request: Request) -> Runtime:
