@@ -90,9 +90,8 @@ def _migrate_the_audit_database(settings: ServiceSettings) -> None:
         with AuditStore.open(settings.audit_url) as store:
             if settings.retention_days is not None:
                 erased = purge(store, settings.retention_days)
-                say(
-                    f"retention: {erased} client(s) older than {settings.retention_days} days erased"
-                )
+                days = settings.retention_days
+                say(f"retention: {erased} client(s) older than {days} days erased")
     except (AuditUnavailableError, ValueError) as error:
         fail(f"refusing to start: {error}")
 
