@@ -122,7 +122,9 @@ class CardIssuer:
             )
             return CardsOut(cards=[])
         try:
-            request = request_from_resources(resources)
+            # An issuer (or tenant) of one clinic need not name it in the record.
+            only = next(iter(caller.clinics)) if len(caller.clinics) == 1 else None
+            request = request_from_resources(resources, default_clinic=only)
         except FhirInputError as error:
             _log.info(
                 "the record cannot be scored; no card",

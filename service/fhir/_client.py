@@ -16,9 +16,17 @@ Provenance = dict[tuple[str | int, ...], str]
 
 
 def client_row(
-    patient: Located, visits: Sequence[Visit], index: ReferenceIndex
+    patient: Located,
+    visits: Sequence[Visit],
+    index: ReferenceIndex,
+    *,
+    default_clinic: str | None = None,
 ) -> tuple[dict[str, Any], Provenance, list[FhirIssue]]:
-    """The contract's client row, where each field came from, and what is missing."""
+    """The contract's client row, where each field came from, and what is missing.
+
+    ``default_clinic`` is the caller's clinic, used when the record names none (a record
+    system serving one clinic need not say which).
+    """
     model, path = patient.model, patient.path
     issues: list[FhirIssue] = []
     identifiers = [i.value for i in model.identifier or () if i.value]
@@ -37,6 +45,8 @@ def client_row(
         clinic_path = f"{path}.managingOrganization"
     therapist, therapist_path = _therapist(encounters, index)
     first = encounters[0].source.path if encounters else path
+    if clinic is None and default_clinic is not None:
+        clinic = default_clinic
     if clinic is None:
         message = "Encounter.serviceProvider or Patient.managingOrganization names the clinic"
         issues.append(FhirIssue(f"{first}.serviceProvider", message, "required"))

@@ -103,7 +103,8 @@ def assess_dropout_risk(
         # Not JSON (or invalid UTF-8, or NaN, or nesting beyond the parser's depth).
         return _problem(400, [FhirIssue("Bundle", "the body is not valid JSON", "structure")])
     try:
-        episode = read_bundle(document)
+        # A record system serving one clinic need not name it: the token's clinic is used.
+        episode = read_bundle(document, default_clinic=caller.only_clinic)
     except FhirInputError as error:
         return _problem(422, error.issues)
     check_clinic(caller, episode.request.client.clinic_id)

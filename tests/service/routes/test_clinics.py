@@ -250,3 +250,19 @@ def test_export_names_its_clinics(tmp_path):
     result = CliRunner().invoke(cli, ["export", "--out", str(tmp_path / "x")])
     assert result.exit_code != 0
     assert "--clinic" in result.output
+
+
+def test_a_fhir_record_naming_no_clinic_takes_the_tokens_only_clinic(clinics):
+    bundle = copy.deepcopy(EXAMPLE_BUNDLE)
+    for entry in bundle["entry"]:
+        entry["resource"].pop("serviceProvider", None)
+        entry["resource"].pop("managingOrganization", None)
+    path = "/fhir/r4/$assess-dropout-risk"
+    own = clinics.api.post(path, json=bundle, headers=clinics.headers("own", Scope.RISK_WRITE))
+    assert own.status_code == 200, own.text
+    with AuditStore.open(clinics.url) as store:
+        (stored,) = list(store.assessments())
+    assert (stored.clinic_id, stored.caller) == (OWN, "own")
+    # An operator's token spans every clinic: the record must say which.
+    headers = clinics.headers("operator", Scope.RISK_WRITE)
+    assert clinics.api.post(path, json=bundle, headers=headers).status_code == 422
