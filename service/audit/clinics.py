@@ -9,9 +9,12 @@ them apart; the records of one clinic keep their ids unchanged.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
 
 from monitoring.records import StoredAssessment, StoredOutcome
+
+_Record = TypeVar("_Record", StoredAssessment, StoredOutcome)
 
 
 def qualified_records(
@@ -32,3 +35,11 @@ def _assessment(record: StoredAssessment) -> StoredAssessment:
     if isinstance(request.get("client"), dict):
         request["client"] = request["client"] | {"client_id": client_id}
     return dataclasses.replace(record, client_id=client_id, request=request)
+
+
+def clinic_qualified(records: Iterable[_Record]) -> Iterator[_Record]:
+    """The records one by one, each client id as ``<clinic>/<client>`` (stored bodies as
+    they are): for reads spanning clinics that pair outcomes with assessments by client,
+    such as monitoring, without holding every record in memory."""
+    for record in records:
+        yield dataclasses.replace(record, client_id=f"{record.clinic_id}/{record.client_id}")
