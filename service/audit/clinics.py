@@ -1,9 +1,10 @@
 """Records of several clinics read together: client ids qualified by their clinic.
 
 Clinics number their clients independently, so two clinics' "c-001" are two people. When
-records of more than one clinic are read together (an operator's export), each client id
-becomes ``<clinic>/<client>`` in the records and their stored requests, so the export keeps
-them apart; the records of one clinic keep their ids unchanged.
+records of more than one clinic are read together (an operator's export), a client id that
+more than one clinic uses becomes ``<clinic>/<client>`` in the records and their stored
+requests, so the export keeps them apart; ids used by one clinic only, and every id of a
+one-clinic export, stay as the clinic wrote them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,18 @@ _Record = TypeVar("_Record", StoredAssessment, StoredOutcome)
 def qualified_records(
     assessments: Sequence[StoredAssessment], outcomes: Sequence[StoredOutcome]
 ) -> tuple[list[StoredAssessment], list[StoredOutcome]]:
-    """The records, with client ids qualified by clinic when they span several clinics."""
-    clinics = {a.clinic_id for a in assessments} | {o.clinic_id for o in outcomes}
-    if len(clinics) <= 1:
+    """The records, with the client ids that several clinics use qualified by clinic."""
+    clinics_of: dict[str, set[str]] = {}
+    for record in [*assessments, *outcomes]:
+        clinics_of.setdefault(record.client_id, set()).add(record.clinic_id)
+    shared = {client for client, clinics in clinics_of.items() if len(clinics) > 1}
+    if not shared:
         return list(assessments), list(outcomes)
-    return [_assessment(a) for a in assessments], [
-        dataclasses.replace(o, client_id=f"{o.clinic_id}/{o.client_id}") for o in outcomes
+    return [_assessment(a) if a.client_id in shared else a for a in assessments], [
+        dataclasses.replace(o, client_id=f"{o.clinic_id}/{o.client_id}")
+        if o.client_id in shared
+        else o
+        for o in outcomes
     ]
 
 
