@@ -114,3 +114,40 @@ def test_retention_purges_old_clients_with_tombstones(api, tokens, example_reque
 def test_a_clinic_token_sees_only_its_clinics_reads(api, tokens):
     answer = api.get("/v1/audit/reads", headers=tokens.header(Scope.AUDIT_READ))
     assert answer.status_code == 403
+
+
+def test_error_bodies_never_carry_driver_or_registry_messages(api, tokens, monkeypatch):
+    import dataclasses
+
+    from sqlalchemy import create_engine
+
+    from service.lifecycle import RegistryUnavailableError
+    from service.watcher import MonitoringWatcher
+
+    runtime = api.app.state.runtime
+    unreachable = AuditStore(
+        engine=create_engine(
+            "postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+        )
+    )
+    watcher = MonitoringWatcher(
+        settings=runtime.settings,
+        audit=unreachable,
+        keeper=runtime.keeper,
+        metrics=runtime.metrics,
+    )
+    api.app.state.runtime = dataclasses.replace(runtime, audit=unreachable, monitoring=watcher)
+    try:
+        answer = api.get("/v1/monitoring", headers=tokens.header(Scope.AUDIT_READ))
+        assert (answer.status_code, answer.json()["code"]) == (503, "audit_unavailable")
+        assert "127.0.0.1" not in answer.text and "Error" not in answer.text
+    finally:
+        api.app.state.runtime = runtime
+
+    def _broken() -> None:
+        raise RegistryUnavailableError("OperationalError: sqlite:////srv/secret/mlflow.db")
+
+    monkeypatch.setattr(runtime.keeper, "refresh", _broken)
+    answer = api.post("/v1/models/reload", headers=tokens.header(Scope.ADMIN))
+    assert answer.status_code == 503
+    assert "secret" not in answer.text and "OperationalError" not in answer.text
