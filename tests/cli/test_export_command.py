@@ -168,6 +168,7 @@ def test_export_then_train_round_trips(clinic, audit_url, backend, tmp_path):
         database_url=audit_url,
         api_tokens=[entry],
         registry_poll_seconds=3600.0,
+        allow_synthetic_model=True,  # `train` marked it: the clinic here is simulated
     )
     with TestClient(create_app(settings)) as api:
         _score_and_report(api, clinic, {"Authorization": f"Bearer {token}"})
