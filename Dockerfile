@@ -28,8 +28,10 @@ COPY --chown=10001:10001 Makefile ./
 USER 10001:10001
 ENV UV_NO_SYNC=1 HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
-# /health answers once the process serves; the first start may train a model first.
-HEALTHCHECK --start-period=15m --interval=30s --timeout=5s \
+# /health answers once the process serves.
+HEALTHCHECK --start-period=5m --interval=30s --timeout=5s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=3)"]
-# The same command as the README's: make serve (HOST=0.0.0.0 so the port can be published).
-CMD ["make", "serve"]
+# Production: the service alone. It creates no token and prints no secret (tokens come from
+# `dropout-risk token create` in the database, or DROPOUT_RISK_API_TOKENS), and refuses a
+# champion trained on synthetic data; `make serve` is the demo, not this.
+CMD ["uv", "run", "--no-sync", "dropout-risk", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -29,15 +29,16 @@ env: uv
 
 COHORT := $(DATA_DIR)/synthetic
 
-## serve: the main job: environment, a champion model (trained on a synthetic cohort when
-## none is registered), a demo API token printed once, and the service on HOST:PORT.
+## serve: the demo: environment, a champion model (trained on a synthetic cohort when none
+## is registered), a demo API token for all clinics printed once, and the service on
+## HOST:PORT, allowed to serve the synthetic model. Production runs `dropout-risk serve`.
 serve: env
 	test -f $(COHORT)/clients.csv || $(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(COHORT) $(SYNTH_REPORT)
 	$(UV) run dropout-risk validate --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv
 	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion --override-gate "demo: a synthetic cohort, promoted whatever the gate says"
 	@echo "demo API token with every scope (use it as: Authorization: Bearer <token>):"
-	@$(UV) run dropout-risk token create --name demo $(DEMO_SCOPES)
-	$(UV) run dropout-risk serve --host $(HOST) --port $(PORT)
+	@$(UV) run dropout-risk token create --name demo --all-clinics $(DEMO_SCOPES)
+	$(UV) run dropout-risk serve --host $(HOST) --port $(PORT) --allow-synthetic-model
 
 ## test: the whole test suite (what CI runs)
 test: env

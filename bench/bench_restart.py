@@ -97,7 +97,7 @@ def run_starts(
 
     database_url = f"sqlite:///{directory / 'audit' / 'audit.db'}"
     AuditStore.open(database_url).close()  # created and migrated, as a restart finds it
-    _token, entry = new_token(name="restart", scopes={Scope.RISK_WRITE})
+    _token, entry = new_token(name="restart", scopes={Scope.RISK_WRITE}, all_clinics=True)
     cache = directory / "data" / "model-cache"
     environment = {}
     if bytecode == "cached":  # an empty PYTHONDONTWRITEBYTECODE is as good as unset

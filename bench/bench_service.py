@@ -445,7 +445,7 @@ def start_servers(
     """Start ours and mlflow's on free ports; return them and our server's API token."""
     from service.security import Scope, new_token
 
-    token, entry = new_token(name="bench", scopes={Scope.RISK_WRITE})
+    token, entry = new_token(name="bench", scopes={Scope.RISK_WRITE}, all_clinics=True)
     quiet = options.log_level == "WARNING"
     unset = ("DATABASE_URL", "MLFLOW_TRACKING_URI")
     base = {name: value for name, value in os.environ.items() if name not in unset}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -65,11 +67,25 @@ def export(
     table_format: Annotated[
         TableFormat, typer.Option("--format", help="Format of the tables.")
     ] = TableFormat.csv,
+    clinics: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--clinic", help="Export this clinic's records (repeat).", show_default=False
+        ),
+    ] = None,
+    all_clinics: Annotated[
+        bool, typer.Option("--all-clinics", help="Export every clinic's records (operators).")
+    ] = False,
 ) -> None:
-    """Turn stored assessments and reported outcomes into contract tables to retrain on."""
+    """Turn stored assessments and reported outcomes of one clinic (or the named clinics,
+    or all) into contract tables to retrain on; an erased client is never exported."""
     from monitoring.export import ExportError, reconstruct_extract
     from service.audit import AuditStore, AuditUnavailableError
+    from service.audit.clinics import qualified_records
 
+    if bool(clinics) == all_clinics:
+        fail("name the clinic(s) to export with --clinic C (repeat), or give --all-clinics")
+    chosen = None if all_clinics else frozenset(clinics or ())
     window = {
         "since": moment_option(since, option="--since"),
         "until": moment_option(until, option="--until"),
@@ -78,8 +94,15 @@ def export(
     try:
         with progress("exporting") as step, AuditStore.open(url) as store:
             step("reading assessments and outcomes")
-            rebuilt = reconstruct_extract(
-                assessments=store.assessments(**window), outcomes=store.outcomes(**window)
+            assessments, outcomes = qualified_records(
+                list(store.assessments(**window, clinics=chosen)),
+                list(store.outcomes(**window, clinics=chosen)),
+            )
+            rebuilt = reconstruct_extract(assessments=assessments, outcomes=outcomes)
+            store.reads.record(
+                caller=f"export by {_operator()}",
+                what="export",
+                clinic_id=",".join(sorted(chosen)) if chosen else "*",
             )
     except (AuditUnavailableError, ValueError) as error:
         fail(str(error))
@@ -110,12 +133,28 @@ def _write(
     }
     for name, columns in (("clients", CLIENT_COLUMNS), ("sessions", SESSION_COLUMNS)):
         table = getattr(rebuilt, name)[list(columns)]
+        _private_file(paths[name])
         if table_format is TableFormat.parquet:
             table.to_parquet(paths[name], index=False)
         else:
             table.to_csv(paths[name], index=False, date_format="%Y-%m-%d")
+    _private_file(paths["report"])
     paths["report"].write_text(json.dumps(rebuilt.report(), indent=2) + "\n")
     return paths
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty and readable by its owner only, before personal data goes in."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+
+
+def _operator() -> str:
+    """Who runs the command, for the read log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def moment_option(text: str | None, *, option: str) -> datetime | None:
@@ -129,7 +168,7 @@ def moment_option(text: str | None, *, option: str) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def audit_url_option(database_url: str | None) -> str:
+def audit_url_option(database_url: str | None, *, must_exist: bool = True) -> str:
     """The audit database to read: ``--database-url``, else the service's setting."""
     from pydantic import ValidationError
     from sqlalchemy.engine import make_url
@@ -150,7 +189,7 @@ def audit_url_option(database_url: str | None) -> str:
     # Opening a missing SQLite file would create an empty store and export nothing.
     database = url.database or ""
     local_file = url.get_backend_name() == "sqlite" and not database.startswith("file:")
-    if local_file and not Path(database).is_file():
+    if must_exist and local_file and not Path(database).is_file():
         fail(f"no audit database at {database} (see --database-url and DATABASE_URL)")
     return settings.audit_url
 

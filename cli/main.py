@@ -18,7 +18,9 @@ from cli.console import fail, progress, say
 from cli.fhir_command import score_fhir
 from cli.model_command import describe_model
 from cli.monitor_command import monitor
-from cli.service_commands import serve, token_app
+from cli.privacy_commands import erase, reads
+from cli.service_commands import serve
+from cli.token_commands import token_app
 from features.vocabulary import DEFAULT_LANDMARKS
 
 app = typer.Typer(
@@ -306,6 +308,8 @@ def show_model(
 app.command("score-fhir")(score_fhir)
 app.command()(serve)
 app.command()(export)
+app.command()(erase)
+app.command()(reads)
 app.command()(monitor)
 app.add_typer(token_app, name="token")
 

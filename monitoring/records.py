@@ -26,6 +26,8 @@ class StoredAssessment:
         input_sha256: Hex SHA-256 of the request's canonical JSON (sorted keys, no spaces).
         request: The request body as JSON.
         response: The response body as JSON.
+        clinic_id: The clinic that owns the record (the request's ``client.clinic_id``).
+        caller: Who asked for it: an API token's name, or an EHR's issuer and tenant.
     """
 
     assessment_id: str
@@ -37,6 +39,8 @@ class StoredAssessment:
     input_sha256: str
     request: dict[str, Any]
     response: dict[str, Any]
+    clinic_id: str = ""
+    caller: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class StoredOutcome:
         termination: One of :data:`features.vocabulary.TERMINATIONS`.
         end_date: Last day of the episode; None exactly when ``termination`` is ``ongoing``.
         reported_by: Name of the API token that reported it, None when unknown.
+        clinic_id: The clinic of the episode: outcomes are keyed by (clinic, client).
     """
 
     outcome_id: str
@@ -58,3 +63,4 @@ class StoredOutcome:
     termination: str
     end_date: date | None
     reported_by: str | None
+    clinic_id: str = ""

@@ -31,6 +31,7 @@ from service.model_cache import ModelCache
 from service.observability import RequestContextMiddleware, ServiceMetrics, configure_logging
 from service.recording import Recorder
 from service.reports.links import LinkSigner
+from service.retention import retention_task
 from service.routes import (
     assessments,
     cds,
@@ -40,6 +41,7 @@ from service.routes import (
     models,
     monitoring,
     outcomes,
+    reads,
     reports,
 )
 from service.security import TokenBook
@@ -72,6 +74,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if runtime.retention is not None:
+                runtime.retention.stop()
             runtime.monitoring.stop()
             runtime.keeper.stop()
             runtime.audit.close()
@@ -85,14 +89,30 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (assessments, outcomes, models, monitoring, fhir, cds, reports, health, metrics):
+    routers = (
+        assessments,
+        outcomes,
+        models,
+        monitoring,
+        fhir,
+        cds,
+        reports,
+        reads,
+        health,
+        metrics,
+    )
+    for module in routers:
         app.include_router(module.router)
     # The last added runs first: request ids and headers wrap every refusal and every 500
     # (an unhandled exception is answered by the request context, inside the headers), and
     # a refused client or body is answered before routing, token checks or parsing.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     failures = FailureWindow(settings.auth_failures_per_minute)
-    app.add_middleware(AuthFailureLimitMiddleware, failures=failures)
+    app.add_middleware(
+        AuthFailureLimitMiddleware,
+        failures=failures,
+        trusted_proxies=frozenset(settings.trusted_proxies),
+    )
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics_, internal_error=internal_error_response
     )
@@ -106,20 +126,28 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     configure_logging(settings.log_level)
     # httpx logs each request's URL at INFO; CDS Hooks' FHIR queries name the patient.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    tokens = TokenBook(settings.token_entries())
+    audit = _open_audit_store(settings.audit_url)
+    # The database's tokens are re-read every few seconds: a token created or revoked with
+    # `dropout-risk token create/revoke` reaches every replica without a restart.
+    tokens = TokenBook(
+        settings.token_entries(),
+        source=audit.api_tokens.active,
+        refresh_seconds=settings.token_refresh_seconds,
+        on_use=audit.api_tokens.touch,
+    )
     if not len(tokens):
         _log.warning(
             "no API tokens are configured: every protected endpoint will answer 401; "
             "create one with `dropout-risk token create`",
             extra={"event": "no_tokens"},
         )
-    audit = _open_audit_store(settings.audit_url)
 
     keeper = ModelKeeper(
         settings,
         alias=settings.model_alias,
         cache=ModelCache(settings.model_cache_path),
         on_change=lambda _: metrics_.model_switches.inc(),
+        allow_synthetic=settings.allow_synthetic_model,
     )
     try:
         served = keeper.start()
@@ -147,7 +175,12 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     links = LinkSigner(
         settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
     )
+    retention = None
+    if settings.retention_days is not None:
+        retention = retention_task(audit, settings.retention_days)
+        retention.start()
     return Runtime(
+        retention=retention,
         settings=settings,
         keeper=keeper,
         audit=audit,

@@ -15,9 +15,10 @@ from service.cds.hook import CardIssuer
 from service.errors import ApiError
 from service.lifecycle import ModelKeeper, ServedModel
 from service.observability import ServiceMetrics
+from service.periodic import PeriodicTask
 from service.recording import Recorder
 from service.reports.links import LinkSigner
-from service.security import Caller, Scope, TokenBook
+from service.security import Caller, Scope, TokenBook, TokenRefused
 from service.settings import ServiceSettings
 from service.watcher import MonitoringWatcher
 
@@ -39,6 +40,7 @@ class Runtime:
     links: LinkSigner
     monitoring: MonitoringWatcher
     card_issuer: CardIssuer
+    retention: PeriodicTask | None = None
 
 
 def _runtime(request: Request) -> Runtime:
@@ -142,12 +144,20 @@ def require(scope: Scope) -> Callable[..., Caller]:
                 "send an API token: Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        caller = tokens.caller(credentials.credentials)
+        try:
+            caller = tokens.caller(credentials.credentials)
+        except TokenRefused as refused:
+            raise ApiError(
+                401,
+                "unauthorized",
+                str(refused),
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
         if caller is None:
             raise ApiError(
                 401,
                 "unauthorized",
-                "the API token is not known",
+                "the API token is not known (or has been revoked)",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         request.state.caller = caller.name  # for the access log: a token name, not a person
@@ -169,3 +179,13 @@ ModelReader = Annotated[Caller, Depends(require(Scope.MODELS_READ))]
 AuditReader = Annotated[Caller, Depends(require(Scope.AUDIT_READ))]
 MetricsReader = Annotated[Caller, Depends(require(Scope.METRICS_READ))]
 Admin = Annotated[Caller, Depends(require(Scope.ADMIN))]
+
+
+def check_clinic(caller: Caller, clinic_id: str) -> None:
+    """Refuse (403) a body naming a clinic the caller's token does not belong to."""
+    if not caller.sees(clinic_id):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"this token does not belong to clinic {clinic_id!r}",
+        )

@@ -103,8 +103,13 @@ class ModelKeeper:
         alias: str,
         cache: ModelCache | None = None,
         on_change: Callable[[ServedModel], None] | None = None,
+        allow_synthetic: bool = True,
     ) -> None:
         """Follow ``alias`` of ``location.model_name``; nothing is loaded until :meth:`start`.
+
+        With ``allow_synthetic`` false, a version trained on a synthetic cohort (metadata
+        ``synthetic_data``) is refused as an incompatible one would be: a demo model must not
+        score real clients by accident.
 
         Args:
             location: The registry to read.
@@ -116,6 +121,7 @@ class ModelKeeper:
         self._alias = alias
         self._cache = cache
         self._on_change = on_change
+        self._allow_synthetic = allow_synthetic
         self._current: ServedModel | None = None
         self._status = RegistryStatus(reachable=False, checked_at=None, error="not checked yet")
         self._unconfirmed = False  # serving a cached model the registry has not confirmed
@@ -175,6 +181,8 @@ class ModelKeeper:
             return None, "no model cache is configured"
         try:
             cached = self._cache.load()
+            if cached is not None:
+                self._check_provenance(cached.model)
         except IncompatibleModelError as error:
             problem = f"the cached model cannot be served: {_one_line(error)}"
         else:
@@ -242,8 +250,21 @@ class ModelKeeper:
             },
         )
 
+    def _check_provenance(self, model: RiskModel) -> None:
+        """Refuse a model trained on synthetic data unless allowed.
+
+        Raises:
+            IncompatibleModelError: The model was trained on synthetic data.
+        """
+        if not self._allow_synthetic and model.metadata.get("synthetic_data"):
+            raise IncompatibleModelError(
+                "it was trained on synthetic data; start with --allow-synthetic-model "
+                "(a demo or a test) or promote a model trained on the clinic's records"
+            )
+
     def _switch_to(self, version: str) -> None:
         model = download_model(self._location, version)
+        self._check_provenance(model)
         run_id, metrics = held_out_metrics(self._location, version)
         served = ServedModel(
             model=model,

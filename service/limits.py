@@ -143,20 +143,28 @@ class AuthFailureLimitMiddleware:
     A response of 401 counts as one failure of the client's address. An address with
     ``limit`` failures in the last minute is refused (with ``Retry-After``) before the app
     reads its token, until the oldest of them is a minute old; successes are not counted.
-    The address is the ASGI client's: behind a reverse proxy, run the server with proxy
-    headers trusted from that proxy (uvicorn ``--proxy-headers --forwarded-allow-ips``), or
-    every client shares the proxy's address and one attacker locks all of them out.
+    The address is the ASGI client's, or, from a configured proxy (``trusted_proxies``,
+    ``DROPOUT_RISK_TRUSTED_PROXIES``), the one it forwards in ``X-Forwarded-For``: without
+    that, every client behind a proxy shares its address and one bad caller locks all of
+    them out.
     """
 
-    def __init__(self, app: ASGIApp, *, failures: FailureWindow) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        failures: FailureWindow,
+        trusted_proxies: frozenset[str] = frozenset(),
+    ) -> None:
         self.app = app
         self.failures = failures
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        client = _client_address(scope)
+        client = client_address(scope, self.trusted_proxies)
         wait = self.failures.retry_after(client)
         if wait is not None:
             response = error_response(
@@ -179,6 +187,24 @@ class AuthFailureLimitMiddleware:
         await self.app(scope, receive, counting_send)
 
 
-def _client_address(scope: Scope) -> str:
+def client_address(scope: Scope, trusted_proxies: frozenset[str] = frozenset()) -> str:
+    """The calling client's address: the peer's, or, when the peer is one of our proxies,
+    the nearest address in ``X-Forwarded-For`` that is not one of them.
+
+    Only configured proxies are believed: anyone else could write the header to spread
+    its failures over invented addresses, or to lock another client out.
+    """
     client = scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    forwarded = [
+        value.decode("latin-1")
+        for name, value in scope.get("headers", [])
+        if name.lower() == b"x-forwarded-for"
+    ]
+    hops = [hop.strip() for line in forwarded for hop in line.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted_proxies:
+            return hop
+    return peer

@@ -35,11 +35,15 @@ class Recorder:
         requests: list[AssessmentRequest],
         served: ServedModel,
         warnings: Sequence[Sequence[str]] | None = None,
+        *,
+        caller: str = "unknown",
     ) -> list[AssessmentResponse]:
         """Score with ``served`` (one version for all); commit every assessment, then return.
 
         ``warnings`` (one list per request) are the input mapping's, added first to each
         answer's warnings (e.g. a FHIR total that a questionnaire response overrode).
+        ``caller`` (a token's name, or an EHR's issuer and tenant) is stored with each
+        assessment, so that a record can be traced to whoever asked for it.
 
         Raises:
             service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
@@ -70,6 +74,7 @@ class Recorder:
                         model_version=served.version,
                         request=request.model_dump(mode="json"),
                         response=response.model_dump(mode="json"),
+                        caller=caller,
                     )
                     for request, response in zip(requests, responses, strict=True)
                 ]

@@ -69,6 +69,21 @@ class ServiceSettings(RegistryLocation):
     report_link_secret: SecretStr | None = Field(default=None, min_length=32)
     #: How long a signed link (on a CDS card) stays valid.
     report_link_lifetime_seconds: int = Field(default=8 * 3600, ge=60, le=7 * 24 * 3600)
+    #: Seconds a service trusts its copy of the token table: a new or revoked token takes
+    #: effect on every running service within this.
+    token_refresh_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
+    #: Serve a champion trained on synthetic data (``serve --allow-synthetic-model``: the
+    #: demo, tests and benches); refused otherwise.
+    allow_synthetic_model: bool = False
+    #: Outbound calls (CDS Hooks ``fhirServer``) to private, loopback or link-local
+    #: addresses are refused unless this is true (development and tests only; api.md).
+    allow_private_addresses: bool = False
+    #: Erase clients whose newest record is older than this many days (with tombstones);
+    #: unset: records are kept until erased.
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    #: Proxies (IP addresses) whose ``X-Forwarded-For`` names the client for the failed-
+    #: authentication limit; from anyone else the header is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # --- Monitoring (GET /v1/monitoring, and the periodic check behind /ready, /metrics) --
     #: Read from ``DROPOUT_RISK_MONITORING_*`` (the same settings ``dropout-risk monitor`` uses).

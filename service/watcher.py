@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from monitoring.alerts import ALERT_CODES, MonitoringAlert
 from monitoring.report import MonitoringReport, monitor
 from service.audit import AuditStore, AuditUnavailableError
+from service.audit.clinics import clinic_qualified
 from service.lifecycle import ModelKeeper
 from service.observability import ServiceMetrics
 from service.periodic import PeriodicTask
@@ -70,8 +71,10 @@ class MonitoringWatcher:
         until: datetime | None,
         window: timedelta | None,
         model_version: str | None = None,
+        clinics: frozenset[str] | None = None,
     ) -> MonitoringReport:
-        """The monitoring report of assessments created in [since, until).
+        """The monitoring report of assessments created in [since, until), of ``clinics``
+        only (None: every clinic, for an operator).
 
         Raises:
             AuditUnavailableError: The audit store could not be read.
@@ -80,9 +83,16 @@ class MonitoringWatcher:
         references = {}
         if served is not None:
             references[served.version] = served.model.metadata.get("reference")
+        assessments = self._audit.assessments(
+            since=since, until=until, model_version=model_version, clinics=clinics
+        )
+        outcomes = self._audit.outcomes(clinics=clinics)
+        if clinics is None or len(clinics) > 1:
+            # Two clinics' "c-001" are two clients: outcomes pair by clinic and client.
+            assessments, outcomes = clinic_qualified(assessments), clinic_qualified(outcomes)
         return monitor(
-            self._audit.assessments(since=since, until=until, model_version=model_version),
-            self._audit.outcomes(),
+            assessments,
+            outcomes,
             references=references,
             since=since,
             until=until,

@@ -60,6 +60,13 @@ def fingerprint(
     }
 
 
+def is_synthetic(clients_path: Path) -> bool:
+    """Whether an extract is a synthetic cohort: ``dropout-risk synth`` writes its oracle
+    (the simulated truth) beside the tables, which no clinic's extract has. ``serve``
+    refuses a champion trained on one unless told (``--allow-synthetic-model``)."""
+    return (clients_path.parent / "oracle.csv").exists()
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -124,7 +131,11 @@ def train_and_register(
     model = dataclasses.replace(
         result.model,
         model_card=card,
-        metadata={**result.model.metadata, "fingerprint": data},
+        metadata={
+            **result.model.metadata,
+            "fingerprint": data,
+            "synthetic_data": is_synthetic(clients_path),
+        },
     )
     with tempfile.TemporaryDirectory() as scratch:
         artifacts = Path(scratch)

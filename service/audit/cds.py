@@ -33,7 +33,15 @@ class CdsRecords:
         self._database = database
 
     def record_card(
-        self, *, card_uuid: str, assessment_id: str, service_id: str, iss: str, indicator: str
+        self,
+        *,
+        card_uuid: str,
+        assessment_id: str,
+        service_id: str,
+        iss: str,
+        indicator: str,
+        clinic_id: str = "unknown",
+        caller: str | None = None,
     ) -> StoredCard:
         """Commit a card about to be sent; only then may it be sent.
 
@@ -55,6 +63,8 @@ class CdsRecords:
             assessment_id=uuid_text(assessment_id),
             iss=iss,
             indicator=indicator,
+            clinic_id=clinic_id,
+            caller=caller or iss,
         )
         self._database.insert(CardRow, [record_values(record)], what="the card")
         return record
@@ -82,12 +92,13 @@ class CdsRecords:
         keys = [_card_key(item.card_uuid) for item in feedback]
         created_at = datetime.now(UTC)
         with self._database.writing("commit the feedback") as session:
-            query = select(CardRow.card_uuid, CardRow.assessment_id).where(
+            query = select(CardRow.card_uuid, CardRow.assessment_id, CardRow.clinic_id).where(
                 CardRow.card_uuid.in_({k for k in keys if k is not None}),
                 CardRow.service_id == service_id,
                 CardRow.iss == iss,
             )
-            shown = dict(session.execute(query).all())  # card uuid -> assessment id
+            # card uuid -> (assessment id, clinic)
+            shown = {card: (a, clinic) for card, a, clinic in session.execute(query).all()}
             unknown = [i for i, key in enumerate(keys) if key not in shown]
             if unknown:
                 raise UnknownCardError(unknown)  # leaves the transaction: nothing stored
@@ -97,13 +108,14 @@ class CdsRecords:
                     created_at=created_at,
                     service_id=service_id,
                     card_uuid=key,
-                    assessment_id=shown[key],
+                    assessment_id=shown[key][0],
                     iss=iss,
                     outcome=item.outcome,
                     outcome_timestamp=item.outcome_timestamp.astimezone(UTC),
                     override_system=item.override_system,
                     override_code=item.override_code,
                     user_comment=item.user_comment,
+                    clinic_id=shown[key][1] or "unknown",
                 )
                 for key, item in zip(keys, feedback, strict=True)
             ]

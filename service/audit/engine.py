@@ -9,6 +9,8 @@ then are DDL statements transactional and can a writer take the write lock up fr
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,26 @@ def _sqlite_engine(url: URL, *, common: dict[str, Any]) -> Engine:
     # No pre-ping: a file database does not drop idle connections, and the ping would cost a
     # round trip before every write.
     engine = create_engine(url, **common)
+    if not database.startswith("file:"):
+        event.listen(engine, "do_connect", _owner_only_file(Path(database)))
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _owner_only_file(path: Path) -> Any:
+    """A hook creating the database file owner-only (0600) just before SQLite opens it.
+
+    SQLite would create it 0644 (with the umask), and its -wal and -shm files take the
+    database file's mode; the store holds personal data. An existing file is left as it is;
+    a file that cannot be created is left to SQLite to report.
+    """
+
+    def _create(*_args: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+    return _create
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:

@@ -50,6 +50,7 @@ class NewAssessment:
         model_version: Registered version of the scoring model.
         request: The request body, JSON-compatible.
         response: The response body, JSON-compatible.
+        caller: Who asked for it (a token's name, or an EHR's issuer and tenant).
     """
 
     assessment_id: str
@@ -59,6 +60,7 @@ class NewAssessment:
     model_version: str
     request: dict[str, Any]
     response: dict[str, Any]
+    caller: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class StoredCard:
         assessment_id: The assessment the card shows.
         iss: The EHR (JWT issuer) it was sent to.
         indicator: ``info``, ``warning`` or ``critical``.
+        clinic_id: The clinic of the assessment shown.
+        caller: The EHR as issuer and tenant.
     """
 
     card_uuid: str
@@ -80,6 +84,8 @@ class StoredCard:
     assessment_id: str
     iss: str
     indicator: str
+    clinic_id: str = ""
+    caller: str = "unknown"
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ class StoredFeedback:
     override_system: str | None
     override_code: str | None
     user_comment: str | None
+    clinic_id: str = ""
 
 
 def canonical_json(document: Any) -> str:
@@ -185,7 +192,8 @@ def record_values(record: Any) -> dict[str, Any]:
 
 def unavailable(action: str, error: Exception) -> AuditUnavailableError:
     """An :class:`AuditUnavailableError` naming what failed, without statement parameters."""
-    # The driver's own message (first line only: PostgreSQL's DETAIL lines may quote values).
+    # The driver's own message, for the log only (routes answer a fixed text); first line
+    # only: PostgreSQL's DETAIL lines may quote values.
     cause = getattr(error, "orig", None) or error
     lines = str(cause).strip().splitlines()
     summary = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__

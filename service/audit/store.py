@@ -18,9 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
+from service.audit.access import ApiTokenStore, ReadLog
 from service.audit.cds import CdsRecords
 from service.audit.database import AuditDatabase
 from service.audit.engine import create_audit_engine
+from service.audit.erasure import Eraser
 from service.audit.migrate import upgrade_database
 from service.audit.records import (
     AuditUnavailableError,
@@ -56,6 +58,9 @@ class AuditStore:
         self._database = AuditDatabase(engine)
         self.cards = CdsRecords(self._database)
         self.token_ids = TokenIdStore(self._database)
+        self.api_tokens = ApiTokenStore(self._database)
+        self.reads = ReadLog(self._database)
+        self.eraser = Eraser(self._database)
 
     @classmethod
     def open(cls, url: str) -> AuditStore:
@@ -109,6 +114,7 @@ class AuditStore:
         model_version: str,
         request: dict[str, Any],
         response: dict[str, Any],
+        caller: str = "unknown",
     ) -> StoredAssessment:
         """Commit one assessment; only then may its response be sent.
 
@@ -138,6 +144,7 @@ class AuditStore:
                     model_version=model_version,
                     request=request,
                     response=response,
+                    caller=caller,
                 )
             ]
         )
@@ -164,6 +171,8 @@ class AuditStore:
                     input_sha256=input_sha256(new.request),  # also refuses a non-JSON request
                     request=new.request,
                     response=new.response,
+                    clinic_id=_clinic_of(new.request),
+                    caller=new.caller,
                 )
             )
             canonical_json(new.response)  # refuse a non-JSON response before anything is written
@@ -174,8 +183,11 @@ class AuditStore:
         )
         return records
 
-    def get_assessment(self, assessment_id: str) -> StoredAssessment | None:
-        """The stored assessment with this id (any UUID spelling), None when there is none.
+    def get_assessment(
+        self, assessment_id: str, *, clinics: frozenset[str] | None = None
+    ) -> StoredAssessment | None:
+        """The stored assessment with this id (any UUID spelling), None when there is none
+        or when it belongs to a clinic not in ``clinics`` (None: any clinic).
 
         Raises:
             AuditUnavailableError: The database could not be read.
@@ -186,14 +198,37 @@ class AuditStore:
             return None  # never stored: only UUIDs are
         with self._database.reading("read the assessment") as session:
             row = session.get(AssessmentRow, key)
-            return None if row is None else row.to_record()
+            if row is None or (clinics is not None and row.clinic_id not in clinics):
+                return None  # another clinic's record is not revealed to exist
+            return row.to_record()
+
+    def has_assessed(self, *, clinic_id: str, client_id: str) -> bool:
+        """Whether any assessment of this clinic's client is stored.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        query = (
+            select(AssessmentRow.assessment_id)
+            .where(AssessmentRow.clinic_id == clinic_id, AssessmentRow.client_id == client_id)
+            .limit(1)
+        )
+        with self._database.reading("read the client's assessments") as session:
+            return session.scalar(query) is not None
 
     def record_outcome(
-        self, *, client_id: str, termination: str, end_date: date | None, reported_by: str | None
+        self,
+        *,
+        client_id: str,
+        termination: str,
+        end_date: date | None,
+        reported_by: str | None,
+        clinic_id: str = "unknown",
     ) -> StoredOutcome:
         """Commit a report of how a client's episode ended.
 
         Args:
+            clinic_id: The clinic of the episode (outcomes are keyed by clinic and client).
             client_id: The client whose episode it is.
             termination: One of :data:`~service.audit.records.TERMINATIONS`.
             end_date: Last day of the episode; None exactly when it is ``ongoing``.
@@ -217,6 +252,7 @@ class AuditStore:
             termination=termination,
             end_date=end_date,
             reported_by=reported_by,
+            clinic_id=clinic_id,
         )
         self._database.insert(OutcomeRow, [record_values(record)], what="the outcome")
         return record
@@ -228,6 +264,7 @@ class AuditStore:
         until: datetime | None = None,
         model_version: str | None = None,
         client_id: str | None = None,
+        clinics: frozenset[str] | None = None,
     ) -> Iterator[StoredAssessment]:
         """Stored assessments, oldest first, optionally narrowed.
 
@@ -236,6 +273,7 @@ class AuditStore:
             until: Only those created before this (timezone-aware) time.
             model_version: Only those scored by this model version.
             client_id: Only those of this client.
+            clinics: Only those of these clinics (None: every clinic).
 
         Yields:
             Records in ``created_at`` order, fetched in batches as iteration proceeds.
@@ -249,6 +287,8 @@ class AuditStore:
             query = query.where(AssessmentRow.model_version == model_version)
         if client_id is not None:
             query = query.where(AssessmentRow.client_id == client_id)
+        if clinics is not None:
+            query = query.where(AssessmentRow.clinic_id.in_(sorted(clinics)))
         return self._database.stream(query, what="audit records")
 
     def outcomes(
@@ -257,12 +297,22 @@ class AuditStore:
         since: datetime | None = None,
         until: datetime | None = None,
         client_id: str | None = None,
+        clinics: frozenset[str] | None = None,
     ) -> Iterator[StoredOutcome]:
         """Stored outcome reports, oldest first, narrowed as in :meth:`assessments`."""
         query = _narrowed(OutcomeRow, since=since, until=until)
         if client_id is not None:
             query = query.where(OutcomeRow.client_id == client_id)
+        if clinics is not None:
+            query = query.where(OutcomeRow.clinic_id.in_(sorted(clinics)))
         return self._database.stream(query, what="audit records")
+
+
+def _clinic_of(request: dict[str, Any]) -> str:
+    """The clinic a request names (``client.clinic_id``), which owns the assessment."""
+    client = request.get("client") if isinstance(request, dict) else None
+    clinic = client.get("clinic_id") if isinstance(client, dict) else None
+    return str(clinic) if clinic else "unknown"
 
 
 def _narrowed(

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -102,6 +103,7 @@ class AssessmentRow(_RecordRow, AuditBase):
     __table_args__ = (
         Index("ix_assessments_client_id_created_at", "client_id", "created_at"),
         Index("ix_assessments_model_version_created_at", "model_version", "created_at"),
+        Index("ix_assessments_clinic_id_client_id", "clinic_id", "client_id"),
     )
 
     assessment_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
@@ -113,6 +115,8 @@ class AssessmentRow(_RecordRow, AuditBase):
     input_sha256: Mapped[str] = mapped_column(String(64))
     request: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
     response: Mapped[dict[str, Any]] = mapped_column(_DOCUMENT)
+    clinic_id: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str] = mapped_column(String)
 
 
 class OutcomeRow(_RecordRow, AuditBase):
@@ -130,6 +134,7 @@ class OutcomeRow(_RecordRow, AuditBase):
             name="end_date_unless_ongoing",
         ),
         Index("ix_outcomes_client_id_created_at", "client_id", "created_at"),
+        Index("ix_outcomes_clinic_id_client_id", "clinic_id", "client_id"),
     )
 
     outcome_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
@@ -138,6 +143,7 @@ class OutcomeRow(_RecordRow, AuditBase):
     termination: Mapped[str] = mapped_column(String(16))
     end_date: Mapped[date | None] = mapped_column(Date)
     reported_by: Mapped[str | None] = mapped_column(String)
+    clinic_id: Mapped[str] = mapped_column(String(128))
 
 
 class CardRow(_RecordRow, AuditBase):
@@ -152,6 +158,8 @@ class CardRow(_RecordRow, AuditBase):
     assessment_id: Mapped[str] = mapped_column(String(36), ForeignKey("assessments.id"))
     iss: Mapped[str] = mapped_column(String)
     indicator: Mapped[str] = mapped_column(String(16))
+    clinic_id: Mapped[str] = mapped_column(String(128))
+    caller: Mapped[str] = mapped_column(String)
 
 
 class FeedbackRow(_RecordRow, AuditBase):
@@ -179,6 +187,7 @@ class FeedbackRow(_RecordRow, AuditBase):
     override_system: Mapped[str | None] = mapped_column(String)
     override_code: Mapped[str | None] = mapped_column(String)
     user_comment: Mapped[str | None] = mapped_column(String)
+    clinic_id: Mapped[str] = mapped_column(String(128))
 
 
 class TokenIdRow(AuditBase):
@@ -192,3 +201,59 @@ class TokenIdRow(AuditBase):
     iss: Mapped[str] = mapped_column(String, primary_key=True)
     jti: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class ApiTokenRow(AuditBase):
+    """An API token (its hash only), shared by every replica on this database.
+
+    A revoked token keeps its row (``revoked_at``), so ``token list`` shows what was revoked
+    and when; the services stop accepting it at their next read of this table.
+    """
+
+    __tablename__ = "api_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(_DOCUMENT)
+    clinics: Mapped[list[str]] = mapped_column(_DOCUMENT)
+    all_clinics: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReadRow(AuditBase):
+    """One read of personal data: who read what of which clinic's client, and when.
+
+    ``client_key`` is the client's id, or the tombstone's id once the client is erased, so
+    "who looked at this client?" stays answerable after erasure without the client's id.
+    """
+
+    __tablename__ = "reads"
+    __table_args__ = (Index("ix_reads_clinic_id_client_key", "clinic_id", "client_key"),)
+
+    read_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    caller: Mapped[str] = mapped_column(String)
+    what: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    clinic_id: Mapped[str | None] = mapped_column(String(128))
+    client_key: Mapped[str | None] = mapped_column(String(128))
+
+
+class TombstoneRow(AuditBase):
+    """What is left of an erased client: who erased which clinic's client, when and why.
+
+    No personal data: not the client's id, not its records; only the tombstone's own id,
+    to which the read log's entries about the client are re-keyed.
+    """
+
+    __tablename__ = "tombstones"
+
+    tombstone_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    clinic_id: Mapped[str] = mapped_column(String(128))
+    erased_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    erased_by: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(String)
+    rows_removed: Mapped[int]

@@ -52,6 +52,23 @@ class EhrCaller:
     jti: str
     kid: str
     tenant: str | None = field(default=None)
+    clinics: frozenset[str] = field(default=frozenset())
+    """The clinics its records may name (the issuer's, or its tenant's, as configured)."""
+    fhir_servers: tuple[str, ...] = field(default=())
+    """The FHIR servers it may lend us a token for (``fhirServer`` is refused otherwise)."""
+
+    @property
+    def name(self) -> str:
+        """Who called, as stored with what it wrote: the issuer, and its tenant if any."""
+        return self.iss if self.tenant is None else f"{self.iss}#{self.tenant}"
+
+    def allows_fhir_server(self, url: str) -> bool:
+        """Whether ``url`` is one of its FHIR servers (or below one)."""
+        url = url.rstrip("/")
+        return any(
+            url == allowed.rstrip("/") or url.startswith(allowed.rstrip("/") + "/")
+            for allowed in self.fhir_servers
+        )
 
 
 class ReplayStore(Protocol):
@@ -110,7 +127,14 @@ class EhrAuthenticator:
         )
         if not await anyio.to_thread.run_sync(remember):
             raise EhrUnauthorizedError("jti replayed", **facts)
-        return EhrCaller(iss=iss, jti=jti, kid=kid, tenant=tenant)
+        return EhrCaller(
+            iss=iss,
+            jti=jti,
+            kid=kid,
+            tenant=tenant,
+            clinics=issuer.clinics_of(tenant),
+            fhir_servers=issuer.fhir_servers,
+        )
 
 
 def _header(token: str) -> dict[str, Any]:

@@ -10,9 +10,10 @@ stored or put in an error message.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import anyio
 
@@ -33,8 +34,11 @@ class FhirUnavailableError(Exception):
 class FhirReader:
     """Reads one EHR's FHIR server for one hook call."""
 
-    def __init__(self, base_url: str, access_token: str, *, timeout: float) -> None:
-        """Read from ``base_url`` with ``access_token``, all within ``timeout`` seconds.
+    def __init__(
+        self, base_url: str, access_token: str, *, timeout: float, allow_private: bool = False
+    ) -> None:
+        """Read from ``base_url`` with ``access_token``, all within ``timeout`` seconds;
+        a private, loopback or link-local address only with ``allow_private``.
 
         Raises:
             FhirUnavailableError: ``base_url`` is not HTTPS (or HTTP to this machine).
@@ -50,6 +54,7 @@ class FhirReader:
             "Accept": "application/fhir+json",
         }
         self._timeout = timeout
+        self._allow_private = allow_private
 
     async def collect(
         self, queries: Sequence[str], continuations: Sequence[str] = ()
@@ -63,6 +68,8 @@ class FhirReader:
         urls = [urljoin(self._base, query) for query in queries] + list(continuations)
         try:
             with anyio.fail_after(self._timeout):
+                if not self._allow_private:
+                    await refuse_private_host(urlsplit(self._base))
                 async with http.client(self._timeout) as client:
                     answers = await asyncio.gather(*(self._read(client, url) for url in urls))
         except TimeoutError:
@@ -100,3 +107,30 @@ class FhirReader:
                 raise FhirUnavailableError("the FHIR server answered an error")
             return [*resources, document]
         raise FhirUnavailableError(f"a search ran beyond {MAX_PAGES} pages")
+
+
+async def refuse_private_host(parts: SplitResult) -> None:
+    """Refuse a host that resolves to a private, loopback, link-local or otherwise internal
+    address: the address is checked after DNS resolution, so a public name pointing inward
+    is refused too.
+
+    Raises:
+        FhirUnavailableError: The host resolves to such an address, or not at all.
+    """
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        answers = await anyio.getaddrinfo(host, port)
+    except OSError:
+        raise FhirUnavailableError("the FHIR server's name does not resolve") from None
+    for _family, _type, _proto, _name, address in answers:
+        ip = ipaddress.ip_address(address[0])
+        if (
+            ip.is_private
+            or ip.is_loopback
+            or ip.is_link_local
+            or ip.is_reserved
+            or ip.is_multicast
+            or ip.is_unspecified
+        ):
+            raise FhirUnavailableError("the FHIR server is at a private or loopback address")

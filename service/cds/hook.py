@@ -22,6 +22,7 @@ from service.cds.cards import card_for
 from service.cds.fetch import FhirReader, FhirUnavailableError
 from service.cds.prefetch import OPTIONAL, PREFETCH, read_prefetched, render
 from service.cds.schemas import CardsOut, HookRequest
+from service.errors import ApiError
 from service.fhir.inbound import read_resources
 from service.fhir.issues import FhirInputError
 from service.lifecycle import ServedModel
@@ -35,12 +36,22 @@ _log = logging.getLogger(__name__)
 _ISSUES_LOGGED = 10
 
 
-async def gather_record(body: HookRequest, *, timeout: float) -> list[dict[str, Any]]:
+async def gather_record(
+    body: HookRequest,
+    *,
+    timeout: float,
+    caller: EhrCaller | None = None,
+    allow_private: bool = False,
+) -> list[dict[str, Any]]:
     """The patient's resources: the usable prefetch, plus what had to be fetched.
+
+    The FHIR server is read only when it is one of the calling issuer's (``caller``), and
+    never at a private, loopback or link-local address unless ``allow_private``: otherwise
+    any holder of an EHR JWT could make this service fetch what it chooses (SSRF).
 
     Raises:
         FhirUnavailableError: Prefetch is incomplete and the FHIR server cannot fill the gap
-            (none given, no token lent, or it failed).
+            (none given, no token lent, not allowed, or it failed).
     """
     prefetch = body.prefetch or {}
     resources: list[dict[str, Any]] = []
@@ -65,8 +76,10 @@ async def gather_record(body: HookRequest, *, timeout: float) -> list[dict[str, 
         return resources
     if body.fhirServer is None or body.fhirAuthorization is None:
         raise FhirUnavailableError("prefetch is incomplete and no FHIR server access was given")
+    if caller is not None and not caller.allows_fhir_server(body.fhirServer):
+        raise FhirUnavailableError("fhirServer is not one of the issuer's FHIR servers")
     token = body.fhirAuthorization.access_token.get_secret_value()
-    reader = FhirReader(body.fhirServer, token, timeout=timeout)
+    reader = FhirReader(body.fhirServer, token, timeout=timeout, allow_private=allow_private)
     return resources + await reader.collect(queries, continuations)
 
 
@@ -112,7 +125,9 @@ class CardIssuer:
             )
             return CardsOut(cards=[])
         try:
-            episode = read_resources(resources)
+            # An issuer (or tenant) of one clinic need not name it in the record.
+            only = next(iter(caller.clinics)) if len(caller.clinics) == 1 else None
+            episode = read_resources(resources, default_clinic=only)
         except FhirInputError as error:
             _log.info(
                 "the record cannot be scored; no card",
@@ -124,9 +139,19 @@ class CardIssuer:
                 },
             )
             return CardsOut(cards=[])
+        request = episode.request
+        if request.client.clinic_id not in caller.clinics:
+            # A record system may send only its own clinics' records (configured per issuer
+            # and tenant); anything else would write into another clinic's audit trail.
+            _log.warning(
+                "the record names a clinic the issuer does not speak for; refused",
+                extra={"event": "cds_clinic_refused", "iss": caller.iss},
+            )
+            raise ApiError(403, "forbidden", "the record names a clinic this issuer may not send")
         (assessment,) = self._recorder.score_and_record(
-            [episode.request], served, [episode.warnings]
+            [request], served, [episode.warnings], caller=caller.name
         )
+        assessment_clinic = request.client.clinic_id
         report_url, model_card_url = self._card_links(assessment)
         card = card_for(
             assessment,
@@ -145,6 +170,8 @@ class CardIssuer:
                 service_id=service_id,
                 iss=caller.iss,
                 indicator=card.indicator,
+                clinic_id=assessment_clinic,
+                caller=caller.name,
             )
         except AuditUnavailableError as error:
             raise audit_unavailable(self._metrics, error) from error

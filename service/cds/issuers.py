@@ -32,6 +32,11 @@ class CdsIssuer(BaseModel):
         jku_allowed: URLs its tokens may name in the ``jku`` header to have their key set
             fetched (and cached by ``kid``); a ``jku`` not listed here is refused.
         tenants: When given, its tokens must carry a ``tenant`` claim from this list.
+        clinics: The clinics whose records it may send (a record naming another clinic is
+            refused), unless its tenant is in ``tenant_clinics``.
+        tenant_clinics: Per tenant (the JWT's ``tenant``), that tenant's clinics.
+        fhir_servers: The FHIR servers (``fhirServer``, by URL prefix) the service may read
+            with the token the EHR lends; any other is refused. Empty: none.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,6 +45,22 @@ class CdsIssuer(BaseModel):
     jwks: dict[str, Any] | None = None
     jku_allowed: tuple[str, ...] = ()
     tenants: tuple[str, ...] | None = None
+    clinics: tuple[str, ...] = ()
+    tenant_clinics: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    fhir_servers: tuple[str, ...] = ()
+
+    def clinics_of(self, tenant: str | None) -> frozenset[str]:
+        """The clinics a call of this issuer (for ``tenant``) may name."""
+        if tenant is not None and tenant in self.tenant_clinics:
+            return frozenset(self.tenant_clinics[tenant])
+        return frozenset(self.clinics)
+
+    @field_validator("fhir_servers")
+    @classmethod
+    def _fhir_servers_are_safe(cls, urls: tuple[str, ...]) -> tuple[str, ...]:
+        for url in urls:
+            check_secure_url(url)
+        return urls
 
     @field_validator("jwks")
     @classmethod

@@ -20,11 +20,14 @@ def client_row(
     visits: Sequence[Visit],
     index: ReferenceIndex,
     intake_from: tuple[date, str] | None = None,
+    *,
+    default_clinic: str | None = None,
 ) -> tuple[dict[str, Any], Provenance, list[FhirIssue]]:
     """The contract's client row, where each field came from, and what is missing.
 
     ``intake_from`` is the intake date and its path when an EpisodeOfCare gives it; else
-    the intake date is the first session's.
+    the intake date is the first session's. ``default_clinic`` is the caller's clinic, used
+    when the record names none (a record system serving one clinic need not say which).
     """
     model, path = patient.model, patient.path
     issues: list[FhirIssue] = []
@@ -44,6 +47,8 @@ def client_row(
         clinic_path = f"{path}.managingOrganization"
     therapist, therapist_path = _therapist(encounters, index)
     first = encounters[0].source.path if encounters else path
+    if clinic is None and default_clinic is not None:
+        clinic = default_clinic
     if clinic is None:
         message = "Encounter.serviceProvider or Patient.managingOrganization names the clinic"
         issues.append(FhirIssue(f"{first}.serviceProvider", message, "required"))

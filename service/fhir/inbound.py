@@ -67,21 +67,25 @@ def request_from_bundle(bundle: object) -> AssessmentRequest:
 
 
 def request_from_resources(
-    resources: Sequence[object], locations: Sequence[str] | None = None
+    resources: Sequence[object],
+    locations: Sequence[str] | None = None,
+    *,
+    default_clinic: str | None = None,
 ) -> AssessmentRequest:
     """The contract request of loose resources (Patient, Encounters, Appointments, Observations).
 
     Args:
         resources: resource JSON objects, as from CDS Hooks prefetch or a FHIR server search.
         locations: a path per resource for the issues (default ``resources[i]``).
+        default_clinic: the clinic when the record names none (the caller's only clinic).
 
     Raises:
         FhirInputError: every problem found.
     """
-    return read_resources(resources, locations).request
+    return read_resources(resources, locations, default_clinic=default_clinic).request
 
 
-def read_bundle(bundle: object) -> FhirEpisode:
+def read_bundle(bundle: object, *, default_clinic: str | None = None) -> FhirEpisode:
     """Like :func:`request_from_bundle`, keeping the references the result needs."""
     if not isinstance(bundle, dict):
         raise FhirInputError(
@@ -116,11 +120,14 @@ def read_bundle(bundle: object) -> FhirEpisode:
         message = "Bundle.type must be collection or searchset"
         issues.append(FhirIssue("Bundle.type", message, "not-supported"))
     raise_issues(issues)
-    return _read(items, whole="Bundle.entry")
+    return _read(items, whole="Bundle.entry", default_clinic=default_clinic)
 
 
 def read_resources(
-    resources: Sequence[object], locations: Sequence[str] | None = None
+    resources: Sequence[object],
+    locations: Sequence[str] | None = None,
+    *,
+    default_clinic: str | None = None,
 ) -> FhirEpisode:
     """Like :func:`request_from_resources`, keeping the references the result needs."""
     paths = list(locations) if locations is not None else []
@@ -132,7 +139,7 @@ def read_resources(
         else:
             issues.append(FhirIssue(path, "expected a FHIR resource (a JSON object)", "structure"))
     raise_issues(issues)
-    return _read(items, whole="resources")
+    return _read(items, whole="resources", default_clinic=default_clinic)
 
 
 def _without_resource(entry: object) -> object:
@@ -151,7 +158,12 @@ def _validated(model: type, data: dict[str, Any], path: str) -> list[FhirIssue]:
     return []
 
 
-def _read(items: list[tuple[str, dict[str, Any], str | None]], *, whole: str) -> FhirEpisode:
+def _read(
+    items: list[tuple[str, dict[str, Any], str | None]],
+    *,
+    whole: str,
+    default_clinic: str | None = None,
+) -> FhirEpisode:
     parsed, issues = parse_resources(items)
     raise_issues(issues)
     by_kind: dict[str, list[Located]] = {}
@@ -190,7 +202,9 @@ def _read(items: list[tuple[str, dict[str, Any], str | None]], *, whole: str) ->
         message = f"{len(visits)} sessions; at most {MAX_SESSIONS} per episode"
         issues.append(FhirIssue(whole, message, "too-costly"))
     intake = intake_of(by_kind.get("EpisodeOfCare", []), visits, patient, index)
-    client, provenance, client_issues = client_row(patient, visits, index, intake)
+    client, provenance, client_issues = client_row(
+        patient, visits, index, intake, default_clinic=default_clinic
+    )
     issues += client_issues
     sessions = []
     for number, visit in enumerate(visits, start=1):

@@ -35,11 +35,13 @@ class LinkSigner:
         self,
         subject: str,
         *,
-        lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS,
+        lifetime_seconds: int | None = None,
         now: float | None = None,
     ) -> str:
-        """The query string (``expires=…&signature=…``) of a link to ``subject``."""
-        expires = int((time.time() if now is None else now) + lifetime_seconds)
+        """The query string (``expires=…&signature=…``) of a link to ``subject``, valid for
+        ``lifetime_seconds`` (default: the signer's, i.e. the configured lifetime)."""
+        lifetime = self._lifetime if lifetime_seconds is None else lifetime_seconds
+        expires = int((time.time() if now is None else now) + lifetime)
         return urlencode({"expires": expires, "signature": self.signature(subject, expires)})
 
     def verify(

@@ -14,6 +14,7 @@ from service.deps import (
     RiskWriter,
     ServedModelDep,
     SettingsDep,
+    check_clinic,
 )
 from service.errors import ApiError, ErrorOut, FieldError, field_errors
 from service.recording import audit_unavailable
@@ -31,12 +32,14 @@ router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
     summary="Score one client",
 )
 def create_assessment(
-    body: AssessmentRequest, _caller: RiskWriter, served: ServedModelDep, recorder: RecorderDep
+    body: AssessmentRequest, caller: RiskWriter, served: ServedModelDep, recorder: RecorderDep
 ) -> AssessmentResponse:
     """Calibrated dropout and poor-outcome risk as of the client's latest session, the factors
-    behind each, and clinical signals. Scope `risk:write`. The response is sent only after
-    the assessment is committed to the audit store."""
-    (response,) = recorder.score_and_record([body], served)
+    behind each, and clinical signals. Scope `risk:write`; the client's clinic must be one
+    of the token's (403 otherwise). The response is sent only after the assessment is
+    committed to the audit store."""
+    check_clinic(caller, body.client.clinic_id)
+    (response,) = recorder.score_and_record([body], served, caller=caller.name)
     return response
 
 
@@ -47,14 +50,15 @@ def create_assessment(
 )
 def create_assessments(
     body: BatchRequest,
-    _caller: RiskWriter,
+    caller: RiskWriter,
     served: ServedModelDep,
     recorder: RecorderDep,
     settings: SettingsDep,
 ) -> BatchResponse:
     """Each client as in `POST /v1/risk-assessments`; one result or one error per client, in
     request order (a client that breaks the contract does not stop the others). All
-    assessments are committed together before the response. Scope `risk:write`."""
+    assessments are committed together before the response. Scope `risk:write`; a batch
+    naming a clinic not of the token's is refused whole (403), nothing scored."""
     limit = settings.max_batch
     if len(body.assessments) > limit:
         raise ApiError(
@@ -81,8 +85,11 @@ def create_assessments(
                     fields=fields,
                 ),
             )
+    for _, request in valid:
+        check_clinic(caller, request.client.clinic_id)
     if valid:
-        responses = recorder.score_and_record([request for _, request in valid], served)
+        requests = [request for _, request in valid]
+        responses = recorder.score_and_record(requests, served, caller=caller.name)
         for (index, _), response in zip(valid, responses, strict=True):
             results[index] = BatchItemOut(index=index, status="ok", assessment=response)
     ordered = [results[index] for index in range(len(body.assessments))]
@@ -95,14 +102,25 @@ def create_assessments(
     summary="Read a stored assessment",
 )
 def read_assessment(
-    assessment_id: str, _caller: AuditReader, audit: AuditDep, metrics: MetricsDep
+    assessment_id: str, caller: AuditReader, audit: AuditDep, metrics: MetricsDep
 ) -> StoredAssessmentOut:
     """The assessment as the audit store holds it: input, its hash, output, model version.
-    Scope `audit:read`."""
+    Scope `audit:read`; another clinic's assessment is 404, as if it did not exist. The
+    read is logged (who, which assessment, when)."""
     try:
-        stored = audit.get_assessment(assessment_id)
+        stored = audit.get_assessment(assessment_id, clinics=caller.clinics)
+        if stored is not None:
+            audit.reads.record(
+                caller=caller.name,
+                what="assessment",
+                subject_id=stored.assessment_id,
+                clinic_id=stored.clinic_id,
+                client_id=stored.client_id,
+            )
     except AuditUnavailableError as error:
         raise audit_unavailable(metrics, error) from error
     if stored is None:
         raise ApiError(404, "not_found", "no assessment is stored under this id")
-    return StoredAssessmentOut(**vars(stored))
+    return StoredAssessmentOut(
+        **{k: v for k, v in vars(stored).items() if k in StoredAssessmentOut.model_fields}
+    )

@@ -192,7 +192,12 @@ async def call_service(
             ],
         )
     try:
-        resources = await gather_record(body, timeout=settings.cds_fhir_timeout_seconds)
+        resources = await gather_record(
+            body,
+            timeout=settings.cds_fhir_timeout_seconds,
+            caller=caller,
+            allow_private=settings.allow_private_addresses,
+        )
     except FhirUnavailableError as error:
         _log.warning(
             "the record could not be gathered",

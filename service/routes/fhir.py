@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from service.deps import RecorderDep, RiskWriter, ServedModelDep
+from service.deps import RecorderDep, RiskWriter, ServedModelDep, check_clinic
 from service.fhir import (
     FhirInputError,
     FhirIssue,
@@ -78,7 +78,7 @@ _BODY = {"type": "object", "description": "A FHIR R4 Bundle (collection or searc
     },
 )
 def assess_dropout_risk(
-    _caller: RiskWriter, raw: RawBody, served: ServedModelDep, recorder: RecorderDep
+    caller: RiskWriter, raw: RawBody, served: ServedModelDep, recorder: RecorderDep
 ) -> Response:
     """FHIR operation `$assess-dropout-risk`. Scope `risk:write`.
 
@@ -92,7 +92,9 @@ def assess_dropout_risk(
     the assessment id.
     Bad input gets an OperationOutcome listing every problem at its FHIR path (400 not
     JSON, 415 not FHIR JSON, 422 otherwise); missing or insufficient tokens and 503s are
-    answered in the JSON API's error shape, as on every other endpoint."""
+    answered in the JSON API's error shape, as on every other endpoint, and so is a Bundle
+    whose clinic (Encounter.serviceProvider or Patient.managingOrganization) is not one of
+    the token's (403)."""
     media, body = raw
     if media and media not in _JSON_MEDIA:
         message = f"send the Bundle as {FHIR_JSON} (or application/json), not {media}"
@@ -103,10 +105,14 @@ def assess_dropout_risk(
         # Not JSON (or invalid UTF-8, or NaN, or nesting beyond the parser's depth).
         return _problem(400, [FhirIssue("Bundle", "the body is not valid JSON", "structure")])
     try:
-        episode = read_bundle(document)
+        # A record system serving one clinic need not name it: the token's clinic is used.
+        episode = read_bundle(document, default_clinic=caller.only_clinic)
     except FhirInputError as error:
         return _problem(422, error.issues)
-    (response,) = recorder.score_and_record([episode.request], served, [episode.warnings])
+    check_clinic(caller, episode.request.client.clinic_id)
+    (response,) = recorder.score_and_record(
+        [episode.request], served, [episode.warnings], caller=caller.name
+    )
     now = datetime.now(UTC)
     resources = risk_assessments(
         response,

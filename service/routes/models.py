@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter
 
 from features.vocabulary import OUTCOMES
@@ -18,6 +20,8 @@ from service.schemas.operations import (
     ReloadOut,
     ThresholdsOut,
 )
+
+_log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -86,10 +90,12 @@ def reload_model(_caller: Admin, keeper: KeeperDep) -> ReloadOut:
     try:
         after = keeper.refresh()
     except RegistryUnavailableError as error:
+        # The registry's own message (hosts, paths, driver text) is for the log only.
+        _log.warning(str(error), extra={"event": "reload_failed"})
         raise ApiError(
             503,
             "registry_unavailable",
-            f"the registry could not be read; the service keeps its model: {error}",
+            "the registry could not be read; the service keeps its model (see the log)",
         ) from error
     assert after is not None  # refresh either loads a model or raises
     previous = before.version if before else None

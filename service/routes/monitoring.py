@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.audit import AuditUnavailableError
-from service.deps import AuditReader, SettingsDep, WatcherDep
+from service.deps import AuditReader, MetricsDep, SettingsDep, WatcherDep
 from service.errors import ApiError, FieldError
+from service.recording import audit_unavailable
 from service.routes._responses import error_responses
 from service.schemas.monitoring import MonitoringOut
 
@@ -21,9 +22,10 @@ MIN_WINDOW_DAYS = 1 / 24
 
 @router.get("", responses=error_responses(401, 403, 422, 429, 503), summary="Monitoring report")
 def monitoring_report(
-    _caller: AuditReader,
+    caller: AuditReader,
     settings: SettingsDep,
     watcher: WatcherDep,
+    metrics: MetricsDep,
     since: Annotated[
         datetime | None,
         Query(description="Start (ISO 8601 with offset); default: the monitoring period ago."),
@@ -47,7 +49,8 @@ def monitoring_report(
     drift against the training population (PSI per feature and per measure's availability;
     for the version serving now), and, once outcomes have been reported, realised AUROC,
     Brier score and calibration-in-the-large with 95% client-cluster bootstrap intervals;
-    the alerts the thresholds (`DROPOUT_RISK_MONITORING_*`) raise. Scope `audit:read`."""
+    the alerts the thresholds (`DROPOUT_RISK_MONITORING_*`) raise. Scope `audit:read`; of
+    the token's clinics only (an operator's token: every clinic)."""
     _aware("since", since)
     _aware("until", until)
     if until is None:
@@ -70,11 +73,11 @@ def monitoring_report(
             until=until,
             window=timedelta(days=window_days) if window_days else None,
             model_version=model_version,
+            clinics=caller.clinics,
         )
     except AuditUnavailableError as error:
-        raise ApiError(
-            503, "audit_unavailable", f"cannot read the audit store: {error}"
-        ) from error
+        # The driver's message goes to the log only: it can name hosts, users and tables.
+        raise audit_unavailable(metrics, error) from error
     return MonitoringOut.model_validate(report.to_dict())
 
 

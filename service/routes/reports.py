@@ -20,7 +20,7 @@ from service.reports.links import LinkSigner, model_card_subject, report_subject
 from service.reports.pages import error_page, model_card_page, report_page
 from service.reports.view import report_view
 from service.routes._responses import error_responses
-from service.security import Scope, TokenBook
+from service.security import Caller, Scope, TokenBook, TokenRefused
 
 router = APIRouter(tags=["clinician pages"])
 
@@ -64,13 +64,24 @@ def read_report(
     signature: Signature = None,
 ) -> HTMLResponse:
     """Both risks in words and numbers, the factors, signals, charts against the expected
-    recovery, and how to read it. Scope `audit:read` (bearer token) or a signed link."""
-    refused = _refusal(request, links, tokens, Scope.AUDIT_READ,
+    recovery, and how to read it. Scope `audit:read` (bearer token of the assessment's
+    clinic; another clinic's is 404) or a signed link (bound to this one assessment). The
+    read is logged."""
+    verdict = _refusal(request, links, tokens, Scope.AUDIT_READ,
                        report_subject(assessment_id), expires, signature)  # fmt: skip
-    if refused is not None:
-        return refused
+    if isinstance(verdict, HTMLResponse):
+        return verdict
+    clinics = verdict.clinics if verdict is not None else None
     try:
-        stored = audit.get_assessment(assessment_id)
+        stored = audit.get_assessment(assessment_id, clinics=clinics)
+        if stored is not None:
+            audit.reads.record(
+                caller=verdict.name if verdict is not None else "signed-link",
+                what="report",
+                subject_id=stored.assessment_id,
+                clinic_id=stored.clinic_id,
+                client_id=stored.client_id,
+            )
     except AuditUnavailableError:
         return error_page(503, "The audit store is not answering; please try again shortly.")
     if stored is None:
@@ -101,7 +112,7 @@ def read_model_card(
     registered with the version. Scope `models:read` (bearer token) or a signed link."""
     refused = _refusal(request, links, tokens, Scope.MODELS_READ,
                        model_card_subject(version), expires, signature)  # fmt: skip
-    if refused is not None:
+    if isinstance(refused, HTMLResponse):
         return refused
     served = keeper.current
     if served is not None and served.version == version:
@@ -125,8 +136,9 @@ def _refusal(
     subject: str,
     expires: int | None,
     signature: str | None,
-) -> HTMLResponse | None:
-    """None when the caller may see the page; else the page that says why not."""
+) -> HTMLResponse | Caller | None:
+    """The page that says why not when the caller may not see the page; else the token's
+    caller, or None for a good signed link."""
     if expires is not None or signature is not None:
         if expires is None or signature is None:
             return error_page(403, "This link is incomplete; open it again from the record.")
@@ -134,10 +146,13 @@ def _refusal(
             return None
         return error_page(403, "This link has expired or is not valid; open it again.")
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    caller = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+    try:
+        caller = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+    except TokenRefused as refused:
+        return error_page(401, str(refused))
     if caller is None:
         return error_page(401, "Open this page from the record system, or sign in with a token.")
     if scope not in caller.scopes:
         return error_page(403, f"This token lacks the scope {scope.value!r}.")
     request.state.caller = caller.name
-    return None
+    return caller

@@ -8,7 +8,6 @@ category taken from the same places the pandera models use (:mod:`features.instr
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,18 +21,22 @@ from features.instruments import (
 )
 from features.vocabulary import GENDERS, PRIMARY_CONCERNS, RISK_LEVELS
 from service.schemas._problems import problem, raise_problems
+from service.schemas._strict import JsonBoolean, JsonNumber, PlausibleDate
 
 Gender = Literal[GENDERS]
 Concern = Literal[PRIMARY_CONCERNS]
 RiskLevel = Literal[RISK_LEVELS]
 #: Appointments per request; far beyond any episode, small enough to bound the work.
 MAX_SESSIONS = 200
+#: Appointments of one client on one date (data contract, revision 2): a double session at
+#: most; more is a duplicated or mistyped record.
+MAX_SESSIONS_PER_DATE = 2
 
 
 def _score(measure: str, kind: type) -> object:
     instrument = INSTRUMENTS[measure]
     return Annotated[
-        kind | None,
+        Annotated[kind, JsonNumber] | None,
         Field(
             default=None,
             ge=instrument.low,
@@ -52,11 +55,11 @@ class ClientIn(BaseModel):
     client_id: str = Field(min_length=1, max_length=128)
     clinic_id: str = Field(min_length=1, max_length=128)
     therapist_id: str = Field(min_length=1, max_length=128)
-    intake_date: date
-    age: int = Field(ge=16, le=100)
+    intake_date: PlausibleDate
+    age: Annotated[int, JsonNumber] = Field(ge=16, le=100)
     gender: Gender
     primary_concern: Concern
-    prior_treatment: bool | None = None
+    prior_treatment: Annotated[bool, JsonBoolean] | None = None
 
 
 class SessionIn(BaseModel):
@@ -64,9 +67,9 @@ class SessionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    session_number: int = Field(ge=1, le=MAX_SESSIONS)
-    session_date: date
-    attended: bool
+    session_number: Annotated[int, JsonNumber] = Field(ge=1, le=MAX_SESSIONS)
+    session_date: PlausibleDate
+    attended: Annotated[bool, JsonBoolean]
     wai_client: _score("wai_client", float)  # type: ignore[valid-type]
     wai_therapist: _score("wai_therapist", float)  # type: ignore[valid-type]
     srs: _score("srs", float)  # type: ignore[valid-type]
@@ -74,7 +77,7 @@ class SessionIn(BaseModel):
     oq45: _score("oq45", int)  # type: ignore[valid-type]
     phq9: _score("phq9", int)  # type: ignore[valid-type]
     gad7: _score("gad7", int)  # type: ignore[valid-type]
-    phq9_item9: int | None = Field(
+    phq9_item9: Annotated[int, JsonNumber] | None = Field(
         default=None,
         ge=SELF_HARM_ITEM_RANGE[0],
         le=SELF_HARM_ITEM_RANGE[1],
@@ -192,6 +195,20 @@ class AssessmentRequest(BaseModel):
                     )
                 )
             previous = max(previous, session.session_date)
+            on_this_date = sum(
+                1 for earlier in self.sessions[: index + 1]
+                if earlier.session_date == session.session_date
+            )  # fmt: skip
+            if on_this_date == MAX_SESSIONS_PER_DATE + 1:
+                problems.append(
+                    problem(
+                        ("sessions", index, "session_date"),
+                        "too_many_on_one_date",
+                        f"more than {MAX_SESSIONS_PER_DATE} appointments on "
+                        f"{session.session_date.isoformat()}",
+                        session.session_date.isoformat(),
+                    )
+                )
         raise_problems(type(self).__name__, problems)
         return self
 

@@ -115,3 +115,5 @@ class StoredAssessmentOut(BaseModel):
     input_sha256: str = Field(description="SHA-256 of the request's canonical JSON.")
     request: dict[str, Any]
     response: dict[str, Any]
+    clinic_id: str = Field(description="The clinic that owns the assessment.")
+    caller: str = Field(description="Who asked for it: a token's name, or an EHR.")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.vocabulary import TERMINATIONS
 from service.schemas._problems import problem, raise_problems
+from service.schemas._strict import PlausibleDate
 
 Termination = Literal[TERMINATIONS]
 
@@ -21,14 +22,26 @@ class OutcomeReport(BaseModel):
         str_strip_whitespace=True,
         json_schema_extra={
             "examples": [
-                {"client_id": "c-001", "termination": "dropout", "end_date": "2026-03-23"}
+                {
+                    "client_id": "c-001",
+                    "clinic_id": "north",
+                    "termination": "dropout",
+                    "end_date": "2026-03-23",
+                }
             ]
         },
     )
 
     client_id: str = Field(min_length=1, max_length=128)
+    clinic_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The clinic of the episode (api.md revision 2); may be left out when the "
+        "token belongs to exactly one clinic.",
+    )
     termination: Termination
-    end_date: date | None = Field(
+    end_date: PlausibleDate | None = Field(
         default=None, description="Last day of the episode; must be empty exactly when ongoing."
     )
 
@@ -53,5 +66,6 @@ class OutcomeRecorded(BaseModel):
     outcome_id: str
     recorded_at: datetime
     client_id: str
+    clinic_id: str
     termination: Termination
     end_date: date | None

@@ -25,7 +25,7 @@ def test_every_subcommand_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     commands = ("synth", "validate", "train", "score", "evaluate", "serve", "token")
-    for command in (*commands, "export", "monitor"):
+    for command in (*commands, "export", "monitor", "erase", "reads"):
         assert command in result.output
         assert runner.invoke(app, [command, "--help"]).exit_code == 0
 

@@ -1,7 +1,9 @@
-"""The container files: linted, true to the README's command, no secret baked in.
+"""The container files: linted, a production start, no secret baked in.
 
 Docker has no engine on these machines, so the image is not built here; hadolint checks
-the Dockerfile and the command the image runs is run directly by ``test_make_serve.py``.
+the Dockerfile, and the command the image runs is run directly by
+``tests/service/test_production_start.py`` (the demo, ``make serve``, by
+``test_make_serve.py``).
 """
 
 from __future__ import annotations
@@ -37,11 +39,24 @@ def test_hadolint_passes():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_the_image_runs_the_readme_command_as_a_non_root_user():
+#: What the image and compose run: the service alone, never the demo (``make serve``), which
+#: trains on synthetic data and prints an all-scope token.
+PRODUCTION_COMMAND = [
+    "uv", "run", "--no-sync", "dropout-risk", "serve", "--host", "0.0.0.0", "--port", "8000"
+]  # fmt: skip
+
+
+def image_command() -> list[str]:
+    """The image's CMD."""
+    (command,) = re.findall(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M)
+    return yaml.safe_load(command)
+
+
+def test_the_image_runs_the_service_not_the_demo_as_a_non_root_user():
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert _readme_serve_command() == ["make", "serve"]
-    (command,) = re.findall(r"^CMD (.+)$", dockerfile, re.M)
-    assert yaml.safe_load(command) == _readme_serve_command()
+    assert _readme_serve_command() == ["make", "serve"]  # the README's demo
+    assert image_command() == PRODUCTION_COMMAND
+    assert "--allow-synthetic-model" not in image_command()
     assert dockerfile.count("\nFROM ") + dockerfile.startswith("FROM ") >= 2  # multi-stage
     assert re.search(r"^USER 10001", dockerfile, re.M)
     assert "HEALTHCHECK" in dockerfile
@@ -52,7 +67,7 @@ def test_compose_runs_service_postgres_and_mlflow_without_literal_secrets():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]
     assert set(services) == {"service", "postgres", "mlflow"}
-    assert services["service"]["command"] == _readme_serve_command()
+    assert services["service"]["command"] == PRODUCTION_COMMAND
     environment = services["service"]["environment"]
     assert environment["DATABASE_URL"].startswith("postgresql+psycopg://")
     assert environment["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
@@ -61,6 +76,9 @@ def test_compose_runs_service_postgres_and_mlflow_without_literal_secrets():
             if "PASSWORD" in key:
                 assert str(value).startswith("${"), f"literal secret: {name}.{key}"
     assert "${POSTGRES_PASSWORD" in environment["DATABASE_URL"]
+    for key, value in environment.items():
+        if "SECRET" in key or "TOKENS" in key:
+            assert str(value).startswith("${"), f"literal secret: service.{key}"
 
 
 def _top_level_packages() -> set[str]:

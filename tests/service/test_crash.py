@@ -31,7 +31,7 @@ ACKNOWLEDGED_BEFORE_KILL = 300
 def test_a_sigkill_under_load_loses_no_acknowledged_assessment(
     registry, audit_url, backend, tmp_path, example_request
 ):
-    token, entry = new_token(name="crash", scopes={Scope.RISK_WRITE})
+    token, entry = new_token(name="crash", scopes={Scope.RISK_WRITE}, all_clinics=True)
     launch = {
         "directory": tmp_path,
         "tracking_uri": registry.tracking_uri,

@@ -11,6 +11,7 @@ PROTECTED = {
     ("post", "/v1/models/reload"),
     ("get", "/metrics"),
     ("get", "/v1/monitoring"),
+    ("get", "/v1/audit/reads"),
     ("post", "/fhir/r4/$assess-dropout-risk"),
 }
 #: Clinician pages: HTML, opened with a token of the scope or a signed link.

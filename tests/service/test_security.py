@@ -11,19 +11,24 @@ from service.security import TOKEN_PREFIX, Scope, TokenBook, TokenEntry, hash_to
 
 
 def test_a_new_token_is_stored_only_as_its_hash():
-    token, entry = new_token(name="ehr-north", scopes={Scope.RISK_WRITE})
+    token, entry = new_token(name="ehr-north", scopes={Scope.RISK_WRITE}, all_clinics=True)
     assert token.startswith(TOKEN_PREFIX) and len(token) > 40
     assert entry.sha256 == hash_token(token)
     assert token not in entry.model_dump_json()
 
 
 def test_tokens_are_never_repeated():
-    assert len({new_token(name="a", scopes={Scope.ADMIN})[0] for _ in range(200)}) == 200
+    assert (
+        len({new_token(name="a", scopes={Scope.ADMIN}, all_clinics=True)[0] for _ in range(200)})
+        == 200
+    )
 
 
 def test_the_book_finds_callers_by_token_and_nothing_else():
-    first, first_entry = new_token(name="first", scopes={Scope.RISK_WRITE, Scope.MODELS_READ})
-    second, second_entry = new_token(name="second", scopes={Scope.AUDIT_READ})
+    first, first_entry = new_token(
+        name="first", scopes={Scope.RISK_WRITE, Scope.MODELS_READ}, all_clinics=True
+    )
+    second, second_entry = new_token(name="second", scopes={Scope.AUDIT_READ}, all_clinics=True)
     book = TokenBook([first_entry, second_entry])
     assert book.caller(first).name == "first"
     assert book.caller(first).scopes == {Scope.RISK_WRITE, Scope.MODELS_READ}
@@ -34,7 +39,7 @@ def test_the_book_finds_callers_by_token_and_nothing_else():
 
 @given(st.text(max_size=80))
 def test_no_other_string_opens_the_book(guess):
-    token, entry = new_token(name="only", scopes={Scope.ADMIN})
+    token, entry = new_token(name="only", scopes={Scope.ADMIN}, all_clinics=True)
     book = TokenBook([entry])
     assert (book.caller(guess) is not None) == (guess == token)
 
@@ -56,7 +61,7 @@ def test_entries_that_are_not_hashed_named_and_scoped_are_refused(entry):
 
 
 def test_duplicate_names_are_refused():
-    _, one = new_token(name="same", scopes={Scope.ADMIN})
-    _, two = new_token(name="same", scopes={Scope.ADMIN})
+    _, one = new_token(name="same", scopes={Scope.ADMIN}, all_clinics=True)
+    _, two = new_token(name="same", scopes={Scope.ADMIN}, all_clinics=True)
     with pytest.raises(ValueError, match="unique"):
         TokenBook([one, two])

@@ -42,7 +42,8 @@ def test_the_served_process_answers_every_endpoint(server, tokens, example_reque
         headers=tokens.header(),
     )
     assert [r["status"] for r in batch.json()["results"]] == ["ok", "error"]
-    report = {"client_id": "zq-server-secret", "termination": "dropout", "end_date": "2026-04-01"}
+    report = {"client_id": "zq-server-secret", "clinic_id": "north", "termination": "dropout",
+              "end_date": "2026-04-01"}  # fmt: skip
     assert http.post("/v1/outcomes", json=report, headers=tokens.header()).status_code == 201
     current = http.get("/v1/models/current", headers=tokens.header())
     assert current.json()["version"] == registry.version

@@ -20,9 +20,20 @@ BASE_URL = "http://127.0.0.1:8000"
 """The service's public_base_url in these tests (never listened on: TestClient is in-process)."""
 
 
+#: The synthetic cohort's clinics (and api.md's example clinic): the fake EHR speaks for them.
+EHR_CLINICS = ["north", *(f"clinic{c:02d}" for c in range(1, 41))]
+
+
 def issuer(ehr: FakeEhr, **changes: Any) -> dict[str, Any]:
-    """The service's trust entry for ``ehr``: inline JWKS and its jku allowed."""
-    return {"iss": ehr.iss, "jwks": ehr.jwks(), "jku_allowed": [ehr.jku]} | changes
+    """The service's trust entry for ``ehr``: inline JWKS, its jku allowed, its clinics and
+    its FHIR server (on loopback: the app is started with private addresses allowed)."""
+    return {
+        "iss": ehr.iss,
+        "jwks": ehr.jwks(),
+        "jku_allowed": [ehr.jku],
+        "clinics": EHR_CLINICS,
+        "fhir_servers": [f"{ehr.base_url}/fhir"],
+    } | changes
 
 
 class CdsClient:

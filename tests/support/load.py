@@ -398,7 +398,7 @@ def load_run(
     """Start a server on ``database_url``, load it, stop it, and check the audit store."""
     from service.security import Scope, new_token
 
-    token, entry = new_token(name="load", scopes={Scope.RISK_WRITE})
+    token, entry = new_token(name="load", scopes={Scope.RISK_WRITE}, all_clinics=True)
     server = start_server(
         directory=directory,
         tracking_uri=tracking_uri,

@@ -23,6 +23,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Scope | str]] = {
     ("post", "/v1/models/reload"): ("/v1/models/reload", Scope.ADMIN),
     ("get", "/metrics"): ("/metrics", Scope.METRICS_READ),
     ("get", "/v1/monitoring"): ("/v1/monitoring", Scope.AUDIT_READ),
+    ("get", "/v1/audit/reads"): ("/v1/audit/reads", Scope.ADMIN),
     ("post", "/fhir/r4/$assess-dropout-risk"): ("/fhir/r4/$assess-dropout-risk", Scope.RISK_WRITE),
     ("get", "/reports/{assessment_id}"): (f"/reports/{ZERO_ID}", Scope.AUDIT_READ),
     ("get", "/models/{version}/card"): ("/models/1/card", Scope.MODELS_READ),

@@ -29,8 +29,10 @@ def make_tokens() -> Tokens:
     """A token per scope (named after it) and one named "all" with every scope."""
     by_scope, entries = {}, []
     for scope in Scope:
-        token, entry = new_token(name=scope.value.replace(":", "-"), scopes={scope})
+        token, entry = new_token(
+            name=scope.value.replace(":", "-"), scopes={scope}, all_clinics=True
+        )
         by_scope[scope] = token
         entries.append(entry)
-    every, entry = new_token(name="all", scopes=set(Scope))
+    every, entry = new_token(name="all", scopes=set(Scope), all_clinics=True)
     return Tokens(by_scope=by_scope, all=every, entries=[*entries, entry])

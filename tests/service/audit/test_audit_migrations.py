@@ -11,7 +11,16 @@ from service.audit.engine import create_audit_engine
 from service.audit.migrate import downgrade_database
 from service.audit.tables import AuditBase
 
-AUDIT_TABLES = {"assessments", "outcomes", "cds_cards", "cds_feedback", "cds_token_ids"}
+AUDIT_TABLES = {
+    "assessments",
+    "outcomes",
+    "cds_cards",
+    "cds_feedback",
+    "cds_token_ids",
+    "api_tokens",
+    "reads",
+    "tombstones",
+}
 
 
 def _tables(url: str) -> set[str]:

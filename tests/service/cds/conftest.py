@@ -53,6 +53,7 @@ def start_app(registry, make_settings, tmp_path, ehr) -> Iterator[Callable[..., 
             "public_base_url": BASE_URL,
             "cds_issuers": [issuer(ehr)],
             "cds_low_risk_card": "info",
+            "allow_private_addresses": True,  # the fake EHR's FHIR server is on loopback
         } | changes
         settings = make_settings(tracking_uri=registry.tracking_uri, **options)
         client = TestClient(create_app(settings), base_url=BASE_URL)

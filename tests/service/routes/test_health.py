@@ -57,7 +57,12 @@ def test_an_unreachable_audit_store_refuses_to_acknowledge_and_is_not_ready(
     assert scored.status_code == 503
     assert scored.json()["code"] == "audit_unavailable"
     assert "assessment_id" not in scored.text  # nothing unrecorded was sent
-    report = {"client_id": "c-1", "termination": "dropout", "end_date": "2026-03-01"}
+    report = {
+        "client_id": "c-1",
+        "clinic_id": "north",
+        "termination": "dropout",
+        "end_date": "2026-03-01",
+    }
     reported = api.post("/v1/outcomes", json=report, headers=tokens.header())
     assert (reported.status_code, reported.json()["code"]) == (503, "audit_unavailable")
     api.app.state.runtime = runtime

@@ -41,7 +41,12 @@ def _score_and_report(api, tokens, example_request):
         body["sessions"][0]["phq9"] = 5 + 4 * number  # different clients, different scores
         answer = api.post("/v1/risk-assessments", json=body, headers=tokens.header())
         assert answer.status_code == 200
-        outcome = {"client_id": client_id, "termination": termination, "end_date": "2026-04-30"}
+        outcome = {
+            "client_id": client_id,
+            "clinic_id": body["client"]["clinic_id"],
+            "termination": termination,
+            "end_date": "2026-04-30",
+        }
         assert api.post("/v1/outcomes", json=outcome, headers=tokens.header()).status_code == 201
 
 

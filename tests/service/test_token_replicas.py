@@ -1,0 +1,71 @@
+"""Tokens live in the database: two service processes on one PostgreSQL see a new token and
+a revocation within seconds, without a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from typer.testing import CliRunner
+
+from bench.databases import scratch_schema
+from cli.main import app as cli
+from tests.service.servers import start_server
+
+#: The promise of ``token create`` and ``token revoke`` (cli.md): within seconds.
+PROMISED_SECONDS = 5.0
+
+
+def _within(deadline: float, condition: Callable[[], bool]) -> float:
+    """Seconds until ``condition`` holds, polled every 50 ms; fails past ``deadline``."""
+    started = time.monotonic()
+    while not condition():
+        elapsed = time.monotonic() - started
+        assert elapsed < deadline, f"not within {deadline} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_a_revocation_reaches_two_running_services_within_seconds(
+    registry, tmp_path, postgres_admin
+):
+    with scratch_schema(postgres_admin, prefix="replicas") as url:
+        servers = [
+            start_server(
+                directory=(tmp_path / name),
+                tracking_uri=registry.tracking_uri,
+                database_url=url,
+                tokens=[],
+            )
+            for name in ("a", "b")
+            if (tmp_path / name).mkdir() is None
+        ]
+        try:
+            for server in servers:
+                server.wait_until_ready()
+            runner = CliRunner()
+            created = runner.invoke(
+                cli,
+                ["token", "create", "--name", "north-ehr", "--scope", "models:read",
+                 "--clinic", "north", "--database-url", url],
+            )  # fmt: skip
+            assert created.exit_code == 0, created.output
+            token = created.stdout.strip()
+            headers = {"Authorization": f"Bearer {token}"}
+
+            def statuses() -> set[int]:
+                return {
+                    s.http.get("/v1/models/current", headers=headers).status_code for s in servers
+                }
+
+            live = _within(PROMISED_SECONDS, lambda: statuses() == {200})
+            revoked = runner.invoke(cli, ["token", "revoke", "north-ehr", "--database-url", url])
+            assert revoked.exit_code == 0, revoked.output
+            gone = _within(PROMISED_SECONDS, lambda: statuses() == {401})
+            print(f"new token live on both in {live:.2f} s; revocation in {gone:.2f} s")
+            listed = runner.invoke(cli, ["token", "list", "--database-url", url])
+            assert "north-ehr" in listed.stdout and "revoked" in listed.stdout
+            assert "last used never" not in listed.stdout  # its use was recorded
+        finally:
+            for server in servers:
+                server.stop()
