@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from tests.conftest import light_config
 from tests.support.fhir_export import write_export
+from tests.support.quick_model import light_config
 
 runner = CliRunner()
 VERSION = "7"

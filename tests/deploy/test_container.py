@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.container import PRODUCTION_COMMAND, image_command
+
 pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,19 +39,6 @@ def test_hadolint_passes():
         pytest.skip("hadolint is not installed")
     done = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-#: What the image and compose run: the service alone, never the demo (``make serve``), which
-#: trains on synthetic data and prints an all-scope token.
-PRODUCTION_COMMAND = [
-    "uv", "run", "--no-sync", "dropout-risk", "serve", "--host", "0.0.0.0", "--port", "8000"
-]  # fmt: skip
-
-
-def image_command() -> list[str]:
-    """The image's CMD."""
-    (command,) = re.findall(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M)
-    return yaml.safe_load(command)
 
 
 def test_the_image_runs_the_service_not_the_demo_as_a_non_root_user():

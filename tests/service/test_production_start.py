@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from tests.service.servers import free_port
 
-from tests.deploy.test_container import image_command
-from tests.service.conftest import register_trained, registry_settings
+from tests.support.container import image_command
+from tests.support.registry import register_trained, registry_settings
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bench.databases import scratch_schema
-from tests.service.servers import start_server
 from typer.testing import CliRunner
 
 from cli.main import app as cli
+from tests.support.databases import scratch_schema
+from tests.support.servers import start_server
 
 #: The promise of ``token create`` and ``token revoke`` (cli.md): within seconds.
 PROMISED_SECONDS = 5.0

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tests.service.fhir.bundles import CLIENT_FIELDS, client_bundle
 
 from features.instruments import SELF_HARM_ITEM
 from service.fhir.questionnaires import PHQ9
-from tests.service.fhir.questionnaires import response as questionnaire_response
+from tests.support.fhir_bundles import CLIENT_FIELDS, client_bundle
+from tests.support.fhir_questionnaires import response as questionnaire_response
 
 #: The resource types of an export, in the order a reader may meet them.
 EXPORT_TYPES = (

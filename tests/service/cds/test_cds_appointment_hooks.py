@@ -11,7 +11,7 @@ from service.audit import AuditStore
 from service.cds.prefetch import PREFETCH, SERVICE_ID
 from service.cds.services import APPOINTMENT_BOOK_ID, ENCOUNTER_START_ID
 from service.security import Scope
-from tests.service.cds.conftest import BASE_URL, hook_body, load_case
+from tests.support.cds import BASE_URL, hook_body, load_case
 
 HOOKS = {APPOINTMENT_BOOK_ID: "appointment-book", ENCOUNTER_START_ID: "encounter-start"}
 

@@ -7,7 +7,7 @@ import pytest
 
 from service.audit import AuditStore
 from service.cds.prefetch import SERVICE_ID
-from tests.service.cds.conftest import BASE_URL, CdsClient, hook_body, issuer, load_case
+from tests.support.cds import BASE_URL, CdsClient, hook_body, issuer, load_case
 
 SERVICE_PATH = f"/cds-services/{SERVICE_ID}"
 

@@ -10,8 +10,8 @@ from service.cds.prefetch import OPTIONAL, PREFETCH
 from service.fhir.questionnaires import PHQ9
 from service.schemas import AssessmentRequest
 from service.security import Scope
-from tests.service.cds.conftest import hook_body
-from tests.service.fhir.questionnaires import (
+from tests.support.cds import hook_body
+from tests.support.fhir_questionnaires import (
     example_responses,
     example_with,
     promoted_registry,

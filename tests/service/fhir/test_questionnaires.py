@@ -13,7 +13,8 @@ from service.fhir import FhirInputError, read_bundle
 from service.fhir.questionnaires import GAD7, PHQ9
 from service.schemas import AssessmentRequest
 from service.security import Scope
-from tests.service.fhir.questionnaires import (
+from tests.support.fhir_mutations import mutate as _mutate
+from tests.support.fhir_questionnaires import (
     GAD7_ANSWERS,
     PHQ9_ANSWERS,
     answer,
@@ -23,7 +24,6 @@ from tests.service.fhir.questionnaires import (
     promoted_registry,
     response,
 )
-from tests.service.fhir.test_inbound import _mutate
 
 URL = "/fhir/r4/$assess-dropout-risk"
 FHIR_JSON = "application/fhir+json"

@@ -23,7 +23,7 @@ from service.fhir import check_bundle_invariants, check_ras_invariants
 from service.fhir.examples import EXAMPLE_BUNDLE
 from service.fhir.questionnaires import PHQ9
 from service.security import Scope
-from tests.service.fhir.questionnaires import (
+from tests.support.fhir_questionnaires import (
     PHQ9_ANSWERS,
     example_responses,
     example_with,

@@ -135,23 +135,9 @@ def example_responses(**options: Any) -> list[dict[str, Any]]:
 
 
 def promoted_registry(trained, directory):
-    """The trained test model registered as champion in a new store under ``directory``.
-
-    Promoted with a recorded override: on this base the shared ``registry`` fixture's model
-    does not pass the strict promotion gate, so the app would start with no model.
-    """
-    from tests.service.conftest import Registry, registry_settings
-    from training.registry import register
+    """The trained test model registered as champion in a new store under ``directory``."""
+    from tests.support.registry import Registry, register_trained, registry_settings
 
     settings = registry_settings(directory)
-    registration = register(
-        trained.model,
-        settings=settings,
-        held_out=trained.held_out,
-        params={"note": "questionnaire input tests"},
-        metrics={},
-        baselines=trained.baselines,
-        override="tests of questionnaire input: the test model is served whatever the gate says",
-    )
-    assert registration.promoted, registration.reason
-    return Registry(tracking_uri=settings.tracking_uri, version=registration.version)
+    version = register_trained(trained, settings, note="questionnaire input tests")
+    return Registry(tracking_uri=settings.tracking_uri, version=version)
