@@ -52,9 +52,12 @@ def serve(
     log_config = configure_logging(settings.log_level)
     _migrate_the_audit_database(settings)
     cache = ModelCache(settings.model_cache_path)
-    # Without --allow-synthetic-model the cached model's provenance is checked too.
-    if not settings.allow_synthetic_model or not cache.holds(
-        name=settings.model_name, alias=settings.model_alias
+    # A cached model serves at once (the workers load it); without --allow-synthetic-model
+    # only one the cache knows was trained on real data.
+    if not cache.holds(
+        name=settings.model_name,
+        alias=settings.model_alias,
+        allow_synthetic=settings.allow_synthetic_model,
     ):
         _check_the_registry(settings, cache=cache)
     say(f"serving on http://{host}:{port} (API docs: http://{host}:{port}/docs)")

@@ -90,6 +90,9 @@ class ModelCache:
                     "alias": alias,
                     "run_id": run_id,
                     "metrics": metrics,
+                    # So that `serve` can tell, without loading the bundle, whether a demo
+                    # model would need --allow-synthetic-model.
+                    "synthetic_data": bool(model.metadata.get("synthetic_data")),
                     "cached_at": datetime.now(UTC).isoformat(),
                 }
                 (entry / _DESCRIPTION).write_text(json.dumps(description, indent=2) + "\n")
@@ -103,8 +106,9 @@ class ModelCache:
                 raise
             self._remove_all_but(entry.name)
 
-    def holds(self, *, name: str, alias: str) -> bool:
-        """Whether the cache describes a model of ``name`` and ``alias`` in this format.
+    def holds(self, *, name: str, alias: str, allow_synthetic: bool = True) -> bool:
+        """Whether the cache describes a model of ``name`` and ``alias`` in this format
+        (and, unless ``allow_synthetic``, one known not to be trained on synthetic data).
 
         Reads the description only, not the bundle: a cheap check, which a bundle broken
         since it was cached passes (:meth:`load` refuses it).
@@ -120,6 +124,8 @@ class ModelCache:
             isinstance(description, dict)
             and description.get("format") == CACHE_FORMAT
             and (description.get("name"), description.get("alias")) == (name, alias)
+            # A cache written before the mark was kept says nothing: not known to be real.
+            and (allow_synthetic or description.get("synthetic_data") is False)
         )
 
     def load(self) -> CachedModel | None:

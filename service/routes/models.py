@@ -10,7 +10,7 @@ from features.vocabulary import OUTCOMES
 from models.risk_levels import level_meaning
 from service.deps import Admin, KeeperDep, ModelReader, ServedModelDep
 from service.errors import ApiError, ErrorOut
-from service.lifecycle import RegistryUnavailableError
+from service.lifecycle import ModelRefusedError, RegistryUnavailableError
 from service.routes._responses import error_responses
 from service.schemas.operations import (
     CurrentModelOut,
@@ -89,6 +89,13 @@ def reload_model(_caller: Admin, keeper: KeeperDep) -> ReloadOut:
     before = keeper.current
     try:
         after = keeper.refresh()
+    except ModelRefusedError as error:
+        # Our own verdict on the version (which one, and why this code cannot serve it): the
+        # admin who asked needs it to act, and it carries no host, path or driver text.
+        _log.warning(str(error), extra={"event": "reload_failed"})
+        raise ApiError(
+            503, "registry_unavailable", f"{error}; the service keeps its model"
+        ) from error
     except RegistryUnavailableError as error:
         # The registry's own message (hosts, paths, driver text) is for the log only.
         _log.warning(str(error), extra={"event": "reload_failed"})

@@ -4,6 +4,7 @@ replaces it (the alias moved) or withdraws it (the alias was removed)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -89,6 +90,19 @@ def test_holds_reads_the_description_only(trained, tmp_path):
     assert cache.holds(name="dropout-risk", alias="champion")  # load() is what refuses it
     (cache.directory / "current" / "served.json").write_text("{")
     assert not cache.holds(name="dropout-risk", alias="champion")
+
+
+def test_without_leave_to_serve_synthetic_models_only_a_known_real_one_counts(trained, tmp_path):
+    real = dataclasses.replace(trained.model, metadata={**trained.model.metadata})
+    real.metadata.pop("synthetic_data", None)
+    demo = dataclasses.replace(
+        trained.model, metadata={**trained.model.metadata, "synthetic_data": True}
+    )
+    for model, strict in ((real, True), (demo, False)):
+        cache = ModelCache(tmp_path / f"cache-{strict}")
+        _save(cache, model, "1")
+        assert cache.holds(name="dropout-risk", alias="champion", allow_synthetic=True)
+        assert cache.holds(name="dropout-risk", alias="champion", allow_synthetic=False) is strict
 
 
 # --- a restart from the cache ---------------------------------------------------------------
