@@ -19,6 +19,8 @@ from tests.support.container import image_command
 from tests.support.registry import register_trained, registry_settings
 from tests.support.servers import free_port
 
+pytestmark = pytest.mark.server  # dropout-risk serve in its own process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

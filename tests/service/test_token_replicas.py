@@ -6,11 +6,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app as cli
 from tests.support.databases import scratch_schema
 from tests.support.servers import start_server
+
+pytestmark = pytest.mark.server  # dropout-risk serve in its own process
 
 #: The promise of ``token create`` and ``token revoke`` (cli.md): within seconds.
 PROMISED_SECONDS = 5.0
