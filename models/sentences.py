@@ -381,7 +381,11 @@ def _rupture(measure: str, scores: np.ndarray, sessions: np.ndarray) -> list[Sta
 
 
 def _range_words(instrument: Instrument, score: float) -> tuple[str, int]:
-    """Where ``score`` lies: severe, clinical or below the clinical range, and its news."""
+    """Where ``score`` lies: severe, clinical or outside the clinical range, and its news.
+
+    "Outside", not "below": for the ORS, where higher is better, the healthy side is above
+    the cut-off, and "below the clinical range (25 or more)" read as its opposite.
+    """
     cutoff = instrument.clinical_cutoff
     worse = "or below" if instrument.higher_is_better else "or more"
     if instrument.in_severe_range(score):
@@ -390,7 +394,7 @@ def _range_words(instrument: Instrument, score: float) -> tuple[str, int]:
         clinical = f"below {cutoff:g}" if instrument.higher_is_better else f"{cutoff:g} or more"
         return f"in the clinical range ({clinical})", RAISES
     healthy = f"{cutoff:g} or more" if instrument.higher_is_better else f"under {cutoff:g}"
-    return f"below the clinical range ({healthy})", LOWERS
+    return f"outside the clinical range ({healthy})", LOWERS
 
 
 def _symptom_level(

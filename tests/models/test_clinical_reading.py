@@ -27,7 +27,7 @@ GOOD_NEWS = (
     "Attended all",
     "Attended the first",
     "at or above the",
-    "below the clinical range",
+    "outside the clinical range",
     "recovered after a sharp fall",
     "No alliance rupture",
     "improved reliably",
@@ -222,3 +222,14 @@ def test_a_missed_latest_session_is_named_and_raises_dropout_risk(trained):
     attendance = next(f for f in assessment.dropout.factors if f.feature == "attendance")
     assert attendance.direction == "raises"
     assert "Missed the latest appointment (session 4)" in attendance.text
+
+
+@pytest.mark.parametrize("measure", ["phq9", "gad7", "oq45", "ors"])
+def test_a_score_on_the_healthy_side_is_named_outside_the_range_whichever_way_it_runs(measure):
+    from models.sentences import _range_words
+
+    instrument = INSTRUMENTS[measure]
+    step = 1 if instrument.higher_is_better else -1
+    words, news = _range_words(instrument, instrument.clinical_cutoff + step)
+    assert words.startswith("outside the clinical range") and news < 0, words
+    assert ("or more" in words) == instrument.higher_is_better, words
