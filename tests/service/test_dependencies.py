@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from cli.service_commands import WORKER_HEALTHCHECK_SECONDS
 from service.app import create_app
 from service.lifecycle import StartupRefusedError
 from service.security import Scope
@@ -332,7 +333,9 @@ def test_a_worker_restarted_while_the_database_is_down_does_not_stop_the_service
         try:
             died = _workers(server)[0]
             died.kill()  # as the OOM killer would; uvicorn's supervisor starts a new worker
-            died.wait(timeout=30)
+            # uvicorn's supervisor reaps it on its next round, which may first wait out the
+            # other worker's health check (up to WORKER_HEALTHCHECK_SECONDS on a busy machine).
+            died.wait(timeout=WORKER_HEALTHCHECK_SECONDS + 30)
             deadline = time.monotonic() + 120
             while not any(
                 line.get("event") == "audit_unavailable" for line in server.log_lines()
