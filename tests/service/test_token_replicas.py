@@ -46,6 +46,9 @@ def test_a_revocation_reaches_two_running_services_within_seconds(
         try:
             for server in servers:
                 server.wait_until_ready()
+                # The endpoint's first answer (imports, the model card) is not what the
+                # promise is about: warm it, so the clock below measures the token's way.
+                server.http.get("/v1/models/current")
             runner = CliRunner()
             created = runner.invoke(
                 cli,
