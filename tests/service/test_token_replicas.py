@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app as cli
+from service.security import TOKEN_PREFIX
 from tests.support.databases import scratch_schema
 from tests.support.servers import start_server
 
@@ -19,12 +20,20 @@ pytestmark = pytest.mark.server  # dropout-risk serve in its own process
 PROMISED_SECONDS = 5.0
 
 
-def _within(deadline: float, condition: Callable[[], bool]) -> float:
-    """Seconds until ``condition`` holds, polled every 50 ms; fails past ``deadline``."""
+def _within(deadline: float, condition: Callable[[], bool], *, servers: list, last: list) -> float:
+    """Seconds until ``condition`` holds, polled every 50 ms; fails past ``deadline`` with
+    what each server logged above INFO (a failed token read says why there)."""
     started = time.monotonic()
     while not condition():
         elapsed = time.monotonic() - started
-        assert elapsed < deadline, f"not within {deadline} s"
+        if elapsed >= deadline:
+            complaints = [
+                line for s in servers for line in s.log_lines() if line.get("level") != "INFO"
+            ]
+            raise AssertionError(
+                f"not within {deadline} s ({elapsed:.2f} s); last answers (status, seconds) "
+                f"{last}; logged: {complaints}"
+            )
         time.sleep(0.05)
     return time.monotonic() - started
 
@@ -57,17 +66,24 @@ def test_a_revocation_reaches_two_running_services_within_seconds(
             )  # fmt: skip
             assert created.exit_code == 0, created.output
             token = created.stdout.strip()
+            assert token.startswith(TOKEN_PREFIX) and len(token.split()) == 1, created.stdout
             headers = {"Authorization": f"Bearer {token}"}
+            last_answers: list[tuple[int, float]] = []
 
             def statuses() -> set[int]:
-                return {
-                    s.http.get("/v1/models/current", headers=headers).status_code for s in servers
-                }
+                answers = [s.http.get("/v1/models/current", headers=headers) for s in servers]
+                # What each server answered last, for the failure message.
+                last_answers[:] = [(a.status_code, a.elapsed.total_seconds()) for a in answers]
+                return {a.status_code for a in answers}
 
-            live = _within(PROMISED_SECONDS, lambda: statuses() == {200})
+            live = _within(
+                PROMISED_SECONDS, lambda: statuses() == {200}, servers=servers, last=last_answers
+            )
             revoked = runner.invoke(cli, ["token", "revoke", "north-ehr", "--database-url", url])
             assert revoked.exit_code == 0, revoked.output
-            gone = _within(PROMISED_SECONDS, lambda: statuses() == {401})
+            gone = _within(
+                PROMISED_SECONDS, lambda: statuses() == {401}, servers=servers, last=last_answers
+            )
             print(f"new token live on both in {live:.2f} s; revocation in {gone:.2f} s")
             listed = runner.invoke(cli, ["token", "list", "--database-url", url])
             assert "north-ehr" in listed.stdout and "revoked" in listed.stdout
