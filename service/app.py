@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from service.audit import AuditStore, AuditUnavailableError
 from service.audit.engine import create_audit_engine
+from service.batching import AssessmentBatcher
 from service.cds.auth import EhrAuthenticator
 from service.cds.hook import CardIssuer
 from service.cds.keys import KeyRing
@@ -185,6 +186,12 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
         keeper=keeper,
         audit=audit,
         recorder=recorder,
+        batcher=AssessmentBatcher(
+            recorder=recorder,
+            metrics=metrics_,
+            max_batch=settings.micro_batch_max,
+            max_wait_seconds=settings.micro_batch_wait_ms / 1000,
+        ),
         monitoring=watcher,
         tokens=tokens,
         metrics=metrics_,

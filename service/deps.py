@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.audit import AuditStore
+from service.batching import AssessmentBatcher
 from service.cds.auth import EhrAuthenticator
 from service.cds.hook import CardIssuer
 from service.errors import ApiError
@@ -34,6 +35,7 @@ class Runtime:
     keeper: ModelKeeper
     audit: AuditStore
     recorder: Recorder
+    batcher: AssessmentBatcher
     tokens: TokenBook
     metrics: ServiceMetrics
     ehr_auth: EhrAuthenticator
@@ -47,59 +49,67 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def get_settings(request: Request) -> ServiceSettings:
+async def get_settings(request: Request) -> ServiceSettings:
     """The service's settings."""
     return _runtime(request).settings
 
 
-def get_audit(request: Request) -> AuditStore:
+async def get_audit(request: Request) -> AuditStore:
     """The audit store."""
     return _runtime(request).audit
 
 
-def get_recorder(request: Request) -> Recorder:
+async def get_recorder(request: Request) -> Recorder:
     """The one way to score and record (:mod:`service.recording`)."""
     return _runtime(request).recorder
 
 
-def get_keeper(request: Request) -> ModelKeeper:
+async def get_batcher(request: Request) -> AssessmentBatcher:
+    """The micro-batcher of single assessments (:mod:`service.batching`)."""
+    return _runtime(request).batcher
+
+
+async def get_keeper(request: Request) -> ModelKeeper:
     """What serves the model and follows the registry alias."""
     return _runtime(request).keeper
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     """This process's Prometheus metrics."""
     return _runtime(request).metrics
 
 
-def get_links(request: Request) -> LinkSigner:
+async def get_links(request: Request) -> LinkSigner:
     """The signer of links to the clinician pages."""
     return _runtime(request).links
 
 
-def get_tokens(request: Request) -> TokenBook:
+async def get_tokens(request: Request) -> TokenBook:
     """The configured API tokens."""
     return _runtime(request).tokens
 
 
-def get_ehr_auth(request: Request) -> EhrAuthenticator:
+async def get_ehr_auth(request: Request) -> EhrAuthenticator:
     """The verifier of EHR JWTs (CDS Hooks)."""
     return _runtime(request).ehr_auth
 
 
-def get_watcher(request: Request) -> MonitoringWatcher:
+async def get_watcher(request: Request) -> MonitoringWatcher:
     """The service's own monitoring."""
     return _runtime(request).monitoring
 
 
-def get_card_issuer(request: Request) -> CardIssuer:
+async def get_card_issuer(request: Request) -> CardIssuer:
     """What scores a record for CDS Hooks and issues its card."""
     return _runtime(request).card_issuer
 
 
+# The getters above only read what the app holds; as coroutines they run on the event loop
+# instead of costing a worker-thread hop each (several per request).
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
 AuditDep = Annotated[AuditStore, Depends(get_audit)]
 RecorderDep = Annotated[Recorder, Depends(get_recorder)]
+BatcherDep = Annotated[AssessmentBatcher, Depends(get_batcher)]
 KeeperDep = Annotated[ModelKeeper, Depends(get_keeper)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 LinksDep = Annotated[LinkSigner, Depends(get_links)]
@@ -109,7 +119,7 @@ WatcherDep = Annotated[MonitoringWatcher, Depends(get_watcher)]
 CardIssuerDep = Annotated[CardIssuer, Depends(get_card_issuer)]
 
 
-def get_served_model(keeper: KeeperDep) -> ServedModel:
+async def get_served_model(keeper: KeeperDep) -> ServedModel:
     """The model serving now, read once for the whole request (503 before one has loaded)."""
     served = keeper.current
     if served is None:

@@ -114,6 +114,12 @@ class ServiceMetrics:
             ["outcome", "risk_level"],
             registry=self.registry,
         )
+        self.batch_size = Histogram(
+            "dropout_risk_assessment_batch_size",
+            "Single assessments scored and committed together by the micro-batcher.",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=self.registry,
+        )
         self.audit_failures = Counter(
             "dropout_risk_audit_write_failures",
             "Audit writes that failed (their requests were answered 503).",

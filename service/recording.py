@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from service.audit import AuditStore, AuditUnavailableError, NewAssessment
 from service.errors import ApiError
@@ -19,6 +20,15 @@ from service.schemas import AssessmentRequest, AssessmentResponse
 from service.scoring import assess_many
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """One request to score, who asked for it, and the input mapping's warnings for it."""
+
+    request: AssessmentRequest
+    caller: str = "unknown"
+    warnings: Sequence[str] = ()
 
 
 class Recorder:
@@ -49,20 +59,39 @@ class Recorder:
             service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
                 commit (nothing is acknowledged).
         """
+        extras = warnings if warnings is not None else [()] * len(requests)
+        return self.score_and_record_each(
+            [
+                Scoring(request=request, caller=caller, warnings=extra)
+                for request, extra in zip(requests, extras, strict=True)
+            ],
+            served,
+        )
+
+    def score_and_record_each(
+        self, scorings: Sequence[Scoring], served: ServedModel
+    ) -> list[AssessmentResponse]:
+        """As :meth:`score_and_record`, each request with its own caller and warnings (the
+        micro-batcher's requests come from different callers): one pass through the model,
+        one transaction.
+
+        Raises:
+            service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
+                commit (nothing is acknowledged).
+        """
         responses = assess_many(
             served.model,
-            requests,
+            [scoring.request for scoring in scorings],
             model_name=served.name,
             model_version=served.version,
             factors=self._factors,
         )
-        if warnings is not None:
-            responses = [
-                response.model_copy(update={"warnings": [*extra, *response.warnings]})
-                if extra
-                else response
-                for response, extra in zip(responses, warnings, strict=True)
-            ]
+        responses = [
+            response.model_copy(update={"warnings": [*scoring.warnings, *response.warnings]})
+            if scoring.warnings
+            else response
+            for response, scoring in zip(responses, scorings, strict=True)
+        ]
         try:
             self._audit.record_assessments(
                 [
@@ -72,11 +101,11 @@ class Recorder:
                         as_of_session=response.as_of_session,
                         model_name=served.name,
                         model_version=served.version,
-                        request=request.model_dump(mode="json"),
+                        request=scoring.request.model_dump(mode="json"),
                         response=response.model_dump(mode="json"),
-                        caller=caller,
+                        caller=scoring.caller,
                     )
-                    for request, response in zip(requests, responses, strict=True)
+                    for scoring, response in zip(scorings, responses, strict=True)
                 ]
             )
         except AuditUnavailableError as error:

@@ -72,6 +72,12 @@ class ServiceSettings(RegistryLocation):
     #: Seconds a service trusts its copy of the token table: a new or revoked token takes
     #: effect on every running service within this.
     token_refresh_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
+    #: Single assessments arriving together are scored and committed as one batch of at
+    #: most this many (service/batching.py); 1 scores each alone.
+    micro_batch_max: int = Field(default=64, ge=1, le=1024)
+    #: Under load only (the last batch held several requests), how long a batch may wait
+    #: to fill; an idle server never waits.
+    micro_batch_wait_ms: float = Field(default=1.0, ge=0.0, le=50.0)
     #: Serve a champion trained on synthetic data (``serve --allow-synthetic-model``: the
     #: demo, tests and benches); refused otherwise.
     allow_synthetic_model: bool = False

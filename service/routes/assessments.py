@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import ValidationError
 
 from service.audit import AuditUnavailableError
 from service.deps import (
     AuditDep,
     AuditReader,
+    BatcherDep,
     MetricsDep,
     RecorderDep,
     RiskWriter,
@@ -28,19 +29,21 @@ router = APIRouter(prefix="/v1/risk-assessments", tags=["risk assessments"])
 
 @router.post(
     "",
+    response_model=AssessmentResponse,
     responses=error_responses(400, 401, 403, 413, 422, 429, 503),
     summary="Score one client",
 )
-def create_assessment(
-    body: AssessmentRequest, caller: RiskWriter, served: ServedModelDep, recorder: RecorderDep
-) -> AssessmentResponse:
+async def create_assessment(
+    body: AssessmentRequest, caller: RiskWriter, served: ServedModelDep, batcher: BatcherDep
+) -> Response:
     """Calibrated dropout and poor-outcome risk as of the client's latest session, the factors
     behind each, and clinical signals. Scope `risk:write`; the client's clinic must be one
     of the token's (403 otherwise). The response is sent only after the assessment is
     committed to the audit store."""
     check_clinic(caller, body.client.clinic_id)
-    (response,) = recorder.score_and_record([body], served, caller=caller.name)
-    return response
+    response = await batcher.assess(body, served, caller=caller.name)
+    # Serialised once, by the model that built it: FastAPI would validate it again first.
+    return Response(response.model_dump_json(), media_type="application/json")
 
 
 @router.post(

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine
 
 from service.app import create_app
 from service.audit import AuditStore
+from service.batching import AssessmentBatcher
 from service.recording import Recorder
 
 
@@ -49,7 +50,12 @@ def test_an_unreachable_audit_store_refuses_to_acknowledge_and_is_not_ready(
     )
     store = AuditStore(engine=unreachable)
     recorder = Recorder(audit=store, metrics=runtime.metrics, factors=runtime.settings.factors)
-    api.app.state.runtime = dataclasses.replace(runtime, audit=store, recorder=recorder)
+    batcher = AssessmentBatcher(
+        recorder=recorder, metrics=runtime.metrics, max_batch=8, max_wait_seconds=0.0
+    )
+    api.app.state.runtime = dataclasses.replace(
+        runtime, audit=store, recorder=recorder, batcher=batcher
+    )
     ready = api.get("/ready")
     assert ready.status_code == 503
     assert ready.json()["database"] == "unreachable"
