@@ -8,6 +8,7 @@ import pandas as pd
 
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
 from models.metrics import Estimate
+from training.fitting import TrainingConfig
 from training.gate import GateVerdict
 from training.pipeline import TrainingResult
 
@@ -30,8 +31,17 @@ def _ci(stats: Estimate, digits: int = 3) -> str:
     return f"{value:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
-def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object]) -> str:
-    """Markdown card: intended use, data, metrics with intervals, subgroups, limitations."""
+def render_model_card(
+    result: TrainingResult,
+    *,
+    fingerprint: dict[str, object],
+    config: TrainingConfig | None = None,
+) -> str:
+    """Markdown card: intended use, data, metrics with intervals, subgroups, limitations.
+
+    ``config`` (the run's options) adds what evaluation was run, so that a card of a quick
+    run (the demo's) says what it left out.
+    """
     counts = result.counts
     lines = [
         "# dropout-risk model card",
@@ -55,6 +65,7 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
         f"{counts['left_out_ongoing']:,} ongoing episodes (no label).",
         f"- Left out of the poor-outcome model: {counts['left_out_no_outcome_scores']:,} ended "
         "episodes with fewer than two scores on every outcome measure.",
+        *([] if config is None else [_evaluation_line(config)]),
         f"- Fingerprint: `{fingerprint}`",
         "- Held-out test clients: a fixed hash of the client id (the same clients in every",
         "  retraining), never seen in fitting, early stopping or calibration.",
@@ -80,6 +91,24 @@ def render_model_card(result: TrainingResult, *, fingerprint: dict[str, object])
     ]
     lines += _development_section()
     return "\n".join(lines)
+
+
+def _evaluation_line(config: TrainingConfig) -> str:
+    """What evaluation this run did, and what it left out."""
+    cv = (
+        f"{config.cv_folds}-fold client-grouped cross-validation"
+        if config.cv_folds > 1
+        else "no cross-validation (`--cv-folds 0`)"
+    )
+    loco = (
+        "leave-one-clinic-out"
+        if config.leave_one_clinic_out
+        else "no leave-one-clinic-out (`--no-leave-one-clinic-out`)"
+    )
+    return (
+        f"- Evaluation run: {cv}; {loco}; {config.bootstrap} bootstrap replicates for the "
+        f"intervals; landmarks 1-{config.max_landmark}."
+    )
 
 
 def _development_section() -> list[str]:

@@ -126,7 +126,7 @@ def train_and_register(
         clients, sessions = read_extract(clients_path, sessions_path)
         result = train(clients, sessions, config=config, progress=progress)
         data = fingerprint(clients, sessions, (clients_path, sessions_path))
-    card = render_model_card(result, fingerprint=data)
+    card = render_model_card(result, fingerprint=data, config=config)
     # A new bundle with the card and fingerprint; the run's own result stays as trained.
     model = dataclasses.replace(
         result.model,

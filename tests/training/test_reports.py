@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.quick_model import light_config
 from training.model_card import render_model_card
 from training.plots import save_plots
 
@@ -43,3 +44,17 @@ def test_model_card_has_use_data_metrics_subgroups_thresholds_and_limits(trained
     assert "at most 15% of held-out session assessments" in card
     auroc = trained.metrics["dropout"]["test"]["xgboost"]["auroc"]
     assert f"{auroc.value:.3f} ({auroc.low:.3f}-{auroc.high:.3f})" in card
+
+
+def test_model_card_says_what_evaluation_a_quick_run_left_out(trained):
+    quick = render_model_card(
+        trained, fingerprint={}, config=light_config(cv_folds=0, bootstrap=50)
+    )
+    assert (
+        "- Evaluation run: no cross-validation (`--cv-folds 0`); no leave-one-clinic-out "
+        "(`--no-leave-one-clinic-out`); 50 bootstrap replicates"
+    ) in quick
+    full = render_model_card(
+        trained, fingerprint={}, config=light_config(cv_folds=5, leave_one_clinic_out=True)
+    )
+    assert "5-fold client-grouped cross-validation; leave-one-clinic-out;" in full
