@@ -136,6 +136,10 @@ def data_gaps(features: np.ndarray) -> list[list[str]]:
     return [[names[j] for j in np.flatnonzero(row)] for row in never]
 
 
+#: Below this many rows a DMatrix is built on one thread (see :func:`contributions`).
+_ROWS_PER_THREAD = 256
+
+
 def contributions(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
     """Exact TreeSHAP values (log-odds) with the bias in the last column.
 
@@ -143,7 +147,10 @@ def contributions(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
     booster's names are checked once, when a bundle loads, because attaching and checking
     80 names on every call costs about as much as the trees of a single row.
     """
-    matrix = xgb.DMatrix(features, missing=np.nan)
+    # One thread for a few rows: waking OpenMP's team costs more than the rows, and on a
+    # busy machine its barrier can wait milliseconds; big batches use every core.
+    threads = 1 if len(features) <= _ROWS_PER_THREAD else -1
+    matrix = xgb.DMatrix(features, missing=np.nan, nthread=threads)
     return booster.predict(matrix, pred_contribs=True, validate_features=False)
 
 

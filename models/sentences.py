@@ -94,13 +94,16 @@ class ConceptEffects:
             sum(
                 effect
                 for name, effect in self.effects.items()
-                if (aspect is None or ASPECTS.get(_FEATURE[name].statistic) == aspect)
-                and (measure is None or measure in _FEATURE[name].sources)
+                if (aspect is None or _ASPECT_OF[name] == aspect)
+                and (measure is None or measure in _SOURCES_OF[name])
             )
         )
 
 
 _FEATURE = {f.name: f for f in FEATURES}
+# Looked up for every feature of every listed factor of every request: read once here.
+_ASPECT_OF = {f.name: ASPECTS.get(f.statistic) for f in FEATURES}
+_SOURCES_OF = {f.name: frozenset(f.sources) for f in FEATURES}
 
 
 def describe(
@@ -178,6 +181,11 @@ def _scores(measure: str, history: HistoryBatch) -> tuple[np.ndarray, np.ndarray
     return values[sessions - 1], sessions
 
 
+def _ever_recorded(history: HistoryBatch) -> np.ndarray:
+    """Per measure (in :data:`MEASURE_COLUMNS` order), whether it has any recorded score."""
+    return ~np.isnan(history.measures[0]).all(axis=0)
+
+
 def _fmt(measure: str, value: float) -> str:
     return f"{value:.0f}" if INSTRUMENTS[measure].integer else f"{value:.1f}"
 
@@ -195,7 +203,7 @@ def _leading_measure(
     effects: ConceptEffects, history: HistoryBatch, sign: int, *, row: np.ndarray | None = None
 ) -> str:
     """The recorded measure whose features pull most the concept's way."""
-    recorded = [m for m in MEASURE_COLUMNS if len(_scores(m, history)[0]) > 0]
+    recorded = [m for m, seen in zip(MEASURE_COLUMNS, _ever_recorded(history)) if seen]
     sized = {m: effects.of(measure=m) for m in recorded if INSTRUMENTS[m].kind == "symptom"}
     if not sized:
         return "phq9"
