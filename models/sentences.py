@@ -203,7 +203,8 @@ def _leading_measure(
     effects: ConceptEffects, history: HistoryBatch, sign: int, *, row: np.ndarray | None = None
 ) -> str:
     """The recorded measure whose features pull most the concept's way."""
-    recorded = [m for m, seen in zip(MEASURE_COLUMNS, _ever_recorded(history)) if seen]
+    seen = _ever_recorded(history)
+    recorded = [m for m, ever in zip(MEASURE_COLUMNS, seen, strict=True) if ever]
     sized = {m: effects.of(measure=m) for m in recorded if INSTRUMENTS[m].kind == "symptom"}
     if not sized:
         return "phq9"
