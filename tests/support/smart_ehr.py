@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlencode
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -51,6 +52,15 @@ CLIENT_ID = "dropout-risk-test"
 def rsa_key() -> rsa.RSAPrivateKey:
     """A fresh 2048-bit RSA key."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def pem(key: Any) -> bytes:
+    """A private ``key`` as an unencrypted PKCS#8 PEM (what ``private_key_file`` holds)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def public_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:

@@ -10,12 +10,16 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
+
 from service.smart.session import COOKIE_NAME
 from tests.support.cds import BASE_URL
 from tests.support.smart_ehr import (
     AUTHORIZE_PARAMETERS,
     CLIENT_ID,
     authorize,
+    pem,
+    public_jwk,
     round_trip,
     rsa_key,
     session_cookie,
@@ -188,3 +192,28 @@ def test_a_tampered_session_cookie_opens_nothing(smart_app, smart_ehr, assess):
     ):
         answer = smart_app.get(f"/reports/{assessment}", headers=_with_cookie(forged))
         assert answer.status_code == 401
+
+
+def test_a_confidential_client_signs_its_token_request(
+    start_smart_app, smart_ehr, assess, tmp_path
+):
+    key_file = tmp_path / "smart-key.pem"
+    key_file.write_bytes(pem(rsa_key()))
+    registration = {"iss": smart_ehr.iss, "client_id": CLIENT_ID, "clinics": ["north"],
+                    "private_key_file": str(key_file)}  # fmt: skip
+    app = start_smart_app(smart_clients=[registration])
+    client = app.app.state.runtime.smart.clients[smart_ehr.iss]
+    smart_ehr.client_key = client.public_jwk()  # registered with the EHR out of band
+    assessment = assess(client_id="p-1")
+
+    callback = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
+    assert callback.status_code == 302, callback.text
+    assert callback.headers["location"].endswith(f"/reports/{assessment}")
+    exchange = smart_ehr.token_requests[-1]
+    assert exchange["client_assertion_type"].endswith(":client-assertion-type:jwt-bearer")
+    header = jwt.get_unverified_header(exchange["client_assertion"])
+    assert header["alg"] == "RS384" and header["kid"] == smart_ehr.client_key["kid"]
+
+    smart_ehr.client_key = public_jwk(rsa_key(), smart_ehr.client_key["kid"])  # not our key
+    refused = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
+    assert refused.status_code == 403 and not refused.headers.get_list("set-cookie")
