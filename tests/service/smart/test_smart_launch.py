@@ -217,3 +217,19 @@ def test_a_confidential_client_signs_its_token_request(
     smart_ehr.client_key = public_jwk(rsa_key(), smart_ehr.client_key["kid"])  # not our key
     refused = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
     assert refused.status_code == 403 and not refused.headers.get_list("set-cookie")
+
+
+def test_the_application_log_names_no_patient_code_or_token(smart_app, smart_ehr, assess, caplog):
+    patient = "p-secret-4711"
+    assess(client_id=patient)
+    smart_ehr.id_token_claims = {"fhirUser": "Practitioner/pr-secret-99"}
+    callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient=patient))
+    value, _ = session_cookie(callback)
+    smart_app.cookies.clear()
+    page = smart_app.get(callback.headers["location"], headers=_with_cookie(value))
+    assert page.status_code == 200
+    code = parse_qs(urlsplit(str(callback.request.url)).query)["code"][0]
+    logged = "\n".join(repr(vars(record)) for record in caplog.records)
+    assert "SMART session opened" in logged
+    for secret in (patient, "pr-secret-99", code, value, smart_ehr.token_requests[-1]["code"]):
+        assert secret not in logged
