@@ -18,16 +18,25 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import anyio.to_thread
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.audit import AuditUnavailableError
+from service.audit import AuditStore, AuditUnavailableError
 from service.deps import AuditDep, LinksDep, SettingsDep, SmartDep
+from service.reports.links import LinkSigner
 from service.reports.pages import error_page
 from service.routes._responses import error_responses
 from service.settings import ServiceSettings
 from service.smart.discovery import SmartUnavailableError
-from service.smart.session import SmartSession, issue_cookie, practitioner_id
+from service.smart.launch import SmartLauncher
+from service.smart.session import (
+    SmartSession,
+    bind_launch,
+    issue_cookie,
+    launch_bound,
+    practitioner_id,
+    unbind_launch,
+)
 from service.smart.tokens import LaunchRefusedError
 
 _log = logging.getLogger(__name__)
@@ -56,6 +65,16 @@ _PAGES: dict[int | str, dict[str, Any]] = {
     },
 }
 Text = Annotated[str | None, Query(max_length=2048)]
+_NOT_THIS_BROWSER = LaunchRefusedError(
+    400,
+    "This launch was not started in this browser; launch again from the record.",
+    reason="no launch cookie for the state",
+)
+_NO_CONTEXT = LaunchRefusedError(
+    403,
+    "The launch named neither a patient nor a practitioner.",
+    reason="no patient and no Practitioner fhirUser",
+)
 
 
 @router.get(
@@ -72,7 +91,7 @@ async def launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Resp
     if not iss or not launch:
         return error_page(400, "Open this page from the record system (iss and launch).")
     try:
-        url = await smart.authorize_url(iss=iss, launch=launch)
+        url, state = await smart.authorize_url(iss=iss, launch=launch)
     except LaunchRefusedError as error:
         return _refused(error, iss=iss)
     except SmartUnavailableError as error:
@@ -80,7 +99,9 @@ async def launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Resp
     except AuditUnavailableError:
         return error_page(503, "The service cannot store the launch now; try again shortly.")
     _log.info("SMART launch started", extra={"event": "smart_launch", "iss": iss})
-    return RedirectResponse(url, status_code=302)
+    response = RedirectResponse(url, status_code=302)
+    bind_launch(response, state, lifetime_seconds=smart.launch_seconds)
+    return response
 
 
 @router.get(
@@ -91,6 +112,7 @@ async def launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Resp
     status_code=302,
 )
 async def callback(
+    request: Request,
     smart: SmartDep,
     audit: AuditDep,
     links: LinksDep,
@@ -101,13 +123,43 @@ async def callback(
 ) -> Response:
     """Where the EHR's authorization server returns the browser: exchanges the code, checks
     the id_token, sets the session cookie and redirects to the patient's latest report
-    (or the practitioner's caseload). The `state` is single use."""
+    (or the practitioner's caseload). The `state` is single use, and only the browser that
+    started the launch may complete it."""
+    response = await _complete(
+        request,
+        smart=smart,
+        audit=audit,
+        links=links,
+        settings=settings,
+        code=code,
+        state=state,
+        error=error,
+    )
+    if state:
+        unbind_launch(response, state)
+    return response
+
+
+async def _complete(
+    request: Request,
+    *,
+    smart: SmartLauncher,
+    audit: AuditStore,
+    links: LinkSigner,
+    settings: ServiceSettings,
+    code: str | None,
+    state: str | None,
+    error: str | None,
+) -> Response:
+    """The callback's answer, before its launch cookie is cleared."""
     if error is not None:
         _log.warning("SMART authorization refused", extra={"event": "smart_refused",
                                                           "reason": error[:64]})  # fmt: skip
         return error_page(403, "The record system did not authorize this launch.")
+    if not state or not launch_bound(request.cookies, state):
+        return _refused(_NOT_THIS_BROWSER, iss=None)
     try:
-        client, context = await smart.complete(code=code or "", state=state or "")
+        client, context = await smart.complete(code=code or "", state=state)
     except LaunchRefusedError as refused:
         return _refused(refused, iss=None)
     except SmartUnavailableError as unavailable:
@@ -121,20 +173,13 @@ async def callback(
         clinics=frozenset(client.clinics),
     )
     if session.patient is not None:
-        response = await _latest_report(audit, settings, session)
+        response = await _latest_report(audit=audit, settings=settings, session=session)
         target = "report"
     elif (practitioner := practitioner_id(session.user)) is not None:
         response = RedirectResponse(_caseload_url(settings, practitioner), status_code=302)
         target = "caseload"
     else:
-        return _refused(
-            LaunchRefusedError(
-                403,
-                "The launch named neither a patient nor a practitioner.",
-                reason="no patient and no Practitioner fhirUser",
-            ),  # fmt: skip
-            iss=client.iss,
-        )
+        return _refused(_NO_CONTEXT, iss=client.iss)
     issue_cookie(response, session, links=links, lifetime_seconds=settings.smart_session_seconds)
     _log.info("SMART session opened",
               extra={"event": "smart_session", "iss": client.iss, "target": target})  # fmt: skip
@@ -142,7 +187,7 @@ async def callback(
 
 
 async def _latest_report(
-    audit: AuditDep, settings: ServiceSettings, session: SmartSession
+    *, audit: AuditStore, settings: ServiceSettings, session: SmartSession
 ) -> Response:
     """A redirect to the newest report of the session's patient in its clinics, or a 404
     page (a patient of another clinic is not revealed to exist)."""

@@ -61,10 +61,11 @@ class SmartLauncher:
         self._launches = launches
         self._discovery = discovery
         self._keys = keys
-        self._launch_seconds = launch_seconds
+        self.launch_seconds = launch_seconds
 
-    async def authorize_url(self, *, iss: str, launch: str) -> str:
-        """Where to send the browser for the EHR's ``iss`` and its ``launch`` handle.
+    async def authorize_url(self, *, iss: str, launch: str) -> tuple[str, str]:
+        """Where to send the browser for the EHR's ``iss`` and its ``launch`` handle, and
+        the launch's ``state``.
 
         Raises:
             LaunchRefusedError: ``iss`` is not registered (403), or a parameter is unusable.
@@ -90,7 +91,7 @@ class SmartLauncher:
             state=state,
             iss=client.iss,
             code_verifier=verifier,
-            expires_at=datetime.now(UTC) + timedelta(seconds=self._launch_seconds),
+            expires_at=datetime.now(UTC) + timedelta(seconds=self.launch_seconds),
         )
         await anyio.to_thread.run_sync(begin)
         query = {
@@ -105,7 +106,7 @@ class SmartLauncher:
             "code_challenge_method": "S256",
         }
         separator = "&" if "?" in configuration.authorization_endpoint else "?"
-        return f"{configuration.authorization_endpoint}{separator}{urlencode(query)}"
+        return f"{configuration.authorization_endpoint}{separator}{urlencode(query)}", state
 
     async def complete(self, *, code: str, state: str) -> tuple[SmartClient, LaunchContext]:
         """The registered client and launch context of a callback.

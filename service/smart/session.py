@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -26,6 +27,8 @@ from service.smart.clients import SmartClient
 #: ``__Host-``: browsers accept it only with Secure, Path=/ and no Domain, so no other
 #: host (not even a sibling subdomain) can set or overwrite it.
 COOKIE_NAME = "__Host-dropout-risk-smart"
+#: The cookie binding a launch to the browser that started it, one per launch under way.
+_LAUNCH_COOKIE_PREFIX = "__Host-dropout-risk-launch-"
 _SUBJECT = "smart-session:"
 _MAX_COOKIE_CHARS = 3000  # a cookie beyond this was not made here
 
@@ -132,3 +135,36 @@ def read_cookie(
         patient=claims.get("patient"),
         clinics=frozenset(client.clinics),
     )
+
+
+def bind_launch(response: Response, state: str, *, lifetime_seconds: int) -> None:
+    """Mark the browser that starts the launch of ``state``, so that only it can complete it.
+
+    Without this, someone could start a launch in their own browser and have a clinician's
+    browser complete it (by a link to the callback with their code and state), opening a
+    session in the clinician's browser as someone else (RFC 6749 §10.12, login CSRF). The
+    cookie's name comes from the state; no other site can set a ``__Host-`` cookie for us.
+    """
+    response.set_cookie(
+        _launch_cookie(state),
+        "1",
+        max_age=lifetime_seconds,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="lax",  # sent on the authorization server's redirect back (see above)
+    )
+
+
+def launch_bound(cookies: Mapping[str, str], state: str) -> bool:
+    """Whether the browser sending ``cookies`` started the launch of ``state``."""
+    return cookies.get(_launch_cookie(state)) == "1"
+
+
+def unbind_launch(response: Response, state: str) -> None:
+    """Remove the launch's cookie: the launch is over, whatever came of it."""
+    response.delete_cookie(_launch_cookie(state), path="/", secure=True, httponly=True)
+
+
+def _launch_cookie(state: str) -> str:
+    return _LAUNCH_COOKIE_PREFIX + hashlib.sha256(state.encode()).hexdigest()[:16]

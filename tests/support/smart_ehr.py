@@ -235,9 +235,12 @@ def authorize(app: Any, *, iss: str, launch: str) -> httpx.Response:
     return app.get("/smart/launch", params={"iss": iss, "launch": launch}, follow_redirects=False)
 
 
-def round_trip(app: Any, ehr: SmartEhr, *, launch: str) -> httpx.Response:
+def round_trip(
+    app: Any, ehr: SmartEhr, *, launch: str, same_browser: bool = True
+) -> httpx.Response:
     """A browser's whole launch: ``/smart/launch``, the EHR's authorize endpoint (over
-    HTTP), then our callback; the callback's answer, its redirect not followed.
+    HTTP), then our callback (from another browser unless ``same_browser``); the
+    callback's answer, its redirect not followed.
 
     Raises:
         AssertionError: A step before the callback did not redirect.
@@ -246,7 +249,14 @@ def round_trip(app: Any, ehr: SmartEhr, *, launch: str) -> httpx.Response:
     assert started.status_code == 302, started.text
     authorized = httpx.get(started.headers["location"], follow_redirects=False, timeout=10)
     assert authorized.status_code == 302, authorized.text
-    return app.get(authorized.headers["location"], follow_redirects=False)
+    # The launch's cookies are Secure, so the test client's jar would not send them over
+    # plain HTTP (a browser does, to 127.0.0.1): they are carried by hand.
+    app.cookies.clear()
+    cookies = "; ".join(
+        header.split(";", 1)[0] for header in started.headers.get_list("set-cookie")
+    )
+    headers = {"Cookie": cookies} if same_browser and cookies else {}
+    return app.get(authorized.headers["location"], headers=headers, follow_redirects=False)
 
 
 def session_cookie(answer: httpx.Response) -> tuple[str, str]:

@@ -35,6 +35,11 @@ def _session(app, ehr, patient: str) -> str:
     return value
 
 
+def _no_session(answer) -> bool:
+    """Whether ``answer`` opened no session (it may clear the launch's cookie)."""
+    return not [c for c in answer.headers.get_list("set-cookie") if c.startswith(COOKIE_NAME)]
+
+
 def _with_cookie(value: str) -> dict[str, str]:
     # The cookie is Secure, so the test client's jar would not send it over plain HTTP;
     # a browser does, to 127.0.0.1. It is sent by hand, alone: no token, no link.
@@ -54,6 +59,9 @@ def test_the_round_trip_opens_the_patients_latest_report(smart_app, smart_ehr, a
 
     started = authorize(smart_app, iss=smart_ehr.iss, launch=handle)
     assert started.status_code == 302
+    (bound,) = started.headers.get_list("set-cookie")  # the launch, bound to this browser
+    assert bound.startswith("__Host-dropout-risk-launch-")
+    assert {"HttpOnly", "Secure", "SameSite=lax"} <= {a.strip() for a in bound.split(";")}
     location = urlsplit(started.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == (
         f"{smart_ehr.base_url}/authorize"
@@ -77,6 +85,8 @@ def test_the_round_trip_opens_the_patients_latest_report(smart_app, smart_ehr, a
     assert callback.headers["location"] == f"{BASE_URL}/reports/{latest}"
     assert "code=" not in callback.headers["location"] and "token" not in callback.text
     value, header = session_cookie(callback)
+    (cleared,) = [c for c in callback.headers.get_list("set-cookie") if "-launch-" in c]
+    assert "Max-Age=0" in cleared  # the launch is over
     attributes = {part.strip().split("=")[0].lower() for part in header.split(";")[1:]}
     assert {"httponly", "secure", "samesite", "path", "max-age"} <= attributes
     assert "samesite=lax" in header.lower() and "path=/" in header.lower()
@@ -117,14 +127,14 @@ def test_a_forged_id_token_is_refused(smart_app, smart_ehr, assess):
     smart_ehr.signing_key = rsa_key()  # same kid, another key: the signature cannot verify
     callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
     assert callback.status_code == 403 and "could not be verified" in callback.text
-    assert not callback.headers.get_list("set-cookie")
+    assert _no_session(callback)
 
 
 def test_an_id_token_for_another_audience_is_refused(smart_app, smart_ehr, assess):
     assess(client_id="p-1")
     smart_ehr.id_token_claims = {"aud": "another-app"}
     callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
-    assert callback.status_code == 403 and not callback.headers.get_list("set-cookie")
+    assert callback.status_code == 403 and _no_session(callback)
 
 
 def test_an_expired_id_token_is_refused(smart_app, smart_ehr, assess):
@@ -132,14 +142,14 @@ def test_an_expired_id_token_is_refused(smart_app, smart_ehr, assess):
     now = int(time.time())
     smart_ehr.id_token_claims = {"iat": now - 7200, "exp": now - 3600}
     callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
-    assert callback.status_code == 403 and not callback.headers.get_list("set-cookie")
+    assert callback.status_code == 403 and _no_session(callback)
 
 
 def test_an_id_token_of_another_issuer_is_refused(smart_app, smart_ehr, assess):
     assess(client_id="p-1")
     smart_ehr.id_token_claims = {"iss": "https://elsewhere.example/fhir"}
     callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
-    assert callback.status_code == 403 and not callback.headers.get_list("set-cookie")
+    assert callback.status_code == 403 and _no_session(callback)
 
 
 def test_a_replayed_state_is_refused(smart_app, smart_ehr, assess):
@@ -148,12 +158,22 @@ def test_a_replayed_state_is_refused(smart_app, smart_ehr, assess):
     state = parse_qs(urlsplit(started.headers["location"]).query)["state"][0]
     callback = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
     assert callback.status_code == 302
-    replayed = smart_app.get(callback.request.url, follow_redirects=False)
+    same_browser = {"Cookie": callback.request.headers["cookie"]}
+    replayed = smart_app.get(callback.request.url, headers=same_browser, follow_redirects=False)
     assert replayed.status_code == 400 and "already used" in replayed.text
-    assert not replayed.headers.get_list("set-cookie")
+    assert _no_session(replayed)
     made_up = smart_app.get("/smart/callback", params={"code": "x", "state": state + "x"},
                             follow_redirects=False)  # fmt: skip
     assert made_up.status_code == 400
+
+
+def test_a_launch_completed_in_another_browser_is_refused(smart_app, smart_ehr, assess):
+    assess(client_id="p-1")
+    handle = smart_ehr.launch(patient="p-1")
+    callback = round_trip(smart_app, smart_ehr, launch=handle, same_browser=False)
+    assert callback.status_code == 400 and "not started in this browser" in callback.text
+    assert _no_session(callback)
+    assert not smart_ehr.token_requests  # the code was not even exchanged
 
 
 def test_an_issuer_not_registered_is_refused(smart_app, smart_ehr):
@@ -171,7 +191,7 @@ def test_a_launch_without_a_patient_opens_the_practitioners_caseload(smart_app, 
     assert callback.headers["location"] == f"{BASE_URL}/caseload?therapist_id=t-07"
     session_cookie(callback)  # set
     nobody = round_trip(smart_app, smart_ehr, launch=smart_ehr.launch(patient=None, user=None))
-    assert nobody.status_code == 403 and not nobody.headers.get_list("set-cookie")
+    assert nobody.status_code == 403 and _no_session(nobody)
 
 
 def test_private_addresses_are_refused_unless_allowed(start_smart_app, smart_ehr):
@@ -216,7 +236,7 @@ def test_a_confidential_client_signs_its_token_request(
 
     smart_ehr.client_key = public_jwk(rsa_key(), smart_ehr.client_key["kid"])  # not our key
     refused = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
-    assert refused.status_code == 403 and not refused.headers.get_list("set-cookie")
+    assert refused.status_code == 403 and _no_session(refused)
 
 
 def test_the_application_log_names_no_patient_code_or_token(smart_app, smart_ehr, assess, caplog):
