@@ -51,7 +51,7 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def test_the_round_trip_opens_the_patients_latest_report(smart_app, smart_ehr, assess):
+def test_the_round_trip_opens_the_patients_latest_report(smart_app, smart_ehr, assess, tokens):
     assess(client_id="p-1", sessions=1)
     latest = assess(client_id="p-1", sessions=2)
     assess(client_id="p-2")  # another patient of the clinic, assessed after
@@ -103,6 +103,9 @@ def test_the_round_trip_opens_the_patients_latest_report(smart_app, smart_ehr, a
     assert page.status_code == 200, page.text
     assert "Early-warning report after session 2" in page.text
     assert smart_app.get(f"/reports/{latest}").status_code == 401  # the cookie alone opens it
+    reads = smart_app.get("/v1/audit/reads", headers=tokens.header()).json()["reads"]
+    assert reads[-1]["caller"] == "smart:Practitioner/pr-7"  # who read it, in the audit store
+    assert reads[-1]["subject_id"] == latest
 
 
 def test_a_session_sees_only_its_patient(smart_app, smart_ehr, assess):
