@@ -104,6 +104,19 @@ async def launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Resp
     return response
 
 
+@router.get("/jwks.json", summary="Our public keys (confidential SMART clients)")
+def our_keys(smart: SmartDep) -> dict[str, list[dict[str, Any]]]:
+    """The public keys of our confidential SMART client registrations, as a JWK Set: the
+    URL to give a record system's authorization server when registering us for
+    `private_key_jwt` (each `kid` is its key's RFC 7638 thumbprint). No token."""
+    keys = {}
+    for client in smart.clients.values():
+        if client.confidential:
+            jwk = client.public_jwk()
+            keys[jwk["kid"]] = jwk  # one key may serve several registrations
+    return {"keys": list(keys.values())}
+
+
 @router.get(
     "/callback",
     response_class=HTMLResponse,

@@ -16,6 +16,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -74,7 +75,7 @@ class SmartClient(BaseModel):
         """Whether it authenticates at the token endpoint with a signed assertion."""
         return self.private_key_file is not None
 
-    def public_jwk(self) -> dict[str, str]:
+    def public_jwk(self) -> dict[str, Any]:
         """The public half of our key as a JWK, ``kid`` its RFC 7638 thumbprint (what the
         EHR is given when registering us)."""
         key = self._signing_key()
@@ -139,7 +140,7 @@ def _kty(key: PrivateKey) -> str:
     return "RSA" if isinstance(key, rsa.RSAPrivateKey) else "EC"
 
 
-def _thumbprint(jwk: dict[str, str]) -> str:
+def _thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638: SHA-256 of the required members, sorted, without whitespace."""
     required = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps(

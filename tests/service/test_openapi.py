@@ -24,7 +24,7 @@ CDS_HOOKS = {
 }
 
 #: SMART App Launch: opened by the browser, with no token (the issuer must be registered).
-SMART = {("get", "/smart/launch"), ("get", "/smart/callback")}
+SMART = {("get", "/smart/launch"), ("get", "/smart/callback"), ("get", "/smart/jwks.json")}
 
 
 def test_every_endpoint_is_documented_with_its_errors(api):

@@ -225,8 +225,11 @@ def test_a_confidential_client_signs_its_token_request(
     registration = {"iss": smart_ehr.iss, "client_id": CLIENT_ID, "clinics": ["north"],
                     "private_key_file": str(key_file)}  # fmt: skip
     app = start_smart_app(smart_clients=[registration])
-    client = app.app.state.runtime.smart.clients[smart_ehr.iss]
-    smart_ehr.client_key = client.public_jwk()  # registered with the EHR out of band
+    answer = app.get("/smart/jwks.json")
+    assert answer.status_code == 200, answer.text
+    (published,) = answer.json()["keys"]
+    assert "d" not in published and published["alg"] == "RS384"
+    smart_ehr.client_key = published  # what the EHR is given when it registers us
     assessment = assess(client_id="p-1")
 
     callback = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
@@ -256,3 +259,7 @@ def test_the_application_log_names_no_patient_code_or_token(smart_app, smart_ehr
     assert "SMART session opened" in logged
     for secret in (patient, "pr-secret-99", code, value, smart_ehr.token_requests[-1]["code"]):
         assert secret not in logged
+
+
+def test_a_public_client_publishes_no_key(smart_app):
+    assert smart_app.get("/smart/jwks.json").json() == {"keys": []}
