@@ -73,7 +73,7 @@ def read_report(
     session cookie of a SMART launch (its issuer's clinics; a patient launch: that
     patient). The read is logged."""
     verdict: HTMLResponse | Caller | SmartSession | None
-    if _session_only(request, session, expires, signature):
+    if _session_only(request, session=session, expires=expires, signature=signature):
         verdict = session
         request.state.caller = "smart-session"  # the access log names no person
     else:
@@ -142,7 +142,7 @@ def read_model_card(
 
 
 def _session_only(
-    request: Request, session: SmartSession | None, expires: int | None, signature: str | None
+    request: Request, *, session: SmartSession | None, expires: int | None, signature: str | None
 ) -> bool:
     """Whether the SMART session is the credential: a token or a link, when sent, is
     checked instead (and refused on its own merits, not saved by the cookie)."""
