@@ -68,14 +68,19 @@ def smart_app(start_smart_app) -> TestClient:
 
 @pytest.fixture
 def assess(smart_app, tokens, example_request) -> Callable[..., str]:
-    """Store an assessment of a client of a clinic (api.md's example, renamed); its id."""
+    """Store an assessment of a client of a clinic (api.md's example, renamed) through
+    ``app`` (default: :func:`smart_app`); its id."""
 
-    def _assess(*, client_id: str, clinic_id: str = "north", sessions: int = 2) -> str:
+    def _assess(
+        *, client_id: str, clinic_id: str = "north", sessions: int = 2, app: Any = None
+    ) -> str:
         body = example_request | {
             "client": example_request["client"] | {"client_id": client_id, "clinic_id": clinic_id},
             "sessions": example_request["sessions"][:sessions],
         }
-        answer = smart_app.post("/v1/risk-assessments", json=body, headers=tokens.header())
+        answer = (app or smart_app).post(
+            "/v1/risk-assessments", json=body, headers=tokens.header()
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["assessment_id"]
 

@@ -10,6 +10,7 @@ import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 
 from service.smart.session import COOKIE_NAME
@@ -263,3 +264,22 @@ def test_the_application_log_names_no_patient_code_or_token(smart_app, smart_ehr
 
 def test_a_public_client_publishes_no_key(smart_app):
     assert smart_app.get("/smart/jwks.json").json() == {"keys": []}
+
+
+def test_a_callback_reaching_another_worker_completes_the_launch(
+    start_smart_app, smart_ehr, assess, audit_url
+):
+    # Two workers (or replicas) on one audit database: the state is stored there, not in
+    # the memory of the worker that started the launch; each is taken once by either.
+    first, second = (
+        start_smart_app(database_url=audit_url),
+        start_smart_app(database_url=audit_url),
+    )
+    latest = assess(client_id="p-1", app=first)
+    started = authorize(first, iss=smart_ehr.iss, launch=smart_ehr.launch(patient="p-1"))
+    authorized = httpx.get(started.headers["location"], follow_redirects=False, timeout=10)
+    cookie = {"Cookie": started.headers["set-cookie"].split(";", 1)[0]}
+    callback = second.get(authorized.headers["location"], headers=cookie, follow_redirects=False)
+    assert callback.status_code == 302 and callback.headers["location"].endswith(latest)
+    replayed = first.get(authorized.headers["location"], headers=cookie, follow_redirects=False)
+    assert replayed.status_code == 400
