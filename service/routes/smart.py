@@ -111,9 +111,15 @@ def our_keys(smart: SmartDep) -> dict[str, list[dict[str, Any]]]:
     `private_key_jwt` (each `kid` is its key's RFC 7638 thumbprint). No token."""
     keys = {}
     for client in smart.clients.values():
-        if client.confidential:
+        if not client.confidential:
+            continue
+        try:
             jwk = client.public_jwk()
-            keys[jwk["kid"]] = jwk  # one key may serve several registrations
+        except ValueError:  # the key file has gone since start-up: publish the others
+            _log.error("a SMART client key cannot be read", extra={"event": "smart_key_unreadable",
+                                                                  "iss": client.iss})  # fmt: skip
+            continue
+        keys[jwk["kid"]] = jwk  # one key may serve several registrations
     return {"keys": list(keys.values())}
 
 

@@ -77,13 +77,12 @@ class SmartClient(BaseModel):
 
     def public_jwk(self) -> dict[str, Any]:
         """The public half of our key as a JWK, ``kid`` its RFC 7638 thumbprint (what the
-        EHR is given when registering us)."""
-        key = self._signing_key()
-        algorithm = (
-            jwt.algorithms.RSAAlgorithm if _kty(key) == "RSA" else jwt.algorithms.ECAlgorithm
-        )
-        jwk = json.loads(algorithm.to_jwk(key.public_key()))
-        return jwk | {"kid": _thumbprint(jwk), "alg": _ALGORITHM[_kty(key)], "use": "sig"}
+        EHR is given when registering us).
+
+        Raises:
+            ValueError: The client is public, or its key can no longer be read.
+        """
+        return _public_jwk(self._signing_key())
 
     def _signing_key(self) -> PrivateKey:
         # Read at each use (one per launch): a key replaced on disk is used at once.
@@ -95,10 +94,9 @@ class SmartClient(BaseModel):
         """A signed ``private_key_jwt`` for one call to ``token_endpoint``.
 
         Raises:
-            ValueError: The client is public (it has no key).
+            ValueError: The client is public, or its key can no longer be read.
         """
-        if self.private_key_file is None:
-            raise ValueError("a public client signs no assertion")
+        key = self._signing_key()
         issued = int(time.time() if now is None else now)
         claims = {
             "iss": self.client_id,
@@ -108,10 +106,10 @@ class SmartClient(BaseModel):
             "exp": issued + ASSERTION_LIFETIME_SECONDS,
             "jti": secrets.token_urlsafe(24),  # the server refuses a repeat
         }
-        jwk = self.public_jwk()
+        jwk = _public_jwk(key)
         return jwt.encode(
             claims,
-            self._signing_key(),
+            key,
             algorithm=jwk["alg"],
             headers={"kid": jwk["kid"], "typ": "JWT"},
         )
@@ -134,6 +132,12 @@ def _load_key(path: Path) -> PrivateKey:
     if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP384R1):
         return key
     raise ValueError(f"private_key_file {path}: needs an RSA (>= 2048 bits) or P-384 EC key")
+
+
+def _public_jwk(key: PrivateKey) -> dict[str, Any]:
+    algorithm = jwt.algorithms.RSAAlgorithm if _kty(key) == "RSA" else jwt.algorithms.ECAlgorithm
+    jwk = json.loads(algorithm.to_jwk(key.public_key()))
+    return jwk | {"kid": _thumbprint(jwk), "alg": _ALGORITHM[_kty(key)], "use": "sig"}
 
 
 def _kty(key: PrivateKey) -> str:

@@ -60,7 +60,8 @@ async def exchange_code(
 
     Raises:
         LaunchRefusedError: The endpoint refused the code (403).
-        SmartUnavailableError: It could not be reached or answered something unreadable.
+        SmartUnavailableError: It could not be reached or answered something unreadable,
+            or our client key can no longer be read.
     """
     form = {
         "grant_type": "authorization_code",
@@ -70,10 +71,14 @@ async def exchange_code(
         "client_id": client.client_id,
     }
     if client.confidential:
+        try:
+            assertion = client.client_assertion(token_endpoint=configuration.token_endpoint)
+        except ValueError:
+            # Checked at start-up; the file has gone or changed since. Not the EHR's fault,
+            # but the launch cannot go on all the same: the operator finds why in the log.
+            raise SmartUnavailableError("our private_key_file can no longer be read") from None
         form["client_assertion_type"] = _ASSERTION_TYPE
-        form["client_assertion"] = client.client_assertion(
-            token_endpoint=configuration.token_endpoint
-        )
+        form["client_assertion"] = assertion
     status, answer = await discovery.post_form(configuration.token_endpoint, form)
     if status != 200:
         error = answer.get("error") if isinstance(answer, dict) else None

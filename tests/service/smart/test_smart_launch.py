@@ -283,3 +283,19 @@ def test_a_callback_reaching_another_worker_completes_the_launch(
     assert callback.status_code == 302 and callback.headers["location"].endswith(latest)
     replayed = first.get(authorized.headers["location"], headers=cookie, follow_redirects=False)
     assert replayed.status_code == 400
+
+
+def test_a_client_key_gone_since_start_up_fails_the_launch_not_the_service(
+    start_smart_app, smart_ehr, assess, tmp_path
+):
+    key_file = tmp_path / "smart-key.pem"
+    key_file.write_bytes(pem(rsa_key()))
+    registration = {"iss": smart_ehr.iss, "client_id": CLIENT_ID, "clinics": ["north"],
+                    "private_key_file": str(key_file)}  # fmt: skip
+    app = start_smart_app(smart_clients=[registration])
+    assess(client_id="p-1")
+    key_file.unlink()
+    callback = round_trip(app, smart_ehr, launch=smart_ehr.launch(patient="p-1"))
+    assert callback.status_code == 502 and _no_session(callback)
+    assert not smart_ehr.token_requests  # nothing was sent without the assertion
+    assert app.get("/smart/jwks.json").json() == {"keys": []}
