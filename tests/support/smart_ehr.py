@@ -92,6 +92,7 @@ class SmartEhr:
         self.id_token_claims: dict[str, Any] = {}  # overrides of its claims
         self.client_key: dict[str, Any] | None = None  # a confidential client's public JWK
         self.redirect_uri = ""
+        self.discovery_changes: dict[str, Any] = {}  # members changed (None: left out)
 
     def launch(self, *, patient: str | None, user: str | None = "Practitioner/pr-7") -> str:
         """A launch handle whose context is ``patient`` and the clinician ``user``."""
@@ -150,7 +151,8 @@ class SmartEhr:
 
     async def _discovery(self, request: Request) -> Response:
         del request
-        return JSONResponse(self.configuration())
+        document = self.configuration() | self.discovery_changes
+        return JSONResponse({k: v for k, v in document.items() if v is not None})
 
     async def _jwks(self, request: Request) -> Response:
         del request
