@@ -1,11 +1,12 @@
-"""SMART App Launch 2 (EHR launch): ``/smart/launch`` and ``/smart/callback``.
+"""SMART App Launch 2 (EHR launch): ``/smart/launch``, ``/smart/callback`` and our public
+keys, ``/smart/jwks.json`` (for confidential client registrations).
 
 A clinician opens us from the record: the EHR sends the browser to ``/smart/launch`` with
 its ``iss`` and a ``launch`` handle; we send it on to the EHR's authorization server
 (:mod:`service.smart.launch`), which sends it back to ``/smart/callback`` with a code.
 There we verify who the clinician is and for which patient, open a short-lived session
 cookie (:mod:`service.smart.session`) and redirect to that patient's latest report, or,
-for a launch without a patient, to the practitioner's caseload. Neither URL takes an API
+for a launch without a patient, to the practitioner's caseload. No URL here takes an API
 token; every refusal is an HTML page for the clinician, its reason logged with the issuer
 only (never a code, a token or a patient).
 """
@@ -84,7 +85,7 @@ _NO_CONTEXT = LaunchRefusedError(
     summary="SMART EHR launch",
     status_code=302,
 )
-async def launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Response:
+async def start_launch(smart: SmartDep, iss: Text = None, launch: Text = None) -> Response:
     """Opened by the record system with its FHIR base URL (`iss`) and a `launch` handle:
     redirects to its authorization endpoint (authorization code with PKCE). No token; the
     issuer must be registered in `DROPOUT_RISK_SMART_CLIENTS`."""
