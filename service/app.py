@@ -44,9 +44,12 @@ from service.routes import (
     outcomes,
     reads,
     reports,
+    smart,
 )
 from service.security import TokenBook
 from service.settings import ServiceSettings
+from service.smart.discovery import Discovery
+from service.smart.launch import SmartLauncher
 from service.watcher import MonitoringWatcher
 
 _log = logging.getLogger(__name__)
@@ -98,6 +101,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         fhir,
         cds,
         reports,
+        smart,
         reads,
         health,
         metrics,
@@ -176,6 +180,18 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
     links = LinkSigner(
         settings.link_secret(), lifetime_seconds=settings.report_link_lifetime_seconds
     )
+    smart_launcher = SmartLauncher(
+        clients=settings.smart_clients,
+        launches=audit.smart_launches,
+        discovery=Discovery(
+            timeout=settings.cds_fhir_timeout_seconds,
+            allow_private=settings.allow_private_addresses,
+        ),
+        # Its own key ring: the EHRs' id_token keys, found through their discovery.
+        keys=KeyRing([], timeout=settings.cds_fhir_timeout_seconds),
+        redirect_uri=settings.smart_redirect_uri,
+        launch_seconds=settings.smart_launch_seconds,
+    )
     retention = None
     if settings.retention_days is not None:
         retention = retention_task(audit, settings.retention_days)
@@ -204,6 +220,7 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
             settings=settings,
             links=links,
         ),
+        smart=smart_launcher,
     )
 
 

@@ -21,6 +21,8 @@ from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.security import Caller, Scope, TokenBook, TokenRefused
 from service.settings import ServiceSettings
+from service.smart.launch import SmartLauncher
+from service.smart.session import COOKIE_NAME, SmartSession, read_cookie
 from service.watcher import MonitoringWatcher
 
 
@@ -42,6 +44,7 @@ class Runtime:
     links: LinkSigner
     monitoring: MonitoringWatcher
     card_issuer: CardIssuer
+    smart: SmartLauncher
     retention: PeriodicTask | None = None
 
 
@@ -104,6 +107,20 @@ async def get_card_issuer(request: Request) -> CardIssuer:
     return _runtime(request).card_issuer
 
 
+async def get_smart(request: Request) -> SmartLauncher:
+    """What starts and completes SMART launches."""
+    return _runtime(request).smart
+
+
+async def get_smart_session(request: Request) -> SmartSession | None:
+    """The SMART session of the request's cookie; None without one, or with a forged,
+    expired or orphaned one (its issuer no longer registered)."""
+    runtime = _runtime(request)
+    return read_cookie(
+        request.cookies.get(COOKIE_NAME), links=runtime.links, clients=runtime.smart.clients
+    )
+
+
 # The getters above only read what the app holds; as coroutines they run on the event loop
 # instead of costing a worker-thread hop each (several per request).
 SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]
@@ -117,6 +134,8 @@ TokensDep = Annotated[TokenBook, Depends(get_tokens)]
 EhrAuthDep = Annotated[EhrAuthenticator, Depends(get_ehr_auth)]
 WatcherDep = Annotated[MonitoringWatcher, Depends(get_watcher)]
 CardIssuerDep = Annotated[CardIssuer, Depends(get_card_issuer)]
+SmartDep = Annotated[SmartLauncher, Depends(get_smart)]
+SmartSessionDep = Annotated[SmartSession | None, Depends(get_smart_session)]
 
 
 async def get_served_model(keeper: KeeperDep) -> ServedModel:

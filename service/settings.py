@@ -25,6 +25,7 @@ from models.registry_store import CHAMPION, RegistryLocation
 from monitoring.settings import MonitoringSettings
 from service.cds.issuers import CdsIssuer, check_secure_url
 from service.security import TokenEntry
+from service.smart.clients import SmartClient
 
 _REPORT_FIELDS = frozenset({"base", "assessment_id"})
 
@@ -81,8 +82,9 @@ class ServiceSettings(RegistryLocation):
     #: Serve a champion trained on synthetic data (``serve --allow-synthetic-model``: the
     #: demo, tests and benches); refused otherwise.
     allow_synthetic_model: bool = False
-    #: Outbound calls (CDS Hooks ``fhirServer``) to private, loopback or link-local
-    #: addresses are refused unless this is true (development and tests only; api.md).
+    #: Outbound calls (CDS Hooks ``fhirServer``, SMART discovery, token and key-set
+    #: endpoints) to private, loopback or link-local addresses are refused unless this is
+    #: true (development and tests only; api.md).
     allow_private_addresses: bool = False
     #: Erase clients whose newest record is older than this many days (with tombstones);
     #: unset: records are kept until erased.
@@ -115,6 +117,17 @@ class ServiceSettings(RegistryLocation):
     #: The model card linked from the card's source; default: the service's own model card
     #: page of the version that scored, ``{public_base_url}/models/{version}/card``.
     model_card_url: str | None = None
+
+    # --- SMART App Launch (docs/fhir.md) ----------------------------------------------
+    #: Record systems that may launch the clinician pages, as a JSON list of
+    #: {iss, client_id, clinics, private_key_file?}; none by default, so every launch is
+    #: refused until a clinic registers its record system.
+    smart_clients: list[SmartClient] = Field(default_factory=list)
+    #: How long a launch may take from the EHR's redirect to our callback (its state lives
+    #: this long, server-side, and is used once).
+    smart_launch_seconds: int = Field(default=600, ge=30, le=3600)
+    #: How long the session cookie a launch opens lasts (short: a relaunch is one click).
+    smart_session_seconds: int = Field(default=3600, ge=60, le=12 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -149,6 +162,19 @@ class ServiceSettings(RegistryLocation):
         if len(set(names)) != len(names):
             raise ValueError("cds_issuers names an issuer twice")
         return issuers
+
+    @field_validator("smart_clients")
+    @classmethod
+    def _one_client_per_issuer(cls, clients: list[SmartClient]) -> list[SmartClient]:
+        names = [client.iss for client in clients]
+        if len(set(names)) != len(names):
+            raise ValueError("smart_clients names an issuer twice")
+        return clients
+
+    @property
+    def smart_redirect_uri(self) -> str:
+        """Our SMART callback, as registered with every EHR (under ``public_base_url``)."""
+        return f"{self.public_base_url}/smart/callback"
 
     @field_validator("report_url_template")
     @classmethod

@@ -33,6 +33,7 @@ from service.audit.records import (
 )
 from service.audit.records import unavailable as _unavailable
 from service.audit.records import uuid_text as _uuid_text
+from service.audit.smart_launches import SmartLaunchStore
 from service.audit.tables import AssessmentRow, OutcomeRow
 from service.audit.token_ids import TokenIdStore
 
@@ -45,7 +46,8 @@ class AuditStore:
 
     Assessments and outcome reports are its own; the CDS Hooks records are in
     :attr:`cards` (cards issued and clinicians' feedback) and :attr:`token_ids` (the EHR
-    JWT replay store), which share its database.
+    JWT replay store), the SMART launches under way in :attr:`smart_launches`, all in
+    its database.
     """
 
     def __init__(self, *, engine: Engine) -> None:
@@ -58,6 +60,7 @@ class AuditStore:
         self._database = AuditDatabase(engine)
         self.cards = CdsRecords(self._database)
         self.token_ids = TokenIdStore(self._database)
+        self.smart_launches = SmartLaunchStore(self._database)
         self.api_tokens = ApiTokenStore(self._database)
         self.reads = ReadLog(self._database)
         self.eraser = Eraser(self._database)
@@ -215,6 +218,25 @@ class AuditStore:
         )
         with self._database.reading("read the client's assessments") as session:
             return session.scalar(query) is not None
+
+    def latest_assessment_id(self, *, client_id: str, clinics: frozenset[str]) -> str | None:
+        """The id of the newest assessment of ``client_id`` in one of ``clinics``; None when
+        there is none (a client of another clinic is not revealed to exist).
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        query = (
+            select(AssessmentRow.assessment_id)
+            .where(
+                AssessmentRow.client_id == client_id,
+                AssessmentRow.clinic_id.in_(sorted(clinics)),
+            )
+            .order_by(AssessmentRow.created_at.desc(), AssessmentRow.assessment_id.desc())
+            .limit(1)
+        )
+        with self._database.reading("read the client's latest assessment") as session:
+            return session.scalar(query)
 
     def record_outcome(
         self,

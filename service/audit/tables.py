@@ -203,6 +203,21 @@ class TokenIdRow(AuditBase):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
+class SmartLaunchRow(AuditBase):
+    """A SMART launch under way: its ``state``, the issuer it went to and its PKCE verifier.
+
+    Kept in the database, not in process memory, so that a callback reaching another
+    worker than its launch finds it; deleted as the callback reads it (single use).
+    """
+
+    __tablename__ = "smart_launches"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    iss: Mapped[str] = mapped_column(String)
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class ApiTokenRow(AuditBase):
     """An API token (its hash only), shared by every replica on this database.
 

@@ -106,7 +106,7 @@ class EhrAuthenticator:
         jwk = await self._keys.key(issuer, kid, jku)
         if jwk is None:
             raise EhrUnauthorizedError("no key for kid", iss=iss, kid=kid)
-        key = _key_for(jwk, alg, iss=iss, kid=kid)
+        key = key_for(jwk, alg, iss=iss, kid=kid)
         claims = _verified_claims(token, key, alg, audience=audience, iss=iss)
         jti = claims["jti"]
         facts = {"iss": iss, "kid": kid, "jti": jti}
@@ -167,8 +167,14 @@ def _unverified_issuer(token: str) -> str:
     return iss
 
 
-def _key_for(jwk: dict[str, Any], alg: str, *, iss: str, kid: str) -> jwt.PyJWK:
-    """``jwk`` bound to ``alg``, refusing a key of another type, curve or declared algorithm."""
+def key_for(jwk: dict[str, Any], alg: str, *, iss: str, kid: str) -> jwt.PyJWK:
+    """``jwk`` bound to ``alg``, refusing a key of another type, curve or declared algorithm.
+
+    Also checks SMART id_tokens (:mod:`service.smart.tokens`).
+
+    Raises:
+        EhrUnauthorizedError: The key does not fit ``alg`` or cannot be loaded.
+    """
     fits = (
         jwk.get("kty") == "EC" and jwk.get("crv") == _EC_CURVES.get(alg)
         if alg.startswith("ES")

@@ -1,7 +1,8 @@
 """Reading JSON from a record system's servers: bounded in size, never following redirects.
 
-Used for JWK Sets (``jku``) and FHIR searches. The failure messages name what went wrong
-but never the URL (a FHIR query names the patient) nor any header (they carry tokens).
+Used for JWK Sets (``jku``), FHIR searches, and SMART discovery and token exchanges. The
+failure messages name what went wrong but never the URL (a FHIR query names the patient)
+nor any header (they carry tokens), nor a token endpoint's answer (it carries tokens).
 """
 
 from __future__ import annotations
@@ -43,8 +44,40 @@ async def get_json(
     Raises:
         FetchFailedError: No answer, a body over ``max_bytes``, or one that is not JSON.
     """
+    return await _exchange(http, "GET", url, headers=headers, max_bytes=max_bytes)
+
+
+async def post_form(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    form: dict[str, str],
+    max_bytes: int = MAX_BODY_BYTES,
+) -> tuple[int, Any]:
+    """POST ``form`` (``application/x-www-form-urlencoded``) to ``url``; parse the answer
+    as JSON (an OAuth token endpoint's exchange).
+
+    Returns:
+        The status code and the parsed body (None for an empty body).
+
+    Raises:
+        FetchFailedError: No answer, a body over ``max_bytes``, or one that is not JSON.
+    """
+    headers = {"Accept": "application/json"}
+    return await _exchange(http, "POST", url, headers=headers, form=form, max_bytes=max_bytes)
+
+
+async def _exchange(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None,
+    max_bytes: int,
+    form: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     try:
-        async with http.stream("GET", url, headers=headers) as response:
+        async with http.stream(method, url, headers=headers, data=form) as response:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchFailedError(f"the answer is larger than {max_bytes} bytes")

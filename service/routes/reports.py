@@ -2,7 +2,9 @@
 
 A page opens with an API token carrying the scope (header, for record systems that proxy
 it) or with a short-lived signed link, which is what a record-system card carries: it is
-bound to one assessment (or one model version) and expires.
+bound to one assessment (or one model version) and expires. A report also opens in the
+session a SMART launch opened (its cookie): only its issuer's clinics, and for a patient
+launch only that patient.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from fastapi.responses import HTMLResponse
 from models.bundle import IncompatibleModelError
 from models.registry_store import download_model
 from service.audit import AuditUnavailableError
-from service.deps import AuditDep, KeeperDep, LinksDep, SettingsDep, TokensDep
+from service.deps import AuditDep, KeeperDep, LinksDep, SettingsDep, SmartSessionDep, TokensDep
 from service.reports.links import LinkSigner, model_card_subject, report_subject
 from service.reports.pages import error_page, model_card_page, report_page
 from service.reports.view import report_view
 from service.routes._responses import error_responses
 from service.security import Caller, Scope, TokenBook, TokenRefused
+from service.smart.session import SmartSession
 
 router = APIRouter(tags=["clinician pages"])
 
@@ -31,7 +34,7 @@ def _page(description: str) -> dict[str, Any]:
 
 _HTML: dict[int | str, dict[str, Any]] = {
     200: _page("An HTML page."),
-    401: _page("No token or signed link, or an unknown token: a page saying so."),
+    401: _page("No token, signed link or SMART session, or an unknown token: a page saying so."),
     403: _page("The token lacks the scope, or the link is incomplete, expired or not valid."),
     404: _page("Nothing of this id or version could be found."),
     503: _page("The audit store is not answering: a page saying to try again shortly."),
@@ -60,20 +63,30 @@ def read_report(
     audit: AuditDep,
     links: LinksDep,
     tokens: TokensDep,
+    session: SmartSessionDep,
     expires: Expires = None,
     signature: Signature = None,
 ) -> HTMLResponse:
     """Both risks in words and numbers, the factors, signals, charts against the expected
     recovery, and how to read it. Scope `audit:read` (bearer token of the assessment's
-    clinic; another clinic's is 404) or a signed link (bound to this one assessment). The
-    read is logged."""
-    verdict = _refusal(request, links, tokens, Scope.AUDIT_READ,
-                       report_subject(assessment_id), expires, signature)  # fmt: skip
+    clinic; another clinic's is 404), a signed link (bound to this one assessment) or the
+    session cookie of a SMART launch (its issuer's clinics; a patient launch: that
+    patient). The read is logged."""
+    verdict: HTMLResponse | Caller | SmartSession | None
+    if _session_only(request, session=session, expires=expires, signature=signature):
+        verdict = session
+        request.state.caller = "smart-session"  # the access log names no person
+    else:
+        verdict = _refusal(request, links, tokens, Scope.AUDIT_READ,
+                           report_subject(assessment_id), expires, signature)  # fmt: skip
     if isinstance(verdict, HTMLResponse):
         return verdict
     clinics = verdict.clinics if verdict is not None else None
     try:
         stored = audit.get_assessment(assessment_id, clinics=clinics)
+        if isinstance(verdict, SmartSession) and stored is not None:
+            seen = verdict.sees(clinic_id=stored.clinic_id, client_id=stored.client_id)
+            stored = stored if seen else None  # another patient's: not revealed to exist
         if stored is not None:
             audit.reads.record(
                 caller=verdict.name if verdict is not None else "signed-link",
@@ -126,6 +139,15 @@ def read_model_card(
             return error_page(404, f"No model card of version {version} could be found.")
     name = settings.model_name
     return HTMLResponse(model_card_page(name=name, version=version, card_markdown=card))
+
+
+def _session_only(
+    request: Request, *, session: SmartSession | None, expires: int | None, signature: str | None
+) -> bool:
+    """Whether the SMART session is the credential: a token or a link, when sent, is
+    checked instead (and refused on its own merits, not saved by the cookie)."""
+    sent = "authorization" in request.headers or expires is not None or signature is not None
+    return session is not None and not sent
 
 
 def _refusal(

@@ -23,6 +23,9 @@ CDS_HOOKS = {
     ("post", "/cds-services/{service_id}/feedback"),
 }
 
+#: SMART App Launch: opened by the browser, with no token (the issuer must be registered).
+SMART = {("get", "/smart/launch"), ("get", "/smart/callback"), ("get", "/smart/jwks.json")}
+
 
 def test_every_endpoint_is_documented_with_its_errors(api):
     document = api.get("/openapi.json").json()
@@ -32,7 +35,7 @@ def test_every_endpoint_is_documented_with_its_errors(api):
         for method, operation in methods.items()
     }
     probes = {("get", "/health"), ("get", "/ready")}
-    assert PROTECTED | CDS_HOOKS | PAGES | probes == set(operations)
+    assert PROTECTED | CDS_HOOKS | PAGES | SMART | probes == set(operations)
     for key in PROTECTED:
         operation = operations[key]
         assert operation["summary"] and operation["description"], key
@@ -42,7 +45,7 @@ def test_every_endpoint_is_documented_with_its_errors(api):
         for status in ("401", "403"):
             schema = operation["responses"][status]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorOut"}
-    for key in (("get", "/health"), ("get", "/ready")):
+    for key in (("get", "/health"), ("get", "/ready"), *SMART):
         assert "security" not in operations[key]
     for key in CDS_HOOKS:
         operation = operations[key]

@@ -33,6 +33,10 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Scope | str]] = {
         "ehr",
     ),
     ("get", "/cds-services"): ("/cds-services", "open"),
+    # SMART App Launch: no token; a registered issuer, then a single-use state (docs/fhir.md).
+    ("get", "/smart/launch"): ("/smart/launch", "open"),
+    ("get", "/smart/callback"): ("/smart/callback", "open"),
+    ("get", "/smart/jwks.json"): ("/smart/jwks.json", "open"),
     ("get", "/health"): ("/health", "open"),
     ("get", "/ready"): ("/ready", "open"),
 }

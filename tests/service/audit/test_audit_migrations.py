@@ -20,6 +20,7 @@ AUDIT_TABLES = {
     "api_tokens",
     "reads",
     "tombstones",
+    "smart_launches",
 }
 
 
