@@ -20,6 +20,8 @@ AUDIT_TABLES = {
     "api_tokens",
     "reads",
     "tombstones",
+    "alerts",
+    "alert_steps",
 }
 
 
