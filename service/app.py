@@ -33,6 +33,7 @@ from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.retention import retention_task
 from service.routes import (
+    alerts,
     assessments,
     cds,
     fhir,
@@ -91,6 +92,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     routers = (
         assessments,
+        alerts,
         outcomes,
         models,
         monitoring,

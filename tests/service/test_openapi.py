@@ -13,6 +13,10 @@ PROTECTED = {
     ("get", "/v1/monitoring"),
     ("get", "/v1/audit/reads"),
     ("post", "/fhir/r4/$assess-dropout-risk"),
+    ("get", "/v1/alerts"),
+    ("post", "/v1/alerts/{alert_id}/acknowledge"),
+    ("post", "/v1/alerts/{alert_id}/resolve"),
+    ("post", "/v1/alerts/{alert_id}/dismiss"),
 }
 #: Clinician pages: HTML, opened with a token of the scope or a signed link.
 PAGES = {("get", "/reports/{assessment_id}"), ("get", "/models/{version}/card")}
