@@ -35,6 +35,7 @@ from service.retention import retention_task
 from service.routes import (
     alerts,
     assessments,
+    caseload,
     cds,
     fhir,
     health,
@@ -93,6 +94,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     routers = (
         assessments,
         alerts,
+        caseload,
         outcomes,
         models,
         monitoring,

@@ -14,6 +14,7 @@ PROTECTED = {
     ("get", "/v1/audit/reads"),
     ("post", "/fhir/r4/$assess-dropout-risk"),
     ("get", "/v1/alerts"),
+    ("get", "/v1/caseload"),
     ("post", "/v1/alerts/{alert_id}/acknowledge"),
     ("post", "/v1/alerts/{alert_id}/resolve"),
     ("post", "/v1/alerts/{alert_id}/dismiss"),

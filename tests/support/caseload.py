@@ -64,3 +64,37 @@ def client_body(
         rows.append(row)
     body["sessions"] = rows
     return body
+
+
+def save_clinic_tokens(url: str, clinics: dict[str, list[str]]) -> dict[str, str]:
+    """Store a token of every scope per name, of the given clinics; the tokens by name."""
+    from service.audit import AuditStore
+    from service.security import Scope, new_token
+
+    tokens = {}
+    with AuditStore.open(url) as store:
+        for name, of in clinics.items():
+            token, entry = new_token(name=name, scopes=set(Scope), clinics=of)
+            store.api_tokens.save(entry)
+            tokens[name] = token
+    return tokens
+
+
+def busy_caseload(*, clinic_id: str = "north", per_therapist: int = 15) -> list[dict[str, Any]]:
+    """Bodies of two therapists' clients ("t-a", "t-b"): in each, one with a safety
+    signal (the 4th), three struggling (the 2nd, 6th, 9th), one who missed the last two."""
+    bodies = []
+    for therapist in ("t-a", "t-b"):
+        for number in range(per_therapist):
+            bodies.append(
+                client_body(
+                    f"{clinic_id}-{therapist}-{number:02d}",
+                    therapist_id=therapist,
+                    clinic_id=clinic_id,
+                    sessions=3 + number % 4,
+                    safety=number == 3,
+                    struggling=number in (1, 5, 8),
+                    missed_last=2 if number == 11 else 0,
+                )
+            )
+    return bodies
