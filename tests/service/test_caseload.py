@@ -4,7 +4,7 @@ Scoring a few dozen clients of two therapists (with a safety signal and several 
 clients) gives therapist A a caseload of A's open clients only, safety first; a reported
 outcome takes a client off it; acknowledging an alert records the actor and the note;
 dismissing without a reason is 422; repeated high scores raise no duplicate alerts; another
-clinic's token cannot see or act on the clinic's alerts (404).
+clinic's token or signed link cannot see or act on the clinic's alerts (404).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from service.reports.links import LinkSigner, caseload_query
 from tests.support.caseload import busy_caseload, save_clinic_tokens
 from tests.support.tokens import bearer
+
+LINK_SECRET = "caseload-test-link-secret-of-32-bytes-or-more"
 
 
 @pytest.fixture
@@ -30,6 +33,7 @@ def day(registry, make_settings, audit_url) -> Iterator[tuple[TestClient, dict[s
         database_url=audit_url,
         api_tokens=[],
         token_refresh_seconds=0.0,
+        report_link_secret=LINK_SECRET,
         safety_protocol="Call the duty clinician on 555-0100 and follow the risk protocol.",
     )
     with TestClient(create_app(settings)) as api:
@@ -91,6 +95,12 @@ def test_the_clinicians_day(day):
         assert acted.status_code == 404
     assert api.get("/v1/alerts", headers=south).json()["alerts"] == []
     assert api.get("/v1/caseload", headers=south).json()["clients"] == []
+    south_link = _link("south", practitioner="dr-south")
+    page = api.get(f"/caseload?{south_link}")
+    assert page.status_code == 200 and "north-t-a" not in page.text
+    form = dict(_fields(south_link), reason="mine now")
+    acted = api.post(f"/caseload/alerts/{alert_id}/dismiss", data=form, follow_redirects=False)
+    assert acted.status_code == 404
 
     acknowledged = api.post(
         f"/v1/alerts/{alert_id}/acknowledge", json={"note": "Called her today."}, headers=north
@@ -112,3 +122,16 @@ def test_the_clinicians_day(day):
     assert loads["t-a"]["open_clients"] == 14
     assert loads["t-a"]["alerts"]["acknowledged"] == 1
     assert sum(loads["t-b"]["alerts_per_week"].values()) >= 4
+
+
+def _link(clinic_id: str, *, therapist_id: str | None = None, practitioner: str | None = None):
+    signer = LinkSigner(LINK_SECRET.encode())
+    return caseload_query(
+        signer, clinic_id=clinic_id, therapist_id=therapist_id, practitioner=practitioner
+    )
+
+
+def _fields(query: str) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(query))
