@@ -4,8 +4,8 @@ The page opens with an API token of scope ``audit:read`` or with a signed link t
 clinic's caseload; the link may name a practitioner, who is then the actor of the alert
 steps taken from the page. A link that names none shows the page but cannot act; a token
 acts as itself when it also has ``risk:write``. Forms post back to this service only:
-a post from another origin is refused, so another site cannot act through a signed-in
-proxy.
+a post another site's page makes is refused (``Sec-Fetch-Site``, ``Origin``), so no other
+site can act through a signed-in proxy.
 """
 
 from __future__ import annotations
@@ -185,8 +185,15 @@ def _viewer(
 
 
 def _same_origin(request: Request) -> bool:
-    """Whether a form post comes from this service's own pages (or says nothing of it)."""
+    """Whether a form post comes from this service's own pages, as far as the browser says.
+
+    ``Sec-Fetch-Site`` first: the pages send no referrer, so a browser's ``Origin`` on
+    their posts is ``null``; a named origin must be this host.
+    """
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
-        return origin is None
+        return True
     return urlsplit(origin).netloc == request.headers.get("host", "")

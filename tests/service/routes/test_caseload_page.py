@@ -77,6 +77,10 @@ def test_a_link_acts_as_the_practitioner_it_names(page_api, tokens):
         f"{path}/acknowledge", data=fields, headers={"Origin": "https://elsewhere.example"}
     )
     assert foreign.status_code == 403
+    framed = page_api.post(
+        f"{path}/acknowledge", data=fields, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert framed.status_code == 403
     done = page_api.post(
         f"{path}/acknowledge", data=fields | {"note": "Rang her."}, follow_redirects=False
     )
