@@ -80,9 +80,12 @@ def save_clinic_tokens(url: str, clinics: dict[str, list[str]]) -> dict[str, str
     return tokens
 
 
-def busy_caseload(*, clinic_id: str = "north", per_therapist: int = 15) -> list[dict[str, Any]]:
+def busy_caseload(
+    *, clinic_id: str = "north", per_therapist: int = 15, later: int = 0
+) -> list[dict[str, Any]]:
     """Bodies of two therapists' clients ("t-a", "t-b"): in each, one with a safety
-    signal (the 4th), three struggling (the 2nd, 6th, 9th), one who missed the last two."""
+    signal (the 4th), three struggling (the 2nd, 6th, 9th), one who missed the last two;
+    ``later`` sessions after the first call's."""
     bodies = []
     for therapist in ("t-a", "t-b"):
         for number in range(per_therapist):
@@ -91,7 +94,7 @@ def busy_caseload(*, clinic_id: str = "north", per_therapist: int = 15) -> list[
                     f"{clinic_id}-{therapist}-{number:02d}",
                     therapist_id=therapist,
                     clinic_id=clinic_id,
-                    sessions=3 + number % 4,
+                    sessions=3 + number % 4 + later,
                     safety=number == 3,
                     struggling=number in (1, 5, 8),
                     missed_last=2 if number == 11 else 0,

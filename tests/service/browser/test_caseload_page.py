@@ -42,7 +42,13 @@ def server(registry, tokens, tmp_path_factory):
         },
     ) as running:
         bodies = busy_caseload(per_therapist=12)
-        for batch in (bodies, [b for b in bodies if b["client"]["client_id"].endswith("-05")]):
+        again = ("-00", "-01", "-05", "-07", "-10")
+        later = [
+            body
+            for body in busy_caseload(per_therapist=12, later=1)
+            if body["client"]["client_id"].endswith(again)
+        ]
+        for batch in (bodies, later):
             answer = running.http.post(
                 "/v1/risk-assessments/batch", json={"assessments": batch}, headers=tokens.header()
             )
@@ -75,6 +81,7 @@ def test_a_busy_caseload_puts_safety_first(server, browser, axe_source, screensh
     assert all("north-t-b" not in row.text for row in rows)
     rising = next(row for row in rows if "north-t-a-05" in row.text)
     assert "since the last assessment" in rising.text  # direction in words, not colour
+    assert "Over sessions:" in rising.text and "→" in rising.text
     assert _severe_violations(browser, axe_source) == []
     path = screenshot()
     assert path.exists()
