@@ -18,7 +18,7 @@ from service.security import Caller
 
 router = APIRouter(prefix="/v1/alerts", tags=["caseload and alerts"])
 
-_ACTED = error_responses(401, 403, 404, 409, 422, 429, 503)
+_ACTED = error_responses(400, 401, 403, 404, 409, 413, 422, 429, 503)
 
 
 @router.get("", responses=error_responses(401, 403, 422, 429, 503), summary="List alerts")

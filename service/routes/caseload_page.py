@@ -26,6 +26,7 @@ from service.reports.caseload_view import caseload_view
 from service.reports.links import LinkSigner, caseload_query, caseload_subject
 from service.reports.pages import caseload_page, error_page
 from service.routes._pages import HTML_RESPONSES, Expires, Signature, page_caller
+from service.routes._responses import error_responses
 from service.security import Scope, TokenBook
 
 router = APIRouter(tags=["clinician pages"])
@@ -99,7 +100,12 @@ def read_caseload_page(
 @router.post(
     "/caseload/alerts/{alert_id}/{step}",
     response_class=HTMLResponse,
-    responses={303: {"description": "Done: back to the caseload page."}, **HTML_RESPONSES},
+    responses={
+        303: {"description": "Done: back to the caseload page."},
+        **HTML_RESPONSES,
+        409: HTML_RESPONSES[404] | {"description": "The alert is past this step already."},
+        **error_responses(413),
+    },
     summary="Act on an alert from the caseload page",
 )
 async def act_from_page(
