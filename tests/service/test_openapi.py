@@ -15,6 +15,7 @@ PROTECTED = {
     ("post", "/fhir/r4/$assess-dropout-risk"),
     ("get", "/v1/alerts"),
     ("get", "/v1/caseload"),
+    ("get", "/fhir/r4/Flag"),
     ("post", "/v1/alerts/{alert_id}/acknowledge"),
     ("post", "/v1/alerts/{alert_id}/resolve"),
     ("post", "/v1/alerts/{alert_id}/dismiss"),

@@ -26,6 +26,7 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Scope | str]] = {
     ("get", "/v1/audit/reads"): ("/v1/audit/reads", Scope.ADMIN),
     ("post", "/fhir/r4/$assess-dropout-risk"): ("/fhir/r4/$assess-dropout-risk", Scope.RISK_WRITE),
     ("get", "/v1/caseload"): ("/v1/caseload", Scope.AUDIT_READ),
+    ("get", "/fhir/r4/Flag"): ("/fhir/r4/Flag?patient=Patient/c-001", Scope.AUDIT_READ),
     ("get", "/v1/alerts"): ("/v1/alerts", Scope.AUDIT_READ),
     **{
         ("post", f"/v1/alerts/{{alert_id}}/{step}"): (
