@@ -44,6 +44,7 @@ Signature = Annotated[str | None, Query(description="Signed link: HMAC-SHA256, h
 
 def page_caller(
     request: Request,
+    *,
     links: LinkSigner,
     tokens: TokenBook,
     scope: Scope,

@@ -174,7 +174,10 @@ def _viewer(
         therapist_id=named["therapist_id"],
         practitioner=named["practitioner"],
     )
-    verdict = page_caller(request, links, tokens, scope, subject, expires, signature)
+    verdict = page_caller(
+        request, links=links, tokens=tokens, scope=scope, subject=subject,
+        expires=expires, signature=signature,
+    )  # fmt: skip
     if isinstance(verdict, HTMLResponse):
         return verdict
     if verdict is not None:

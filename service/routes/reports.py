@@ -42,8 +42,9 @@ def read_report(
     recovery, and how to read it. Scope `audit:read` (bearer token of the assessment's
     clinic; another clinic's is 404) or a signed link (bound to this one assessment). The
     read is logged."""
-    verdict = page_caller(request, links, tokens, Scope.AUDIT_READ,
-                       report_subject(assessment_id), expires, signature)  # fmt: skip
+    verdict = page_caller(request, links=links, tokens=tokens, scope=Scope.AUDIT_READ,
+                          subject=report_subject(assessment_id), expires=expires,
+                          signature=signature)  # fmt: skip
     if isinstance(verdict, HTMLResponse):
         return verdict
     clinics = verdict.clinics if verdict is not None else None
@@ -85,8 +86,9 @@ def read_model_card(
 ) -> HTMLResponse:
     """How the model was built and tested, its metrics and limits, rendered from the card
     registered with the version. Scope `models:read` (bearer token) or a signed link."""
-    refused = page_caller(request, links, tokens, Scope.MODELS_READ,
-                       model_card_subject(version), expires, signature)  # fmt: skip
+    refused = page_caller(request, links=links, tokens=tokens, scope=Scope.MODELS_READ,
+                          subject=model_card_subject(version), expires=expires,
+                          signature=signature)  # fmt: skip
     if isinstance(refused, HTMLResponse):
         return refused
     served = keeper.current
