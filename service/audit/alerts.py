@@ -12,8 +12,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from service.audit.database import AuditDatabase
 from service.audit.records import (
@@ -85,7 +89,17 @@ class AlertStore:
                     )
                 )
             if raised:
-                session.execute(insert(AlertRow), [record_values(alert) for alert in raised])
+                rows = [record_values(alert) for alert in raised]
+                # Another replica may have raised the same problem since the read above:
+                # the unique index refuses the second, which is then not reported as raised.
+                inserted = {
+                    alert_id
+                    for (alert_id,) in session.execute(
+                        _insert_new(session).on_conflict_do_nothing().returning(AlertRow.alert_id),
+                        rows,
+                    )
+                }
+                raised = [alert for alert in raised if alert.alert_id in inserted]
         return raised
 
     def alerts(
@@ -171,6 +185,13 @@ class AlertStore:
             session.execute(insert(AlertStepRow), [record_values(step_row)])
             session.refresh(row)
             return row.to_record()
+
+
+def _insert_new(session: Session) -> Any:
+    """An INSERT of alerts in the session's dialect (both have ON CONFLICT DO NOTHING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(AlertRow)
+    return sqlite_insert(AlertRow)
 
 
 def _key(alert_id: str) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -34,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.records import (
+    ACTIVE_ALERT_STATES,
     ALERT_KINDS,
     ALERT_STATES,
     AlertStep,
@@ -284,6 +286,17 @@ class AlertRow(_RecordRow, AuditBase):
         CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
         Index("ix_alerts_clinic_id_client_id", "clinic_id", "client_id"),
         Index("ix_alerts_clinic_id_state", "clinic_id", "state"),
+        # One active alert per problem (see migration 0004); NULL outcomes compare equal.
+        Index(
+            "uq_alerts_active_problem",
+            "clinic_id",
+            "client_id",
+            "kind",
+            text("coalesce(outcome, '')"),
+            unique=True,
+            sqlite_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
+            postgresql_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
+        ),
     )
 
     alert_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)

@@ -31,6 +31,31 @@ def test_an_active_alert_is_not_raised_again(store, assess):
     assert len(store.alerts.raise_alerts([_alert(second)])) == 1  # a new episode of high risk
 
 
+def test_the_database_refuses_a_second_active_alert_for_a_problem(store, assess, audit_url):
+    """Two replicas raising at once both pass the read; the unique index stops the second."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from service.audit.engine import create_audit_engine
+    from service.audit.records import record_values
+    from service.audit.tables import AlertRow
+
+    stored = assess(store)
+    (raised,) = store.alerts.raise_alerts([_alert(stored, kind="safety", outcome=None)])
+    twin = record_values(raised)
+    del twin["alert_id"]  # the key column is "id"
+    twin["id"] = "00000000-0000-0000-0000-000000000001"
+    engine = create_audit_engine(audit_url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert(AlertRow), [twin])
+        (resolved,) = [dict(twin, id="00000000-0000-0000-0000-000000000002", state="resolved")]
+        with engine.begin() as connection:  # a closed alert of the same problem is no twin
+            connection.execute(insert(AlertRow), [resolved])
+    finally:
+        engine.dispose()
+
+
 def test_each_step_records_who_when_and_the_note(store, assess):
     (raised,) = store.alerts.raise_alerts([_alert(assess(store), kind="safety", outcome=None)])
     clinics = frozenset({raised.clinic_id})
