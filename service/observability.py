@@ -114,6 +114,12 @@ class ServiceMetrics:
             ["outcome", "risk_level"],
             registry=self.registry,
         )
+        self.alerts_raised = Counter(
+            "dropout_risk_alerts_raised",
+            "Alerts raised for clinicians, by kind (a supervisor's alert burden).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.audit_failures = Counter(
             "dropout_risk_audit_write_failures",
             "Audit writes that failed (their requests were answered 503).",

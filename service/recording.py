@@ -83,9 +83,11 @@ class Recorder:
             )
             # After the assessments commit (an alert names its assessment); a failure here is
             # a 503 too, so a client retried is scored again rather than left unflagged.
-            raise_alerts(audit=self._audit, requests=requests, responses=responses)
+            raised = raise_alerts(audit=self._audit, requests=requests, responses=responses)
         except AuditUnavailableError as error:
             raise audit_unavailable(self._metrics, error) from error
+        for alert in raised:
+            self._metrics.alerts_raised.labels(alert.kind).inc()
         for response in responses:
             self._metrics.assessments.labels("dropout", response.dropout.risk_level).inc()
             self._metrics.assessments.labels(

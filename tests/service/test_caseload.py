@@ -79,6 +79,8 @@ def test_the_clinicians_day(day):
     per_problem = Counter((a["client_id"], a["kind"], a["outcome"]) for a in alerts)
     assert per_problem and max(per_problem.values()) == 1
     assert ("north-t-a-11", "missed_appointments", None) in per_problem
+    metrics = api.get("/metrics", headers=north).text
+    assert 'dropout_risk_alerts_raised_total{kind="safety"} 2.0' in metrics
 
     outcome = {"client_id": "north-t-a-07", "termination": "dropout", "end_date": "2026-03-30"}
     assert api.post("/v1/outcomes", json=outcome, headers=north).status_code == 201
