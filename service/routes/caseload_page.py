@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from service.audit import AuditUnavailableError
+from service.audit import AuditStore, AuditUnavailableError
 from service.audit.alerts import AlertStateError
 from service.caseload import read_caseload
 from service.deps import AuditDep, LinksDep, SettingsDep, TokensDep
@@ -34,7 +34,8 @@ router = APIRouter(tags=["clinician pages"])
 #: The steps a form may take, by the word in its URL.
 _STEPS = {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed"}
 _LINK_FIELDS = ("clinic_id", "therapist_id", "practitioner")
-Named = Annotated[str | None, Query(max_length=128, description="Signed link: what it names.")]
+# 256: a record system's user id (CDS Hooks ``userId``) may be that long.
+Named = Annotated[str | None, Query(max_length=256, description="Signed link: what it names.")]
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,25 @@ async def act_from_page(
         return error_page(404, "There is no such step on an alert.")
     if not _same_origin(request):
         return error_page(403, "This form can be sent only from the caseload page itself.")
-    form = {
-        k: v[-1] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()
-    }
+    body = (await request.body()).decode("utf-8", "replace")
+    form = {key: values[-1] for key, values in parse_qs(body).items()}
+    # Token and alert look-ups read the database: off the event loop.
+    return await run_in_threadpool(
+        _act, request, audit, links, tokens, alert_id=alert_id, step=step, form=form
+    )
+
+
+def _act(
+    request: Request,
+    audit: AuditStore,
+    links: LinkSigner,
+    tokens: TokenBook,
+    *,
+    alert_id: str,
+    step: str,
+    form: dict[str, str],
+) -> Response:
+    """Take the form's step on the alert as the viewer; the page again, or why not."""
     named = {name: form.get(name) or None for name in _LINK_FIELDS}
     expires = form.get("expires")
     viewer = _viewer(
@@ -141,9 +158,9 @@ async def act_from_page(
     if step == "dismiss" and not text.strip():
         return error_page(422, "Dismissing an alert needs a reason; go back and give one.")
     try:
-        alert = await run_in_threadpool(
-            audit.alerts.act, alert_id, step=_STEPS[step], actor=viewer.actor,
-            note=text.strip() or None, clinics=viewer.clinics,
+        alert = audit.alerts.act(
+            alert_id, step=_STEPS[step], actor=viewer.actor, note=text.strip() or None,
+            clinics=viewer.clinics,
         )  # fmt: skip
     except AlertStateError as error:
         return error_page(409, f"{str(error).capitalize()}.")
@@ -151,12 +168,8 @@ async def act_from_page(
         return error_page(503, "The audit store is not answering; please try again shortly.")
     if alert is None:
         return error_page(404, "There is no alert with this id.")
-    back = (
-        urlencode(viewer.link)
-        if viewer.link
-        else urlencode({"therapist_id": named["therapist_id"] or ""})
-    )
-    return RedirectResponse(f"/caseload?{back}", status_code=303)
+    back = viewer.link or {"therapist_id": named["therapist_id"] or ""}
+    return RedirectResponse(f"/caseload?{urlencode(back)}", status_code=303)
 
 
 def _viewer(
