@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--train-options", help="DEMO_TRAIN_OPTIONS (default: the Makefile's)")
     parser.add_argument("--timeout", type=float, default=900.0)
     options = parser.parse_args()
-    subprocess.run(["make", "env"], cwd=REPO, check=True, capture_output=True)
+    shell = _users_shell()
+    subprocess.run(["make", "env"], cwd=REPO, env=shell, check=True, capture_output=True)
 
     load_before = os.getloadavg()
     port = free_port()
@@ -52,11 +53,7 @@ def main() -> None:
             overrides["DEMO_CLIENTS"] = options.demo_clients
         if options.train_options is not None:
             overrides["DEMO_TRAIN_OPTIONS"] = options.train_options
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("DROPOUT_RISK_", "MLFLOW_")) and name != "DATABASE_URL"
-        } | overrides
+        environment = shell | overrides
         started = time.perf_counter()
         marks: list[tuple[str, float]] = []
         log = Path(scratch) / "make-serve.log"
@@ -83,6 +80,21 @@ def main() -> None:
         print(f"| {name} | {at:.1f} | {at - previous:.1f} |")
         previous = at
     print(f"\nready {ready:.1f} s after `make serve` started (target: at most 60 s)")
+
+
+def _users_shell() -> dict[str, str]:
+    """The environment of a user's shell: outside this run's virtual environment, none of
+    the service's settings (as tests/deploy/test_make_serve.py runs make)."""
+    venv = os.environ.get("VIRTUAL_ENV", str(REPO / ".venv"))
+    path = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(venv)
+    )
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DROPOUT_RISK_", "MLFLOW_", "VIRTUAL_ENV", "UV_"))
+        and key != "DATABASE_URL"
+    } | {"PATH": path}
 
 
 def _wait_until_ready(

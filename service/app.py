@@ -34,7 +34,10 @@ from service.recording import Recorder
 from service.reports.links import LinkSigner
 from service.retention import retention_task
 from service.routes import (
+    alerts,
     assessments,
+    caseload,
+    caseload_page,
     cds,
     fhir,
     health,
@@ -95,6 +98,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     routers = (
         assessments,
+        alerts,
+        caseload,
+        caseload_page,
         outcomes,
         models,
         monitoring,

@@ -2,7 +2,8 @@
 
 The pages hold personal data and are opened through signed links: nothing may cache them,
 frame them, or leak the link (its query is the credential) in a ``Referer``. They use
-inline styles and inline SVG but no script, so the content policy allows nothing else.
+inline styles and inline SVG but no script, so the content policy allows nothing else; their
+forms (the caseload's alert actions) post back to this service only.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 #: Sent on every response, unless the app set the header itself.
 EVERY_RESPONSE = {

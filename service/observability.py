@@ -120,6 +120,12 @@ class ServiceMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=self.registry,
         )
+        self.alerts_raised = Counter(
+            "dropout_risk_alerts_raised",
+            "Alerts raised for clinicians, by kind (a supervisor's alert burden).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.audit_failures = Counter(
             "dropout_risk_audit_write_failures",
             "Audit writes that failed (their requests were answered 503).",

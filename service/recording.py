@@ -3,7 +3,8 @@
 The JSON API, FHIR and CDS Hooks all turn their input into :class:`AssessmentRequest`s and
 call :meth:`Recorder.score_and_record`, which scores with one model version and commits
 every assessment to the audit store before returning, so an answer is never sent
-unrecorded.
+unrecorded; the alerts the assessments raise (:mod:`service.alerts.raising`) are committed
+with them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.alerts.raising import raise_alerts
 from service.audit import AuditStore, AuditUnavailableError, NewAssessment
 from service.errors import ApiError
 from service.lifecycle import ServedModel
@@ -108,8 +110,17 @@ class Recorder:
                     for scoring, response in zip(scorings, responses, strict=True)
                 ]
             )
+            # After the assessments commit (an alert names its assessment); a failure here is
+            # a 503 too, so a client retried is scored again rather than left unflagged.
+            raised = raise_alerts(
+                audit=self._audit,
+                requests=[scoring.request for scoring in scorings],
+                responses=responses,
+            )
         except AuditUnavailableError as error:
             raise audit_unavailable(self._metrics, error) from error
+        for alert in raised:
+            self._metrics.alerts_raised.labels(alert.kind).inc()
         for response in responses:
             self._metrics.assessments.labels("dropout", response.dropout.risk_level).inc()
             self._metrics.assessments.labels(

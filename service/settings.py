@@ -114,6 +114,14 @@ class ServiceSettings(RegistryLocation):
     cds_token_max_lifetime_seconds: int = Field(default=300, ge=30, le=3600)
     #: The clinician report page of an assessment, linked from the card.
     report_url_template: str = "{base}/reports/{assessment_id}"
+    #: The service's own risk protocol (text, or a URL to it): shown first on every safety
+    #: alert, in the operator's words, never replaced by the model's.
+    safety_protocol: str = Field(
+        default="Follow your service's risk protocol today (the operator has not configured "
+        "its text: DROPOUT_RISK_SAFETY_PROTOCOL).",
+        min_length=1,
+        max_length=4000,
+    )
     #: The model card linked from the card's source; default: the service's own model card
     #: page of the version that scored, ``{public_base_url}/models/{version}/card``.
     model_card_url: str | None = None

@@ -7,10 +7,15 @@ database to the packaged schema) and share it between threads.
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.migrate import database_revision, head_revision, upgrade_database
 from service.audit.records import (
+    ALERT_KINDS,
+    ALERT_STATES,
     CARD_OUTCOMES,
+    AlertStep,
     AuditUnavailableError,
+    NewAlert,
     NewAssessment,
     NewFeedback,
+    StoredAlert,
     StoredCard,
     StoredFeedback,
     UnknownCardError,
@@ -20,13 +25,18 @@ from service.audit.records import (
 from service.audit.store import DEFAULT_AUDIT_URL, AuditStore
 
 __all__ = [
+    "ALERT_KINDS",
+    "ALERT_STATES",
     "CARD_OUTCOMES",
     "DEFAULT_AUDIT_URL",
     "AuditStore",
+    "AlertStep",
     "AuditUnavailableError",
+    "NewAlert",
     "NewAssessment",
     "NewFeedback",
     "StoredAssessment",
+    "StoredAlert",
     "StoredCard",
     "StoredFeedback",
     "StoredOutcome",

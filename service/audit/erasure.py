@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from service.audit.database import AuditDatabase
 from service.audit.tables import (
+    AlertRow,
+    AlertStepRow,
     AssessmentRow,
     CardRow,
     FeedbackRow,
@@ -26,8 +28,16 @@ from service.audit.tables import (
     TombstoneRow,
 )
 
-PERSONAL_TABLES = ("cds_feedback", "cds_cards", "assessments", "outcomes")
-"""The tables erasure deletes from (feedback and cards first: they refer to assessments);
+PERSONAL_TABLES = (
+    "alert_steps",
+    "alerts",
+    "cds_feedback",
+    "cds_cards",
+    "assessments",
+    "outcomes",
+)
+"""The tables erasure deletes from (steps, alerts, feedback and cards first: they refer to
+assessments);
 ``reads`` is re-keyed to the tombstone, ``tombstones`` gains one row."""
 
 
@@ -93,7 +103,13 @@ def _erase(
     ids = select(AssessmentRow.assessment_id).where(
         AssessmentRow.clinic_id == clinic_id, AssessmentRow.client_id == client_id
     )
-    removed = 0
+    alerts = select(AlertRow.alert_id).where(
+        AlertRow.clinic_id == clinic_id, AlertRow.client_id == client_id
+    )
+    removed = session.execute(
+        delete(AlertStepRow).where(AlertStepRow.alert_id.in_(alerts))
+    ).rowcount
+    removed += session.execute(delete(AlertRow).where(AlertRow.alert_id.in_(alerts))).rowcount
     for table in (FeedbackRow, CardRow):
         removed += session.execute(delete(table).where(table.assessment_id.in_(ids))).rowcount
     for table in (AssessmentRow, OutcomeRow):

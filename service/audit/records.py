@@ -17,6 +17,18 @@ from typing import Any
 
 CARD_OUTCOMES = ("accepted", "overridden")
 """What a clinician did with a CDS Hooks card (CDS Hooks 2.0 feedback)."""
+ALERT_KINDS = (
+    "safety",
+    "high_risk",
+    "alliance_rupture",
+    "reliable_deterioration",
+    "missed_appointments",
+)
+"""What an alert is about, most urgent first (see :mod:`service.alerts.raising`)."""
+ALERT_STATES = ("open", "acknowledged", "resolved", "dismissed")
+"""Where an alert is in its life: ``open`` until someone acts; the last two are final."""
+ACTIVE_ALERT_STATES = ("open", "acknowledged")
+"""States in which an alert still asks for a response (and blocks a duplicate)."""
 
 
 class AuditUnavailableError(Exception):
@@ -139,6 +151,73 @@ class StoredFeedback:
     override_code: str | None
     user_comment: str | None
     clinic_id: str = ""
+
+
+@dataclass(frozen=True)
+class NewAlert:
+    """An alert to raise on a recorded assessment (see :class:`service.audit.alerts.AlertStore`).
+
+    Attributes:
+        clinic_id: The client's clinic.
+        client_id: The client it is about.
+        therapist_id: The client's therapist as of the assessment.
+        assessment_id: The assessment that raised it.
+        kind: One of :data:`ALERT_KINDS`.
+        outcome: For ``high_risk``, the outcome at high risk (``dropout``, ``poor_outcome``).
+    """
+
+    clinic_id: str
+    client_id: str
+    therapist_id: str
+    assessment_id: str
+    kind: str
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    """An alert as stored, with its latest step (``acted_*`` and ``note``: None until then).
+
+    Attributes:
+        alert_id: The alert's UUID.
+        raised_at: When it was raised, timezone-aware UTC.
+        clinic_id: The client's clinic.
+        client_id: The client it is about.
+        therapist_id: The client's therapist when it was raised.
+        assessment_id: The assessment that raised it.
+        kind: One of :data:`ALERT_KINDS`.
+        outcome: For ``high_risk``, the outcome at high risk.
+        state: One of :data:`ALERT_STATES`.
+        acted_at: When the latest step was taken.
+        acted_by: Who took it (a token's name, or the practitioner a signed link names).
+        note: The latest step's note (a dismissal's reason).
+    """
+
+    alert_id: str
+    raised_at: datetime
+    clinic_id: str
+    client_id: str
+    therapist_id: str
+    assessment_id: str
+    kind: str
+    outcome: str | None
+    state: str
+    acted_at: datetime | None = None
+    acted_by: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertStep:
+    """One step taken on an alert: to which state, by whom, when, with what note."""
+
+    step_id: str
+    alert_id: str
+    clinic_id: str
+    step: str
+    acted_at: datetime
+    acted_by: str
+    note: str | None
 
 
 def canonical_json(document: Any) -> str:

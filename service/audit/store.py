@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.access import ApiTokenStore, ReadLog
+from service.audit.alerts import AlertStore
 from service.audit.cds import CdsRecords
 from service.audit.database import AuditDatabase
 from service.audit.engine import create_audit_engine
@@ -46,8 +47,8 @@ class AuditStore:
 
     Assessments and outcome reports are its own; the CDS Hooks records are in
     :attr:`cards` (cards issued and clinicians' feedback) and :attr:`token_ids` (the EHR
-    JWT replay store), the SMART launches under way in :attr:`smart_launches`, all in
-    its database.
+    JWT replay store), the SMART launches under way in :attr:`smart_launches`, the alerts in
+    :attr:`alerts`; all share its database.
     """
 
     def __init__(self, *, engine: Engine) -> None:
@@ -64,6 +65,7 @@ class AuditStore:
         self.api_tokens = ApiTokenStore(self._database)
         self.reads = ReadLog(self._database)
         self.eraser = Eraser(self._database)
+        self.alerts = AlertStore(self._database)
 
     @classmethod
     def open(cls, url: str) -> AuditStore:

@@ -1,5 +1,6 @@
 """The audit tables: one row per assessment served and one per outcome reported; for CDS
-Hooks, one per card issued, one per feedback item, and the EHR token ids seen recently.
+Hooks, one per card issued, one per feedback item, and the EHR token ids seen recently; one
+per alert raised and one per step taken on it.
 
 The schema itself is owned by the Alembic migrations in ``migrations/versions``; these
 models describe it for queries (and for ``alembic revision --autogenerate``). Indexes serve
@@ -25,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -32,7 +34,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
-from service.audit.records import StoredCard, StoredFeedback
+from service.audit.records import (
+    ACTIVE_ALERT_STATES,
+    ALERT_KINDS,
+    ALERT_STATES,
+    AlertStep,
+    StoredAlert,
+    StoredCard,
+    StoredFeedback,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -272,3 +282,63 @@ class TombstoneRow(AuditBase):
     erased_by: Mapped[str] = mapped_column(String)
     reason: Mapped[str] = mapped_column(String)
     rows_removed: Mapped[int]
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class AlertRow(_RecordRow, AuditBase):
+    """An alert raised on an assessment, named as :class:`StoredAlert` (key column ``id``).
+
+    Read per clinic and client (a caseload's rows) and per clinic and state (the worklist).
+    """
+
+    record_type = StoredAlert
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", ALERT_KINDS), name="kind"),
+        CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
+        Index("ix_alerts_clinic_id_client_id", "clinic_id", "client_id"),
+        Index("ix_alerts_clinic_id_state", "clinic_id", "state"),
+        # One active alert per problem (see migration 0005); NULL outcomes compare equal.
+        Index(
+            "uq_alerts_active_problem",
+            "clinic_id",
+            "client_id",
+            "kind",
+            text("coalesce(outcome, '')"),
+            unique=True,
+            sqlite_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
+            postgresql_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
+        ),
+    )
+
+    alert_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    clinic_id: Mapped[str] = mapped_column(String(128))
+    client_id: Mapped[str] = mapped_column(String)
+    therapist_id: Mapped[str] = mapped_column(String(128))
+    assessment_id: Mapped[str] = mapped_column(String(36), ForeignKey("assessments.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    acted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acted_by: Mapped[str | None] = mapped_column(String)
+    note: Mapped[str | None] = mapped_column(String)
+
+
+class AlertStepRow(_RecordRow, AuditBase):
+    """One step taken on an alert, named as :class:`AlertStep` (key column ``id``)."""
+
+    record_type = AlertStep
+    __tablename__ = "alert_steps"
+    __table_args__ = (CheckConstraint(_one_of("step", ALERT_STATES[1:]), name="step"),)
+
+    step_id: Mapped[str] = mapped_column("id", String(36), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(String(36), ForeignKey("alerts.id"), index=True)
+    clinic_id: Mapped[str] = mapped_column(String(128))
+    step: Mapped[str] = mapped_column(String(16))
+    acted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    acted_by: Mapped[str] = mapped_column(String)
+    note: Mapped[str | None] = mapped_column(String)

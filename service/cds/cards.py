@@ -46,6 +46,7 @@ def card_for(
     model_card_url: str,
     low_risk_card: Literal["info", "none"],
     moderate_risk_card: Literal["info", "none"] = "none",
+    caseload_url: str | None = None,
 ) -> CardOut | None:
     """The card showing ``assessment``; None for a quiet low-risk client when so configured.
 
@@ -56,6 +57,7 @@ def card_for(
         model_card_url: The model card, linked from the card's source.
         low_risk_card: ``info`` to show quiet low-risk clients too, ``none`` not to.
         moderate_risk_card: ``info`` to show moderate-risk clients without signals.
+        caseload_url: The caseload page of the client's therapist, linked second.
     """
     indicator = indicator_of(
         assessment, low_risk_card=low_risk_card, moderate_risk_card=moderate_risk_card
@@ -73,7 +75,14 @@ def card_for(
             CodingOut(system=OVERRIDE_SYSTEM, code=code, display=display)
             for code, display in OVERRIDE_REASONS
         ],
-        links=[LinkOut(label="Open the clinician report", url=report_url, type="absolute")],
+        links=[
+            LinkOut(label="Open the clinician report", url=report_url, type="absolute"),
+            *(
+                [LinkOut(label="Open the caseload", url=caseload_url, type="absolute")]
+                if caseload_url
+                else []
+            ),
+        ],
     )
 
 

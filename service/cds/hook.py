@@ -28,8 +28,13 @@ from service.fhir.issues import FhirInputError
 from service.lifecycle import ServedModel
 from service.observability import ServiceMetrics
 from service.recording import Recorder, audit_unavailable
-from service.reports.links import LinkSigner, model_card_subject, report_subject
-from service.schemas import AssessmentResponse
+from service.reports.links import (
+    LinkSigner,
+    caseload_query,
+    model_card_subject,
+    report_subject,
+)
+from service.schemas import AssessmentRequest, AssessmentResponse
 from service.settings import ServiceSettings
 
 _log = logging.getLogger(__name__)
@@ -160,6 +165,7 @@ class CardIssuer:
             model_card_url=model_card_url,
             low_risk_card=self._settings.cds_low_risk_card,
             moderate_risk_card=self._settings.cds_moderate_risk_card,
+            caseload_url=self._caseload_link(request, practitioner=body.context.userId),
         )
         if card is None:
             return CardsOut(cards=[])
@@ -193,6 +199,18 @@ class CardIssuer:
         if settings.model_card_url is None:
             model_card = _with_query(model_card, self._links.query(model_card_subject(version)))
         return report, model_card
+
+    def _caseload_link(self, request: AssessmentRequest, *, practitioner: str) -> str:
+        """A signed link to the caseload of the client's therapist, naming the practitioner
+        the record system says has the record open (its JWT vouches for the call), who may
+        then act on the alerts there."""
+        query = caseload_query(
+            self._links,
+            clinic_id=request.client.clinic_id,
+            therapist_id=request.client.therapist_id,
+            practitioner=practitioner,
+        )
+        return f"{self._settings.public_base_url}/caseload?{query}"
 
 
 def _with_query(url: str, query: str) -> str:

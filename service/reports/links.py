@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 #: How long a link stays valid unless the caller says otherwise (a clinician's sitting).
 DEFAULT_LIFETIME_SECONDS = 8 * 3600
@@ -63,3 +63,28 @@ def report_subject(assessment_id: str) -> str:
 def model_card_subject(version: str) -> str:
     """What a model-card link opens."""
     return f"model-card:{version}"
+
+
+def caseload_subject(*, clinic_id: str, therapist_id: str | None, practitioner: str | None) -> str:
+    """What a caseload link opens: one clinic's caseload (a therapist's, or the whole
+    clinic's), for a named practitioner, who may act on its alerts, or for none."""
+    parts = (clinic_id, therapist_id or "", practitioner or "")
+    return "caseload:" + "/".join(quote(part, safe="") for part in parts)
+
+
+def caseload_query(
+    signer: LinkSigner,
+    *,
+    clinic_id: str,
+    therapist_id: str | None,
+    practitioner: str | None,
+    lifetime_seconds: int | None = None,
+) -> str:
+    """The query string of a signed link to a caseload (its subject's parts, then the
+    signature's), as a record-system card carries it."""
+    named = {"clinic_id": clinic_id, "therapist_id": therapist_id, "practitioner": practitioner}
+    subject = caseload_subject(
+        clinic_id=clinic_id, therapist_id=therapist_id, practitioner=practitioner
+    )
+    fields = urlencode({key: value for key, value in named.items() if value})
+    return f"{fields}&{signer.query(subject, lifetime_seconds=lifetime_seconds)}"

@@ -11,6 +11,8 @@ _DESCRIPTIONS = {
     401: "No token, or an unknown one (`unauthorized`).",
     403: "The token lacks this endpoint's scope (`forbidden`).",
     404: "Nothing stored under this id (`not_found`).",
+    409: "The alert is past this step already (`conflict`): a resolved or dismissed alert "
+    "is final.",
     413: "The body is larger than the service accepts (`payload_too_large`); see "
     "`max_body_bytes`.",
     422: "The request breaks the contract; every failing field is listed (`validation_error`).",

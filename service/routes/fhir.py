@@ -1,4 +1,5 @@
-"""FHIR R4: score a client sent as a FHIR Bundle, answer with RiskAssessments."""
+"""FHIR R4: score a client sent as a FHIR Bundle, answer with RiskAssessments; read a
+patient's alerts as Flags."""
 
 from __future__ import annotations
 
@@ -6,9 +7,18 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from service.deps import RecorderDep, RiskWriter, ServedModelDep, check_clinic
+from service.audit import AuditUnavailableError
+from service.deps import (
+    AuditDep,
+    AuditReader,
+    MetricsDep,
+    RecorderDep,
+    RiskWriter,
+    ServedModelDep,
+    check_clinic,
+)
 from service.fhir import (
     FhirInputError,
     FhirIssue,
@@ -18,6 +28,8 @@ from service.fhir import (
     risk_assessments,
 )
 from service.fhir.examples import EXAMPLE_BUNDLE
+from service.fhir.flags import flag_bundle
+from service.recording import audit_unavailable
 from service.routes._responses import error_responses
 
 FHIR_JSON = "application/fhir+json"
@@ -121,6 +133,47 @@ def assess_dropout_risk(
         occurrence=now,
     )
     return _fhir(200, result_bundle(resources, timestamp=now))
+
+
+@router.get(
+    "/fhir/r4/Flag",
+    summary="A patient's alerts as FHIR Flags",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A `searchset` Bundle of Flags, one per alert of the patient.",
+            "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+        },
+        **error_responses(401, 403, 422, 429, 503),
+    },
+)
+def search_flags(
+    caller: AuditReader,
+    audit: AuditDep,
+    metrics: MetricsDep,
+    patient: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=136,
+            description="The patient as `Patient/<id>` or `<id>` (the client id).",
+        ),
+    ],
+) -> Response:
+    """The patient's alerts (every state) as R4 Flags, oldest first: `active` while open or
+    acknowledged, `inactive` once resolved or dismissed (see docs/caseload.md).
+    Scope `audit:read`; only the token's clinics' alerts (another clinic's patient: an
+    empty Bundle). The read is logged."""
+    client_id = patient.removeprefix("Patient/")
+    try:
+        alerts = audit.alerts.alerts(clinics=caller.clinics, client_ids=[client_id])
+        for clinic in sorted({alert.clinic_id for alert in alerts}):
+            audit.reads.record(
+                caller=caller.name, what="flags", clinic_id=clinic, client_id=client_id
+            )
+    except AuditUnavailableError as error:
+        raise audit_unavailable(metrics, error) from error
+    return _fhir(200, flag_bundle(alerts, timestamp=datetime.now(UTC)))
 
 
 def _no_constant(name: str) -> None:

@@ -9,52 +9,27 @@ launch only that patient.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from models.bundle import IncompatibleModelError
 from models.registry_store import download_model
 from service.audit import AuditUnavailableError
 from service.deps import AuditDep, KeeperDep, LinksDep, SettingsDep, SmartSessionDep, TokensDep
-from service.reports.links import LinkSigner, model_card_subject, report_subject
+from service.reports.links import model_card_subject, report_subject
 from service.reports.pages import error_page, model_card_page, report_page
 from service.reports.view import report_view
-from service.routes._responses import error_responses
-from service.security import Caller, Scope, TokenBook, TokenRefused
+from service.routes._pages import HTML_RESPONSES, Expires, Signature, page_caller, session_only
+from service.security import Caller, Scope
 from service.smart.session import SmartSession
 
 router = APIRouter(tags=["clinician pages"])
 
 
-def _page(description: str) -> dict[str, Any]:
-    return {"content": {"text/html": {"schema": {"type": "string"}}}, "description": description}
-
-
-_HTML: dict[int | str, dict[str, Any]] = {
-    200: _page("An HTML page."),
-    401: _page("No token, signed link or SMART session, or an unknown token: a page saying so."),
-    403: _page("The token lacks the scope, or the link is incomplete, expired or not valid."),
-    404: _page("Nothing of this id or version could be found."),
-    503: _page("The audit store is not answering: a page saying to try again shortly."),
-    # JSON, as everywhere: the error handlers and the rate limit answer before the page.
-    **{
-        status: {
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
-            "description": response["description"],
-        }
-        for status, response in error_responses(422, 429).items()
-    },
-}
-Expires = Annotated[int | None, Query(description="Signed link: expiry, Unix seconds.")]
-Signature = Annotated[str | None, Query(description="Signed link: HMAC-SHA256, hex.")]
-
-
 @router.get(
     "/reports/{assessment_id}",
     response_class=HTMLResponse,
-    responses=_HTML,
+    responses=HTML_RESPONSES,
     summary="The clinician report of an assessment",
 )
 def read_report(
@@ -73,12 +48,13 @@ def read_report(
     session cookie of a SMART launch (its issuer's clinics; a patient launch: that
     patient). The read is logged."""
     verdict: HTMLResponse | Caller | SmartSession | None
-    if _session_only(request, session=session, expires=expires, signature=signature):
+    if session_only(request, session=session, expires=expires, signature=signature):
         verdict = session
         request.state.caller = "smart-session"  # the access log names no person
     else:
-        verdict = _refusal(request, links, tokens, Scope.AUDIT_READ,
-                           report_subject(assessment_id), expires, signature)  # fmt: skip
+        verdict = page_caller(request, links=links, tokens=tokens, scope=Scope.AUDIT_READ,
+                              subject=report_subject(assessment_id), expires=expires,
+                              signature=signature)  # fmt: skip
     if isinstance(verdict, HTMLResponse):
         return verdict
     clinics = verdict.clinics if verdict is not None else None
@@ -108,7 +84,7 @@ def read_report(
 @router.get(
     "/models/{version}/card",
     response_class=HTMLResponse,
-    responses=_HTML,
+    responses=HTML_RESPONSES,
     summary="The model card of a version",
 )
 def read_model_card(
@@ -123,8 +99,9 @@ def read_model_card(
 ) -> HTMLResponse:
     """How the model was built and tested, its metrics and limits, rendered from the card
     registered with the version. Scope `models:read` (bearer token) or a signed link."""
-    refused = _refusal(request, links, tokens, Scope.MODELS_READ,
-                       model_card_subject(version), expires, signature)  # fmt: skip
+    refused = page_caller(request, links=links, tokens=tokens, scope=Scope.MODELS_READ,
+                          subject=model_card_subject(version), expires=expires,
+                          signature=signature)  # fmt: skip
     if isinstance(refused, HTMLResponse):
         return refused
     served = keeper.current
@@ -139,42 +116,3 @@ def read_model_card(
             return error_page(404, f"No model card of version {version} could be found.")
     name = settings.model_name
     return HTMLResponse(model_card_page(name=name, version=version, card_markdown=card))
-
-
-def _session_only(
-    request: Request, *, session: SmartSession | None, expires: int | None, signature: str | None
-) -> bool:
-    """Whether the SMART session is the credential: a token or a link, when sent, is
-    checked instead (and refused on its own merits, not saved by the cookie)."""
-    sent = "authorization" in request.headers or expires is not None or signature is not None
-    return session is not None and not sent
-
-
-def _refusal(
-    request: Request,
-    links: LinkSigner,
-    tokens: TokenBook,
-    scope: Scope,
-    subject: str,
-    expires: int | None,
-    signature: str | None,
-) -> HTMLResponse | Caller | None:
-    """The page that says why not when the caller may not see the page; else the token's
-    caller, or None for a good signed link."""
-    if expires is not None or signature is not None:
-        if expires is None or signature is None:
-            return error_page(403, "This link is incomplete; open it again from the record.")
-        if links.verify(subject, expires=expires, signature=signature):
-            return None
-        return error_page(403, "This link has expired or is not valid; open it again.")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        caller = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
-    except TokenRefused as refused:
-        return error_page(401, str(refused))
-    if caller is None:
-        return error_page(401, "Open this page from the record system, or sign in with a token.")
-    if scope not in caller.scopes:
-        return error_page(403, f"This token lacks the scope {scope.value!r}.")
-    request.state.caller = caller.name
-    return caller

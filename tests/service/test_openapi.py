@@ -13,9 +13,20 @@ PROTECTED = {
     ("get", "/v1/monitoring"),
     ("get", "/v1/audit/reads"),
     ("post", "/fhir/r4/$assess-dropout-risk"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/caseload"),
+    ("get", "/fhir/r4/Flag"),
+    ("post", "/v1/alerts/{alert_id}/acknowledge"),
+    ("post", "/v1/alerts/{alert_id}/resolve"),
+    ("post", "/v1/alerts/{alert_id}/dismiss"),
 }
 #: Clinician pages: HTML, opened with a token of the scope or a signed link.
-PAGES = {("get", "/reports/{assessment_id}"), ("get", "/models/{version}/card")}
+PAGES = {
+    ("get", "/reports/{assessment_id}"),
+    ("get", "/models/{version}/card"),
+    ("get", "/caseload"),
+    ("post", "/caseload/alerts/{alert_id}/{step}"),
+}
 #: CDS Hooks: the record system's own JWT instead of our API tokens (optional for discovery).
 CDS_HOOKS = {
     ("get", "/cds-services"),

@@ -25,7 +25,22 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Scope | str]] = {
     ("get", "/v1/monitoring"): ("/v1/monitoring", Scope.AUDIT_READ),
     ("get", "/v1/audit/reads"): ("/v1/audit/reads", Scope.ADMIN),
     ("post", "/fhir/r4/$assess-dropout-risk"): ("/fhir/r4/$assess-dropout-risk", Scope.RISK_WRITE),
+    ("get", "/v1/caseload"): ("/v1/caseload", Scope.AUDIT_READ),
+    ("get", "/fhir/r4/Flag"): ("/fhir/r4/Flag?patient=Patient/c-001", Scope.AUDIT_READ),
+    ("get", "/v1/alerts"): ("/v1/alerts", Scope.AUDIT_READ),
+    **{
+        ("post", f"/v1/alerts/{{alert_id}}/{step}"): (
+            f"/v1/alerts/{ZERO_ID}/{step}",
+            Scope.RISK_WRITE,
+        )
+        for step in ("acknowledge", "resolve", "dismiss")
+    },
     ("get", "/reports/{assessment_id}"): (f"/reports/{ZERO_ID}", Scope.AUDIT_READ),
+    ("get", "/caseload"): ("/caseload", Scope.AUDIT_READ),
+    ("post", "/caseload/alerts/{alert_id}/{step}"): (
+        f"/caseload/alerts/{ZERO_ID}/acknowledge",
+        Scope.RISK_WRITE,
+    ),
     ("get", "/models/{version}/card"): ("/models/1/card", Scope.MODELS_READ),
     ("post", "/cds-services/{service_id}"): (f"/cds-services/{SERVICE_ID}", "ehr"),
     ("post", "/cds-services/{service_id}/feedback"): (
@@ -41,7 +56,14 @@ OPERATIONS: dict[tuple[str, str], tuple[str, Scope | str]] = {
     ("get", "/ready"): ("/ready", "open"),
 }
 #: The clinician's HTML pages (API token or signed link).
-PAGES = frozenset({"/reports/{assessment_id}", "/models/{version}/card"})
+PAGES = frozenset(
+    {
+        "/reports/{assessment_id}",
+        "/models/{version}/card",
+        "/caseload",
+        "/caseload/alerts/{alert_id}/{step}",
+    }
+)
 
 
 def label(method: str, path: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -21,6 +23,8 @@ AUDIT_TABLES = {
     "reads",
     "tombstones",
     "smart_launches",
+    "alerts",
+    "alert_steps",
 }
 
 
@@ -59,7 +63,11 @@ def test_migrated_schema_matches_the_models(audit_url):
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, AuditBase.metadata)
+            with warnings.catch_warnings():
+                # Expression indexes cannot be reflected (SQLite): that one is tested by
+                # test_alert_store's duplicate insert instead.
+                warnings.filterwarnings("ignore", message=".*uq_alerts_active_problem")
+                differences = compare_metadata(context, AuditBase.metadata)
     finally:
         engine.dispose()
     assert differences == []

@@ -78,7 +78,7 @@ def test_each_hook_answers_the_patient_view_card_and_records_it(
     (seen,) = viewed.json()["cards"]
     assert card["detail"] == seen["detail"] and card["summary"] == seen["summary"]
     assert card["indicator"] == seen["indicator"]
-    (link,) = card["links"]
+    link, _caseload = card["links"]
     assessment_id = urlsplit(link["url"]).path.rsplit("/", 1)[1]
     stored = app.get(
         f"/v1/risk-assessments/{assessment_id}", headers=tokens.header(Scope.AUDIT_READ)

@@ -81,8 +81,12 @@ def test_a_hook_call_with_prefetch_answers_the_json_api_s_assessment(
     assert card["source"]["url"].startswith(f"{BASE_URL}/models/{registry.version}/card")
     assert {r["system"] for r in card["overrideReasons"]} == {OVERRIDE_SYSTEM}
     assert all(r["display"] for r in card["overrideReasons"])
-    (link,) = card["links"]
+    link, caseload = card["links"]
     assert link["type"] == "absolute" and link["url"].startswith(f"{BASE_URL}/reports/")
+    assert caseload["url"].startswith(f"{BASE_URL}/caseload?clinic_id=")
+    assert "practitioner=" in caseload["url"] and "signature=" in caseload["url"]
+    page = app.get(caseload["url"].removeprefix(BASE_URL))
+    assert page.status_code == 200 and client["client_id"] in page.text
     assessment_id = _assessment_of(link["url"])
     stored = app.get(
         f"/v1/risk-assessments/{assessment_id}", headers=tokens.header(Scope.AUDIT_READ)

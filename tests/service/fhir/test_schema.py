@@ -23,6 +23,7 @@ from service.fhir import check_bundle_invariants, check_ras_invariants
 from service.fhir.examples import EXAMPLE_BUNDLE
 from service.fhir.questionnaires import PHQ9
 from service.security import Scope
+from tests.support.caseload import client_body
 from tests.support.fhir_questionnaires import (
     PHQ9_ANSWERS,
     example_responses,
@@ -150,6 +151,9 @@ def _problems(validator, document: dict[str, Any]) -> list[str]:
                 if len(chosen) > 1:
                     problems.append(f"RiskAssessment.prediction has {chosen}: one allowed")
             problems += check_ras_invariants(resource)
+        elif kind == "Flag":
+            if resource.get("status") not in {"active", "inactive", "entered-in-error"}:
+                problems.append("Flag.status is not a flag-status code")
         elif kind == "OperationOutcome":
             for issue in resource.get("issue", []):
                 if issue.get("severity") not in ISSUE_SEVERITY:
@@ -212,8 +216,32 @@ def test_every_resource_the_fhir_operation_emits_is_valid_r4(api, tokens, valida
         415,
         422,
     }
-    # Every kind of resource the service emits (it emits no Flag, nor any other kind).
+    # Every kind of resource the operation emits (Flags are read apart: below).
     assert kinds == {"Bundle", "RiskAssessment", "OperationOutcome"}
+
+
+def test_alerts_read_as_flags_are_valid_r4(api, tokens, validator):
+    body = client_body("c-flag", therapist_id="t-a", safety=True, struggling=True)
+    assert api.post("/v1/risk-assessments", json=body, headers=tokens.header()).status_code == 200
+    alerts = api.get("/v1/alerts", headers=tokens.header()).json()["alerts"]
+    safety = next(alert for alert in alerts if alert["kind"] == "safety")
+    path = f"/v1/alerts/{safety['alert_id']}/resolve"
+    assert api.post(path, json={"note": "seen"}, headers=tokens.header()).status_code == 200
+    answer = api.get(
+        "/fhir/r4/Flag", params={"patient": "Patient/c-flag"}, headers=tokens.header()
+    )
+    assert answer.status_code == 200 and answer.headers["content-type"] == FHIR_JSON
+    bundle = answer.json()
+    assert _problems(validator, bundle) == []
+    flags = {entry["resource"]["id"]: entry["resource"] for entry in bundle["entry"]}
+    assert bundle["total"] == len(alerts) and set(flags) == {a["alert_id"] for a in alerts}
+    resolved = flags[safety["alert_id"]]
+    assert resolved["status"] == "inactive" and "end" in resolved["period"]
+    assert resolved["category"][0]["coding"][0]["code"] == "safety"
+    assert {flag["subject"]["reference"] for flag in flags.values()} == {"Patient/c-flag"}
+    assert all(flags[a["alert_id"]]["status"] == "active" for a in alerts if a is not safety)
+    nobody = api.get("/fhir/r4/Flag", params={"patient": "c-none"}, headers=tokens.header())
+    assert nobody.json()["total"] == 0
 
 
 def test_the_published_example_input_is_valid_r4(validator):

@@ -29,7 +29,7 @@ def test_the_policy_is_the_strict_one():
         "style-src": "'unsafe-inline'",
         "img-src": "'self' data:",
         "base-uri": "'none'",
-        "form-action": "'none'",
+        "form-action": "'self'",
         "frame-ancestors": "'none'",
     }
 

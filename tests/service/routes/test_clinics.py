@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from cli.main import app as cli
-from service.audit import AuditStore
+from service.audit import AuditStore, NewAlert
 from service.fhir.examples import EXAMPLE_BUNDLE
 from service.security import Scope, new_token
 
@@ -105,7 +105,9 @@ def _assess(clinics: Clinics, body: dict[str, Any], caller: str = "operator") ->
 
 # The expected status per caller: (own, other, operator); no token, revoked and expired are
 # always 401 and a token without the scope 403.
-def _endpoints(example_request, own_id, version) -> list[tuple[str, str, Scope, Any, tuple]]:
+def _endpoints(
+    example_request, own_id, version, alert_id
+) -> list[tuple[str, str, Scope, Any, tuple]]:
     north = _request(example_request, OWN)
     outcome = {"client_id": "c-001", "clinic_id": OWN, "termination": "ongoing"}
     return [
@@ -125,6 +127,12 @@ def _endpoints(example_request, own_id, version) -> list[tuple[str, str, Scope, 
         ("GET", "/metrics", Scope.METRICS_READ, None, (200, 200, 200)),
         ("GET", f"/reports/{own_id}", Scope.AUDIT_READ, None, (200, 404, 200)),
         ("GET", f"/models/{version}/card", Scope.MODELS_READ, None, (200, 200, 200)),
+        ("GET", "/v1/caseload", Scope.AUDIT_READ, None, (200, 200, 200)),
+        ("GET", "/caseload", Scope.AUDIT_READ, None, (200, 200, 200)),
+        ("GET", "/v1/alerts", Scope.AUDIT_READ, None, (200, 200, 200)),
+        ("GET", "/fhir/r4/Flag?patient=c-001", Scope.AUDIT_READ, None, (200, 200, 200)),
+        # The own clinic resolves it; the other clinic cannot find it; then it is final.
+        ("POST", f"/v1/alerts/{alert_id}/resolve", Scope.RISK_WRITE, {}, (200, 404, 409)),
         (
             "POST",
             "/fhir/r4/$assess-dropout-risk",
@@ -138,9 +146,13 @@ def _endpoints(example_request, own_id, version) -> list[tuple[str, str, Scope, 
 def test_every_endpoint_by_every_kind_of_caller(clinics, example_request, registry):
     own_id = _assess(clinics, _request(example_request, OWN))
     _assess(clinics, _request(example_request, OTHER))  # south's own "c-001"
+    with AuditStore.open(clinics.url) as store:
+        (alert,) = store.alerts.raise_alerts(
+            [NewAlert(OWN, "c-001", "t-07", own_id, "alliance_rupture")]
+        )
     unexpected = []
     for method, path, scope, body, (own, other, operator) in _endpoints(
-        example_request, own_id, registry.version
+        example_request, own_id, registry.version, alert.alert_id
     ):
         expected = dict(zip(CALLERS, (own, other, operator, 401, 403, 401, 401), strict=True))
         for caller in CALLERS:

@@ -1,0 +1,1 @@
+"""Alerts that ask a clinician for a response: when they are raised, and what helps."""

@@ -1,0 +1,202 @@
+"""Alerts in the audit database: raised once per problem, moved on step by step, by someone.
+
+An alert is not raised again for a client while one of the same kind (and, for high risk,
+the same outcome) still asks for a response (``open`` or ``acknowledged``): a clinician who
+has been told once is not told again at every session. Every step is a row of its own, so
+who acknowledged, resolved or dismissed an alert, when and why, is kept after later steps.
+Reads and steps are filtered by the caller's clinics: another clinic's alert is not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from service.audit.database import AuditDatabase
+from service.audit.records import (
+    ACTIVE_ALERT_STATES,
+    AlertStep,
+    NewAlert,
+    StoredAlert,
+    record_values,
+)
+from service.audit.tables import AlertRow, AlertStepRow
+
+#: The steps each state allows; ``resolved`` and ``dismissed`` are final.
+NEXT_STATES = {
+    "open": ("acknowledged", "resolved", "dismissed"),
+    "acknowledged": ("resolved", "dismissed"),
+    "resolved": (),
+    "dismissed": (),
+}
+
+
+class AlertStateError(ValueError):
+    """The step is not allowed from the alert's state (e.g. acknowledging a resolved one).
+
+    Attributes:
+        state: The alert's state, which the step did not change.
+    """
+
+    def __init__(self, state: str, step: str) -> None:
+        super().__init__(f"an alert that is {state} cannot be {step}")
+        self.state = state
+
+
+class AlertStore:
+    """Alerts and their steps (:attr:`AuditStore.alerts`)."""
+
+    def __init__(self, database: AuditDatabase) -> None:
+        self._database = database
+
+    def raise_alerts(self, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
+        """Store the alerts that no active alert of the same client and kind already covers.
+
+        Returns:
+            The alerts raised now (the others were already being attended to).
+
+        Raises:
+            AuditUnavailableError: Nothing was committed.
+        """
+        if not alerts:
+            return []
+        raised_at = datetime.now(UTC)
+        with self._database.writing("raise the alerts") as session:
+            active = {
+                (row.clinic_id, row.client_id, row.kind, row.outcome)
+                for row in session.execute(
+                    select(AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome)
+                    .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
+                    .where(AlertRow.client_id.in_(sorted({a.client_id for a in alerts})))
+                )
+            }
+            raised = []
+            for new in alerts:
+                key = (new.clinic_id, new.client_id, new.kind, new.outcome)
+                if key in active:
+                    continue
+                active.add(key)  # one alert per problem even within one batch
+                raised.append(
+                    StoredAlert(
+                        alert_id=str(uuid.uuid4()), raised_at=raised_at, state="open", **vars(new)
+                    )
+                )
+            if raised:
+                rows = [record_values(alert) for alert in raised]
+                # Another replica may have raised the same problem since the read above:
+                # the unique index refuses the second, which is then not reported as raised.
+                inserted = {
+                    alert_id
+                    for (alert_id,) in session.execute(
+                        _insert_new(session).on_conflict_do_nothing().returning(AlertRow.alert_id),
+                        rows,
+                    )
+                }
+                raised = [alert for alert in raised if alert.alert_id in inserted]
+        return raised
+
+    def alerts(
+        self,
+        *,
+        clinics: frozenset[str] | None,
+        states: Iterable[str] | None = None,
+        client_ids: Iterable[str] | None = None,
+    ) -> list[StoredAlert]:
+        """The clinics' alerts (None: every clinic), oldest first, optionally narrowed.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        query = select(AlertRow).order_by(AlertRow.raised_at, AlertRow.alert_id)
+        if clinics is not None:
+            query = query.where(AlertRow.clinic_id.in_(sorted(clinics)))
+        if states is not None:
+            query = query.where(AlertRow.state.in_(sorted(states)))
+        if client_ids is not None:
+            query = query.where(AlertRow.client_id.in_(sorted(client_ids)))
+        with self._database.reading("read the alerts") as session:
+            return [row.to_record() for row in session.scalars(query)]
+
+    def alert(self, alert_id: str, *, clinics: frozenset[str] | None) -> StoredAlert | None:
+        """The alert with this id; None when there is none or it is another clinic's."""
+        with self._database.reading("read the alert") as session:
+            row = session.get(AlertRow, _key(alert_id))
+            if row is None or (clinics is not None and row.clinic_id not in clinics):
+                return None  # another clinic's alert is not revealed to exist
+            return row.to_record()
+
+    def steps(self, alert_id: str) -> list[AlertStep]:
+        """Every step taken on the alert, oldest first."""
+        query = (
+            select(AlertStepRow)
+            .where(AlertStepRow.alert_id == _key(alert_id))
+            .order_by(AlertStepRow.acted_at, AlertStepRow.step_id)
+        )
+        with self._database.reading("read the alert's steps") as session:
+            return [row.to_record() for row in session.scalars(query)]
+
+    def act(
+        self,
+        alert_id: str,
+        *,
+        step: str,
+        actor: str,
+        note: str | None,
+        clinics: frozenset[str] | None,
+    ) -> StoredAlert | None:
+        """Move the alert on to ``step`` (a state), by ``actor``, with ``note``; record the step.
+
+        Returns:
+            The alert as it is now; None when there is none or it is another clinic's.
+
+        Raises:
+            AlertStateError: ``step`` is not allowed from the alert's state.
+            AuditUnavailableError: Nothing was committed.
+        """
+        key = _key(alert_id)
+        acted_at = datetime.now(UTC)
+        with self._database.writing("record the step on the alert") as session:
+            row = session.get(AlertRow, key, with_for_update=True)
+            if row is None or (clinics is not None and row.clinic_id not in clinics):
+                return None
+            if step not in NEXT_STATES[row.state]:
+                raise AlertStateError(row.state, step)
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.alert_id == key)
+                .values(state=step, acted_at=acted_at, acted_by=actor, note=note)
+            )
+            step_row = AlertStep(
+                step_id=str(uuid.uuid4()),
+                alert_id=key,
+                clinic_id=row.clinic_id,
+                step=step,
+                acted_at=acted_at,
+                acted_by=actor,
+                note=note,
+            )
+            session.execute(insert(AlertStepRow), [record_values(step_row)])
+            session.refresh(row)
+            return row.to_record()
+
+
+def _insert_new(session: Session) -> Any:
+    """An INSERT of alerts in the session's dialect (both have ON CONFLICT DO NOTHING)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert(AlertRow)
+    return sqlite_insert(AlertRow)
+
+
+def _key(alert_id: str) -> str:
+    """The alert id as stored; an id that is not a UUID names no alert."""
+    try:
+        return str(uuid.UUID(alert_id))
+    except (TypeError, ValueError, AttributeError):
+        return "not-an-alert"

@@ -1,0 +1,235 @@
+"""The caseload: who a clinician needs to think about today, most urgent first.
+
+One entry per open episode of the caller's clinics: a client assessed, and not reported as
+ended (``POST /v1/outcomes`` with a termination other than ``ongoing``) since; a client
+assessed again after an ending has a new episode. Each entry holds the client's latest
+assessment, the change of each risk since the previous assessment of the episode, its
+trend, its signals and its active alerts. The order follows what a clinician must do first:
+safety, then high risk that is new or rising, then other alerts, then the higher risk.
+The JSON API and the HTML page both read this, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from features.signals import SAFETY_SIGNALS
+from features.vocabulary import OUTCOMES
+from service.audit import AuditStore, StoredAlert, StoredAssessment
+from service.audit.records import ACTIVE_ALERT_STATES
+
+#: The urgency of an entry, in the order a clinician should attend to them.
+URGENCIES = ("safety", "high risk", "alerts", "none")
+#: Weeks of alert burden the clinic view counts back from the latest alert.
+BURDEN_WEEKS = 8
+
+
+@dataclass(frozen=True)
+class RiskNow:
+    """One outcome's latest estimate, and how it moved since the previous assessment.
+
+    Attributes:
+        probability: The calibrated probability.
+        risk_level: ``low``, ``moderate`` or ``high``.
+        change: The difference in probability from the previous assessment of the episode
+            (0.08: 8 percentage points up); None at its first assessment.
+        top_factor: The strongest factor behind the estimate, in words; None if none.
+    """
+
+    probability: float
+    risk_level: str
+    change: float | None
+    top_factor: str | None
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """Both risks as assessed at one session."""
+
+    session: int
+    dropout: float
+    poor_outcome: float
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    """One open episode, as of its latest assessment."""
+
+    client_id: str
+    clinic_id: str
+    therapist_id: str
+    as_of_session: int
+    assessment_id: str
+    assessed_at: datetime
+    urgency: str
+    risks: dict[str, RiskNow]
+    signals: list[dict[str, str]]
+    alerts: list[StoredAlert]
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
+class TherapistLoad:
+    """A therapist's share of the clinic's work (the clinic view, for supervisors).
+
+    Attributes:
+        therapist_id: The therapist.
+        open_clients: Their open episodes.
+        alerts: Their active alerts by state (``open``, ``acknowledged``).
+        alerts_per_week: Alerts raised for their clients by ISO week (``2026-W49``), of the
+            last :data:`BURDEN_WEEKS` weeks with alerts, oldest first.
+    """
+
+    therapist_id: str
+    open_clients: int
+    alerts: dict[str, int]
+    alerts_per_week: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Caseload:
+    """A caseload: a therapist's (``therapist_id``), or the whole clinic's (None)."""
+
+    therapist_id: str | None
+    entries: list[CaseloadEntry]
+    therapists: list[TherapistLoad] | None
+
+
+def read_caseload(
+    audit: AuditStore, *, clinics: frozenset[str] | None, therapist_id: str | None
+) -> Caseload:
+    """The open episodes of ``clinics`` (None: every clinic), most urgent first.
+
+    Args:
+        audit: The audit store.
+        clinics: The caller's clinics.
+        therapist_id: Only this therapist's clients (their latest assessment names them);
+            None for the clinic view, which adds each therapist's load.
+
+    Raises:
+        AuditUnavailableError: The database could not be read.
+    """
+    episodes = _open_episodes(audit, clinics=clinics)
+    every_alert = audit.alerts.alerts(clinics=clinics)
+    active: dict[tuple[str, str], list[StoredAlert]] = defaultdict(list)
+    for alert in every_alert:
+        if alert.state in ACTIVE_ALERT_STATES:
+            active[(alert.clinic_id, alert.client_id)].append(alert)
+    entries = [
+        _entry(assessments, active.get(key, []))
+        for key, assessments in episodes.items()
+        if therapist_id is None or _therapist(assessments[-1]) == therapist_id
+    ]
+    entries.sort(key=_urgency_order)
+    if therapist_id is not None:
+        return Caseload(therapist_id=therapist_id, entries=entries, therapists=None)
+    return Caseload(therapist_id=None, entries=entries, therapists=_loads(entries, every_alert))
+
+
+def _open_episodes(
+    audit: AuditStore, *, clinics: frozenset[str] | None
+) -> dict[tuple[str, str], list[StoredAssessment]]:
+    """Each open episode's assessments, oldest first, by clinic and client."""
+    ended: dict[tuple[str, str], datetime] = {}
+    for outcome in audit.outcomes(clinics=clinics):
+        if outcome.termination != "ongoing":
+            ended[(outcome.clinic_id, outcome.client_id)] = outcome.created_at
+    episodes: dict[tuple[str, str], list[StoredAssessment]] = defaultdict(list)
+    for assessment in audit.assessments(clinics=clinics):
+        key = (assessment.clinic_id, assessment.client_id)
+        if key in ended and assessment.created_at <= ended[key]:
+            continue  # an episode reported as ended
+        episodes[key].append(assessment)
+    return dict(episodes)
+
+
+def _therapist(assessment: StoredAssessment) -> str:
+    return str(assessment.request.get("client", {}).get("therapist_id", ""))
+
+
+def _entry(assessments: list[StoredAssessment], alerts: list[StoredAlert]) -> CaseloadEntry:
+    latest = assessments[-1]
+    previous = assessments[-2].response if len(assessments) > 1 else None
+    response = latest.response
+    risks = {outcome: _risk(response, previous, outcome) for outcome in OUTCOMES}
+    signals = [dict(signal) for signal in response.get("signals", [])]
+    trend = [
+        TrendPoint(
+            session=int(a.as_of_session),
+            dropout=float(a.response["dropout"]["probability"]),
+            poor_outcome=float(a.response["poor_outcome"]["probability"]),
+        )
+        for a in assessments
+    ]
+    return CaseloadEntry(
+        client_id=latest.client_id,
+        clinic_id=latest.clinic_id,
+        therapist_id=_therapist(latest),
+        as_of_session=int(latest.as_of_session),
+        assessment_id=latest.assessment_id,
+        assessed_at=latest.created_at,
+        urgency=_urgency(risks, signals, alerts),
+        risks=risks,
+        signals=signals,
+        alerts=alerts,
+        trend=trend,
+    )
+
+
+def _risk(response: dict[str, Any], previous: dict[str, Any] | None, outcome: str) -> RiskNow:
+    now = response[outcome]
+    probability = float(now["probability"])
+    change = None
+    if previous is not None:
+        change = round(probability - float(previous[outcome]["probability"]), 4)
+    factors = now.get("factors") or []
+    return RiskNow(
+        probability=probability,
+        risk_level=str(now["risk_level"]),
+        change=change,
+        top_factor=factors[0].get("text") if factors else None,
+    )
+
+
+def _urgency(
+    risks: dict[str, RiskNow], signals: list[dict[str, str]], alerts: list[StoredAlert]
+) -> str:
+    if any(s.get("code") in SAFETY_SIGNALS for s in signals) or any(
+        a.kind == "safety" for a in alerts
+    ):
+        return "safety"
+    new_high = {a.outcome for a in alerts if a.kind == "high_risk" and a.state == "open"}
+    for outcome, risk in risks.items():
+        rising = risk.change is None or risk.change > 0
+        if risk.risk_level == "high" and (rising or outcome in new_high):
+            return "high risk"
+    return "alerts" if alerts else "none"
+
+
+def _urgency_order(entry: CaseloadEntry) -> tuple[int, float, str]:
+    highest = max(risk.probability for risk in entry.risks.values())
+    return URGENCIES.index(entry.urgency), -highest, entry.client_id
+
+
+def _loads(entries: list[CaseloadEntry], alerts: Iterable[StoredAlert]) -> list[TherapistLoad]:
+    clients = Counter(entry.therapist_id for entry in entries)
+    states: dict[str, Counter[str]] = defaultdict(Counter)
+    weeks: dict[str, Counter[str]] = defaultdict(Counter)
+    for alert in alerts:
+        if alert.state in ACTIVE_ALERT_STATES:
+            states[alert.therapist_id][alert.state] += 1
+        year, week, _ = alert.raised_at.isocalendar()
+        weeks[alert.therapist_id][f"{year}-W{week:02d}"] += 1
+    return [
+        TherapistLoad(
+            therapist_id=therapist,
+            open_clients=clients.get(therapist, 0),
+            alerts={state: states[therapist][state] for state in ACTIVE_ALERT_STATES},
+            alerts_per_week=dict(sorted(weeks[therapist].items())[-BURDEN_WEEKS:]),
+        )
+        for therapist in sorted(set(clients) | set(states) | set(weeks))
+    ]

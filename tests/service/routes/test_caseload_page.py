@@ -1,0 +1,106 @@
+"""The caseload page: who may see it, who may act from it, and what its forms refuse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qsl
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.reports.links import LinkSigner, caseload_query
+from service.security import Scope
+from tests.support.caseload import client_body
+
+LINK_SECRET = "caseload-page-test-link-secret-of-32-bytes"
+
+
+@pytest.fixture
+def page_api(registry, make_settings, tmp_path) -> Iterator[TestClient]:
+    from service.app import create_app
+
+    settings = make_settings(
+        tracking_uri=registry.tracking_uri,
+        database_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        report_link_secret=LINK_SECRET,
+        safety_protocol="Call the duty clinician: https://clinic.example/risk-protocol",
+    )
+    with TestClient(create_app(settings)) as api:
+        yield api
+
+
+def _link(*, clinic_id: str = "north", practitioner: str | None = None) -> str:
+    signer = LinkSigner(LINK_SECRET.encode())
+    return caseload_query(
+        signer, clinic_id=clinic_id, therapist_id="t-a", practitioner=practitioner
+    )
+
+
+def _seed(api: TestClient, tokens) -> str:
+    for body in (
+        client_body("c-safe", therapist_id="t-a", safety=True),
+        client_body("c-high", therapist_id="t-a", struggling=True),
+        client_body("c-high", therapist_id="t-a", struggling=True, sessions=4),
+        client_body("c-other", therapist_id="t-b"),
+    ):
+        answer = api.post("/v1/risk-assessments", json=body, headers=tokens.header())
+        assert answer.status_code == 200, answer.text
+    alerts = api.get("/v1/alerts", headers=tokens.header()).json()["alerts"]
+    return next(a["alert_id"] for a in alerts if a["kind"] == "safety")
+
+
+def test_the_page_lists_the_therapists_clients_safety_first(page_api, tokens):
+    _seed(page_api, tokens)
+    page = page_api.get("/caseload?therapist_id=t-a", headers=tokens.header(Scope.AUDIT_READ))
+    assert page.status_code == 200
+    text = page.text
+    assert text.index("c-safe") < text.index("c-high")
+    assert "c-other" not in text
+    assert "since the last assessment" in text and "first assessment" in text
+    assert 'href="https://clinic.example/risk-protocol"' in text  # the operator's protocol
+    assert "/reports/" in text and "signature=" in text
+    assert "<form" not in text  # audit:read alone cannot act
+    clinic = page_api.get("/caseload", headers=tokens.header()).text
+    assert "Alerts per therapist" in clinic and "c-other" in clinic and "<form" in clinic
+
+
+def test_a_link_acts_as_the_practitioner_it_names(page_api, tokens):
+    alert_id = _seed(page_api, tokens)
+    link = _link(practitioner="dr-lee")
+    page = page_api.get(f"/caseload?{link}")
+    assert page.status_code == 200 and f"/caseload/alerts/{alert_id}/dismiss" in page.text
+    fields = dict(parse_qsl(link))
+    path = f"/caseload/alerts/{alert_id}"
+    refused = page_api.post(f"{path}/dismiss", data=fields | {"reason": " "})
+    assert refused.status_code == 422
+    foreign = page_api.post(
+        f"{path}/acknowledge", data=fields, headers={"Origin": "https://elsewhere.example"}
+    )
+    assert foreign.status_code == 403
+    framed = page_api.post(
+        f"{path}/acknowledge", data=fields, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert framed.status_code == 403
+    done = page_api.post(
+        f"{path}/acknowledge", data=fields | {"note": "Rang her."}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"].startswith("/caseload?")
+    (alert,) = page_api.get(
+        "/v1/alerts", params={"state": "acknowledged"}, headers=tokens.header()
+    ).json()["alerts"]
+    assert (alert["acted_by"], alert["note"]) == ("dr-lee", "Rang her.")
+
+
+def test_a_link_naming_no_practitioner_shows_but_cannot_act(page_api, tokens):
+    alert_id = _seed(page_api, tokens)
+    link = _link()
+    page = page_api.get(f"/caseload?{link}")
+    assert page.status_code == 200 and "names no practitioner" in page.text
+    assert "<form" not in page.text
+    answer = page_api.post(f"/caseload/alerts/{alert_id}/acknowledge", data=dict(parse_qsl(link)))
+    assert answer.status_code == 403
+    tampered = dict(parse_qsl(_link(practitioner="dr-lee"))) | {"practitioner": "dr-kim"}
+    assert (
+        page_api.post(f"/caseload/alerts/{alert_id}/acknowledge", data=tampered).status_code == 403
+    )
+    assert page_api.get("/caseload").status_code == 401
