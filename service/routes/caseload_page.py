@@ -1,9 +1,11 @@
 """The caseload page, and the forms on it that move alerts on.
 
-The page opens with an API token of scope ``audit:read`` or with a signed link to one
-clinic's caseload; the link may name a practitioner, who is then the actor of the alert
-steps taken from the page. A link that names none shows the page but cannot act; a token
-acts as itself when it also has ``risk:write``. Forms post back to this service only:
+The page opens with an API token of scope ``audit:read``, with a signed link to one
+clinic's caseload, or in the session of a practitioner's SMART launch (its issuer's
+clinics; the practitioner acts); the link may name a practitioner, who is then the actor of
+the alert steps taken from the page. A link that names none shows the page but cannot act;
+a token acts as itself when it also has ``risk:write``. A SMART session opened on one
+patient's record does not open the caseload. Forms post back to this service only:
 a post another site's page makes is refused (``Sec-Fetch-Site``, ``Origin``), so no other
 site can act through a signed-in proxy.
 """
@@ -21,13 +23,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from service.audit import AuditStore, AuditUnavailableError
 from service.audit.alerts import AlertStateError
 from service.caseload import read_caseload
-from service.deps import AuditDep, LinksDep, SettingsDep, TokensDep
+from service.deps import AuditDep, LinksDep, SettingsDep, SmartSessionDep, TokensDep
 from service.reports.caseload_view import caseload_view
 from service.reports.links import LinkSigner, caseload_query, caseload_subject
 from service.reports.pages import caseload_page, error_page
-from service.routes._pages import HTML_RESPONSES, Expires, Signature, page_caller
+from service.routes._pages import HTML_RESPONSES, Expires, Signature, page_caller, session_only
 from service.routes._responses import error_responses
 from service.security import Scope, TokenBook
+from service.smart.session import SmartSession
 
 router = APIRouter(tags=["clinician pages"])
 
@@ -60,6 +63,7 @@ def read_caseload_page(
     links: LinksDep,
     tokens: TokensDep,
     settings: SettingsDep,
+    session: SmartSessionDep,
     therapist_id: Named = None,
     clinic_id: Named = None,
     practitioner: Named = None,
@@ -69,10 +73,12 @@ def read_caseload_page(
     """`GET /v1/caseload` as a page: each open client with both risks, the change since
     the previous assessment in words and an arrow, the trend, signals, alerts with the
     checklist of their kind and forms to act on them, and a link to the full report.
-    Scope `audit:read` (bearer token) or a signed link to one clinic's caseload. The read
-    is logged."""
+    Scope `audit:read` (bearer token), a signed link to one clinic's caseload, or the
+    session cookie of a practitioner's SMART launch. The read is logged."""
     named = {"clinic_id": clinic_id, "therapist_id": therapist_id, "practitioner": practitioner}
-    viewer = _viewer(request, links, tokens, Scope.AUDIT_READ, named, expires, signature)
+    viewer = _viewer(
+        request, links, tokens, Scope.AUDIT_READ, named, expires, signature, session=session
+    )
     if isinstance(viewer, HTMLResponse):
         return viewer
     try:
@@ -116,11 +122,13 @@ async def act_from_page(
     audit: AuditDep,
     links: LinksDep,
     tokens: TokensDep,
+    session: SmartSessionDep,
 ) -> Response:
     """The page's forms: `acknowledge` or `resolve` (with an optional `note`), `dismiss`
     (with a required `reason`), as form fields beside the signed link's own. The actor
-    is the practitioner the link names (a link naming none cannot act), or the token
-    (scope `risk:write`). Another clinic's alert is 404."""
+    is the practitioner the link names (a link naming none cannot act), the token
+    (scope `risk:write`), or the practitioner of a SMART session. Another clinic's alert
+    is 404."""
     if step not in _STEPS:
         return error_page(404, "There is no such step on an alert.")
     if not _same_origin(request):
@@ -129,8 +137,9 @@ async def act_from_page(
     form = {key: values[-1] for key, values in parse_qs(body).items()}
     # Token and alert look-ups read the database: off the event loop.
     return await run_in_threadpool(
-        _act, request, audit, links, tokens, alert_id=alert_id, step=step, form=form
-    )
+        _act, request, audit, links, tokens, alert_id=alert_id, step=step, form=form,
+        session=session,
+    )  # fmt: skip
 
 
 def _act(
@@ -142,6 +151,7 @@ def _act(
     alert_id: str,
     step: str,
     form: dict[str, str],
+    session: SmartSession | None,
 ) -> Response:
     """Take the form's step on the alert as the viewer; the page again, or why not."""
     named = {name: form.get(name) or None for name in _LINK_FIELDS}
@@ -149,6 +159,7 @@ def _act(
     viewer = _viewer(
         request, links, tokens, Scope.RISK_WRITE, named,
         int(expires) if expires and expires.isdigit() else None, form.get("signature"),
+        session=session,
     )  # fmt: skip
     if isinstance(viewer, HTMLResponse):
         return viewer
@@ -180,8 +191,21 @@ def _viewer(
     named: dict[str, str | None],
     expires: int | None,
     signature: str | None,
+    *,
+    session: SmartSession | None,
 ) -> HTMLResponse | _Viewer:
-    """Who has the page: a token's caller, or a good signed link's clinic and practitioner."""
+    """Who has the page: a token's caller, a good signed link's clinic and practitioner, or
+    a practitioner's SMART session (its issuer's clinics)."""
+    if session is not None and session_only(
+        request, session=session, expires=expires, signature=signature
+    ):
+        if session.patient is not None:
+            return error_page(
+                403, "This session was opened on one client's record; open the caseload from "
+                "the record system's practitioner view."
+            )  # fmt: skip
+        request.state.caller = "smart-session"  # the access log names no person
+        return _Viewer(session.name, session.clinics, session.name if session.user else None, {})
     subject = caseload_subject(
         clinic_id=named["clinic_id"] or "",
         therapist_id=named["therapist_id"],
