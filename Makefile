@@ -4,11 +4,11 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 DATA_DIR ?= data
 # The demo's first start is quick (bench/bench_first_start.py): 10,000 synthetic episodes, and
-# the evaluation trimmed to the held-out metrics with 100 bootstrap replicates (no
+# the evaluation trimmed to the held-out metrics with 50 bootstrap replicates (no
 # cross-validation, no leave-one-clinic-out). The model card says so; `dropout-risk train`
 # with its defaults runs the whole evaluation.
 DEMO_CLIENTS ?= 10000
-DEMO_TRAIN_OPTIONS ?= --cv-folds 0 --no-leave-one-clinic-out --bootstrap 100
+DEMO_TRAIN_OPTIONS ?= --cv-folds 0 --no-leave-one-clinic-out --bootstrap 50
 # The simulator's literature targets hold at the demo's size; small test cohorts skip the check.
 SYNTH_REPORT ?= --report
 HOST ?= 127.0.0.1
