@@ -11,8 +11,11 @@ batch to fill, and a batch never holds more than ``max_batch`` requests.
 
 No answer leaves before its record is committed: a request's future is resolved only after
 its batch committed, and a failed commit fails every request of that batch with the audit
-store's 503. A request that breaks the scoring code (a bug, not bad input: that is refused
-earlier) is retried alone, so that it fails by itself and not the requests it arrived with.
+store's 503 (nothing of it is retried: a retry after a commit would record twice). A
+request that breaks the scoring code (a bug, not bad input: that is refused earlier) is
+scored again alone, before anything is recorded, so that it fails by itself and not the
+requests it arrived with. At most ``max_waiting`` requests wait; more are refused at once
+with a 503 and ``Retry-After`` rather than queued without bound.
 """
 
 from __future__ import annotations
@@ -50,15 +53,19 @@ class AssessmentBatcher:
         metrics: ServiceMetrics,
         max_batch: int,
         max_wait_seconds: float,
+        max_waiting: int = 1024,
     ) -> None:
-        """Score through ``recorder``; at most ``max_batch`` requests per batch, and under
-        load wait at most ``max_wait_seconds`` for one to fill."""
+        """Score through ``recorder``; at most ``max_batch`` requests per batch, under load
+        wait at most ``max_wait_seconds`` for one to fill, and let at most ``max_waiting``
+        requests wait."""
         self._recorder = recorder
         self._metrics = metrics
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
+        self._max_waiting = max_waiting
         self._pending: list[_Pending] = []
         self._drain: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
         self._last_size = 0
 
     async def assess(
@@ -72,47 +79,65 @@ class AssessmentBatcher:
         """Score and commit ``request`` with the requests arriving with it; its answer.
 
         Raises:
-            service.errors.ApiError: 503 ``audit_unavailable`` when its batch did not commit.
+            service.errors.ApiError: 503 ``audit_unavailable`` when its batch did not commit;
+                503 ``overloaded`` when ``max_waiting`` requests are waiting already.
         """
+        if len(self._pending) >= self._max_waiting:
+            raise ApiError(
+                503,
+                "overloaded",
+                "the service has more assessments waiting than it takes; retry shortly",
+                headers={"Retry-After": "1"},
+            )
         answer: asyncio.Future[AssessmentResponse] = asyncio.get_running_loop().create_future()
         self._pending.append(
             _Pending(Scoring(request=request, caller=caller, warnings=warnings), served, answer)
         )
+        self._arrived.set()
         if self._drain is None or self._drain.done():
             self._drain = asyncio.create_task(self._drain_pending())
+            self._drain.add_done_callback(_log_failure)
         # A caller that goes away does not cancel its batch: the record is still committed.
         return await asyncio.shield(answer)
 
     async def _drain_pending(self) -> None:
-        while self._pending:
-            if self._max_wait > 0 and self._last_size > 1:
-                await self._fill()
-            batch = self._pending[: self._max_batch]
-            del self._pending[: len(batch)]
-            self._last_size = len(batch)
-            self._metrics.batch_size.observe(len(batch))
-            for group in _by_model(batch):
-                await self._score(group)
+        batch: list[_Pending] = []
+        try:
+            while self._pending:
+                if self._max_wait > 0 and self._last_size > 1:
+                    await self._fill()
+                batch = self._pending[: self._max_batch]
+                del self._pending[: len(batch)]
+                self._last_size = len(batch)
+                self._metrics.batch_size.observe(len(batch))
+                for group in _by_model(batch):
+                    await self._score(group)
+                batch = []
+        finally:
+            # Cancelled (shutdown) or broken: nobody may be left waiting for an answer.
+            for pending in [*batch, *self._pending]:
+                _settle(pending.answer, error=RuntimeError("the assessment was not scored"))
+            self._pending.clear()
 
     async def _fill(self) -> None:
+        """Wait, at most ``max_wait``, for more requests to join a batch that is not full."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_wait
-        while len(self._pending) < self._max_batch and loop.time() < deadline:
-            # Yield to the event loop so that requests already read can join this batch.
-            await asyncio.sleep(min(0.0002, max(0.0, deadline - loop.time())))
+        while len(self._pending) < self._max_batch:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            self._arrived.clear()
+            try:
+                await asyncio.wait_for(self._arrived.wait(), timeout=left)
+            except TimeoutError:
+                return
 
     async def _score(self, group: list[_Pending]) -> None:
         served = group[0].served
         scorings = [pending.scoring for pending in group]
         try:
-            responses = await to_thread.run_sync(
-                self._recorder.score_and_record_each, scorings, served
-            )
-        except ApiError as error:
-            # The commit failed: nothing of this batch was acknowledged.
-            for pending in group:
-                _settle(pending.answer, error=error)
-            return
+            responses = await to_thread.run_sync(self._recorder.score_each, scorings, served)
         except Exception as error:  # noqa: BLE001 - answered 500 in the request's own task
             if len(group) == 1:
                 _settle(group[0].answer, error=error)
@@ -123,6 +148,13 @@ class AssessmentBatcher:
             )
             for pending in group:
                 await self._score([pending])
+            return
+        try:
+            await to_thread.run_sync(self._recorder.record_each, scorings, responses, served)
+        except Exception as error:  # noqa: BLE001 - the audit 503, or a 500, for every one
+            # Not retried: whatever failed, the batch may have committed.
+            for pending in group:
+                _settle(pending.answer, error=error)
             return
         for pending, response in zip(group, responses, strict=True):
             _settle(pending.answer, result=response)
@@ -135,6 +167,16 @@ def _by_model(batch: list[_Pending]) -> list[list[_Pending]]:
     for pending in batch:
         groups.setdefault(id(pending.served), []).append(pending)
     return list(groups.values())
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Log a drain that ended by an error (its waiters were answered already)."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.error(
+            "the micro-batcher stopped on an error",
+            exc_info=task.exception(),
+            extra={"event": "batcher_failed"},
+        )
 
 
 def _settle(

@@ -4,7 +4,7 @@ The JSON API, FHIR and CDS Hooks all turn their input into :class:`AssessmentReq
 call :meth:`Recorder.score_and_record`, which scores with one model version and commits
 every assessment to the audit store before returning, so an answer is never sent
 unrecorded; the alerts the assessments raise (:mod:`service.alerts.raising`) are committed
-with them.
+in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.alerts.raising import raise_alerts
+from service.alerts.raising import alerts_for
 from service.audit import AuditStore, AuditUnavailableError, NewAssessment
 from service.errors import ApiError
 from service.lifecycle import ServedModel
@@ -81,6 +81,15 @@ class Recorder:
             service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
                 commit (nothing is acknowledged).
         """
+        responses = self.score_each(scorings, served)
+        self.record_each(scorings, responses, served)
+        return responses
+
+    def score_each(
+        self, scorings: Sequence[Scoring], served: ServedModel
+    ) -> list[AssessmentResponse]:
+        """The answers to ``scorings`` (one pass through the model), not yet recorded: no
+        answer may be sent before :meth:`record_each` has committed it."""
         responses = assess_many(
             served.model,
             [scoring.request for scoring in scorings],
@@ -88,14 +97,28 @@ class Recorder:
             model_version=served.version,
             factors=self._factors,
         )
-        responses = [
+        return [
             response.model_copy(update={"warnings": [*scoring.warnings, *response.warnings]})
             if scoring.warnings
             else response
             for response, scoring in zip(responses, scorings, strict=True)
         ]
+
+    def record_each(
+        self,
+        scorings: Sequence[Scoring],
+        responses: Sequence[AssessmentResponse],
+        served: ServedModel,
+    ) -> None:
+        """Commit the assessments and the alerts they raise, in one transaction.
+
+        Raises:
+            service.errors.ApiError: 503 ``audit_unavailable`` when the audit store did not
+                commit (nothing is acknowledged).
+        """
+        requests = [scoring.request for scoring in scorings]
         try:
-            self._audit.record_assessments(
+            raised = self._audit.record_with_alerts(
                 [
                     NewAssessment(
                         assessment_id=response.assessment_id,
@@ -108,14 +131,8 @@ class Recorder:
                         caller=scoring.caller,
                     )
                     for scoring, response in zip(scorings, responses, strict=True)
-                ]
-            )
-            # After the assessments commit (an alert names its assessment); a failure here is
-            # a 503 too, so a client retried is scored again rather than left unflagged.
-            raised = raise_alerts(
-                audit=self._audit,
-                requests=[scoring.request for scoring in scorings],
-                responses=responses,
+                ],
+                alerts_for(requests=requests, responses=responses),
             )
         except AuditUnavailableError as error:
             raise audit_unavailable(self._metrics, error) from error
@@ -126,7 +143,6 @@ class Recorder:
             self._metrics.assessments.labels(
                 "poor_outcome", response.poor_outcome.risk_level
             ).inc()
-        return responses
 
 
 def audit_unavailable(metrics: ServiceMetrics, error: AuditUnavailableError) -> ApiError:

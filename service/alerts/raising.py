@@ -3,7 +3,7 @@
 An assessment raises an alert for a safety signal, for entering high risk (per outcome), for
 an unrepaired alliance rupture, for reliable deterioration and for two missed appointments
 in a row. The store raises each only while no alert of the same client and kind is still
-active, so repeated high scores do not pile up alerts. :func:`raise_alerts` takes the
+active, so repeated high scores do not pile up alerts. :func:`alerts_for` takes the
 requests and answers as recorded, so a batch (or a later batching change) calls it once.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from features.signals import SAFETY_SIGNALS
 from features.vocabulary import OUTCOMES
-from service.audit import AuditStore, NewAlert, StoredAlert
+from service.audit import NewAlert
 from service.schemas import AssessmentRequest, AssessmentResponse
 
 #: Signals that are a problem of their own for the clinician, by alert kind.
@@ -25,26 +25,17 @@ SIGNAL_ALERTS = {
 MISSED_IN_A_ROW = 2
 
 
-def raise_alerts(
-    *,
-    audit: AuditStore,
-    requests: Sequence[AssessmentRequest],
-    responses: Sequence[AssessmentResponse],
-) -> list[StoredAlert]:
-    """Raise the alerts of recorded assessments (each request with its answer).
-
-    Returns:
-        The alerts raised now; those an active alert already covers are not raised again.
-
-    Raises:
-        AuditUnavailableError: The alerts were not committed.
-    """
-    candidates = [
+def alerts_for(
+    *, requests: Sequence[AssessmentRequest], responses: Sequence[AssessmentResponse]
+) -> list[NewAlert]:
+    """The alerts a batch of assessments calls for (each request with its answer), before
+    deduplication: the store raises each only while no active alert covers it, in the
+    assessments' own transaction (:meth:`service.audit.AuditStore.record_with_alerts`)."""
+    return [
         alert
         for request, response in zip(requests, responses, strict=True)
         for alert in alerts_of(request=request, response=response)
     ]
-    return audit.alerts.raise_alerts(candidates)
 
 
 def alerts_of(*, request: AssessmentRequest, response: AssessmentResponse) -> list[NewAlert]:

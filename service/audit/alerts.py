@@ -67,40 +67,8 @@ class AlertStore:
         """
         if not alerts:
             return []
-        raised_at = datetime.now(UTC)
         with self._database.writing("raise the alerts") as session:
-            active = {
-                (row.clinic_id, row.client_id, row.kind, row.outcome)
-                for row in session.execute(
-                    select(AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome)
-                    .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
-                    .where(AlertRow.client_id.in_(sorted({a.client_id for a in alerts})))
-                )
-            }
-            raised = []
-            for new in alerts:
-                key = (new.clinic_id, new.client_id, new.kind, new.outcome)
-                if key in active:
-                    continue
-                active.add(key)  # one alert per problem even within one batch
-                raised.append(
-                    StoredAlert(
-                        alert_id=str(uuid.uuid4()), raised_at=raised_at, state="open", **vars(new)
-                    )
-                )
-            if raised:
-                rows = [record_values(alert) for alert in raised]
-                # Another replica may have raised the same problem since the read above:
-                # the unique index refuses the second, which is then not reported as raised.
-                inserted = {
-                    alert_id
-                    for (alert_id,) in session.execute(
-                        _insert_new(session).on_conflict_do_nothing().returning(AlertRow.alert_id),
-                        rows,
-                    )
-                }
-                raised = [alert for alert in raised if alert.alert_id in inserted]
-        return raised
+            return raise_in(session, alerts)
 
     def alerts(
         self,
@@ -200,3 +168,41 @@ def _key(alert_id: str) -> str:
         return str(uuid.UUID(alert_id))
     except (TypeError, ValueError, AttributeError):
         return "not-an-alert"
+
+
+def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
+    """:meth:`AlertStore.raise_alerts` inside the caller's write transaction (the
+    assessments that raise them are committed in the same one)."""
+    if not alerts:
+        return []
+    raised_at = datetime.now(UTC)
+    active = {
+        (row.clinic_id, row.client_id, row.kind, row.outcome)
+        for row in session.execute(
+            select(AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome)
+            .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
+            .where(AlertRow.client_id.in_(sorted({a.client_id for a in alerts})))
+        )
+    }
+    raised = []
+    for new in alerts:
+        key = (new.clinic_id, new.client_id, new.kind, new.outcome)
+        if key in active:
+            continue
+        active.add(key)  # one alert per problem even within one batch
+        raised.append(
+            StoredAlert(alert_id=str(uuid.uuid4()), raised_at=raised_at, state="open", **vars(new))
+        )
+    if raised:
+        rows = [record_values(alert) for alert in raised]
+        # Another replica may have raised the same problem since the read above:
+        # the unique index refuses the second, which is then not reported as raised.
+        inserted = {
+            alert_id
+            for (alert_id,) in session.execute(
+                _insert_new(session).on_conflict_do_nothing().returning(AlertRow.alert_id),
+                rows,
+            )
+        }
+        raised = [alert for alert in raised if alert.alert_id in inserted]
+    return raised

@@ -13,13 +13,13 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.access import ApiTokenStore, ReadLog
-from service.audit.alerts import AlertStore
+from service.audit.alerts import AlertStore, raise_in
 from service.audit.cds import CdsRecords
 from service.audit.database import AuditDatabase
 from service.audit.engine import create_audit_engine
@@ -27,7 +27,9 @@ from service.audit.erasure import Eraser
 from service.audit.migrate import upgrade_database
 from service.audit.records import (
     AuditUnavailableError,
+    NewAlert,
     NewAssessment,
+    StoredAlert,
     canonical_json,
     input_sha256,
     record_values,
@@ -162,6 +164,26 @@ class AuditStore:
             ValueError: An id is not a UUID, or a body is not a JSON document.
             AuditUnavailableError: Nothing was committed.
         """
+        return self._commit(assessments, alerts=())[0]
+
+    def record_with_alerts(
+        self, assessments: Sequence[NewAssessment], alerts: Sequence[NewAlert]
+    ) -> list[StoredAlert]:
+        """Commit several assessments and the ``alerts`` they raise in one transaction: all
+        are stored, or none is, so a client is never left recorded but unflagged.
+
+        Returns:
+            The alerts raised now (those an active alert already covers are not).
+
+        Raises:
+            ValueError: An id is not a UUID, or a body is not a JSON document.
+            AuditUnavailableError: Nothing was committed.
+        """
+        return self._commit(assessments, alerts=alerts)[1]
+
+    def _commit(
+        self, assessments: Sequence[NewAssessment], *, alerts: Sequence[NewAlert]
+    ) -> tuple[list[StoredAssessment], list[StoredAlert]]:
         created_at = datetime.now(UTC)
         records = []
         for new in assessments:
@@ -181,12 +203,11 @@ class AuditStore:
                 )
             )
             canonical_json(new.response)  # refuse a non-JSON response before anything is written
-        self._database.insert(
-            AssessmentRow,
-            [record_values(record) for record in records],
-            what="the assessment" if len(records) == 1 else f"{len(records)} assessments",
-        )
-        return records
+        what = "the assessment" if len(records) == 1 else f"{len(records)} assessments"
+        with self._database.writing(f"commit {what}") as session:
+            session.execute(insert(AssessmentRow), [record_values(r) for r in records])
+            raised = raise_in(session, alerts)
+        return records, raised
 
     def get_assessment(
         self, assessment_id: str, *, clinics: frozenset[str] | None = None

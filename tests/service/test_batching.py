@@ -30,21 +30,26 @@ class _Recorder:
     body and caller, keeps the batches it committed, and fails on demand."""
 
     fail_commit: bool = False
+    fail_after_commit: bool = False
     broken: set[str] = field(default_factory=set)
     seconds_per_batch: float = 0.0
     batches: list[list[tuple[str, str]]] = field(default_factory=list)
     threads: set[int] = field(default_factory=set)
 
-    def score_and_record_each(self, scorings, served):
+    def score_each(self, scorings, served):
         self.threads.add(threading.get_ident())
         time.sleep(self.seconds_per_batch)
-        names = [scoring.request for scoring in scorings]
-        if self.broken & set(names):
+        if self.broken & {scoring.request for scoring in scorings}:
             raise ValueError("a request the scoring code cannot handle")
+        return [f"answer to {s.request} for {s.caller} by {served.version}" for s in scorings]
+
+    def record_each(self, scorings, responses, served):
+        self.threads.add(threading.get_ident())
         if self.fail_commit:
             raise ApiError(503, "audit_unavailable", "the audit store did not commit")
         self.batches.append([(s.request, s.caller) for s in scorings])
-        return [f"answer to {s.request} for {s.caller} by {served.version}" for s in scorings]
+        if self.fail_after_commit:
+            raise RuntimeError("a bug after the commit")
 
 
 def _batcher(recorder: _Recorder, *, max_batch: int = 64, wait: float = 0.0):
@@ -152,3 +157,43 @@ def test_a_caller_that_goes_away_does_not_cancel_the_commit_of_its_batch():
 
     asyncio.run(impatient())
     assert recorder.batches == [[("leaver", "c")]]
+
+
+def test_a_failure_after_the_commit_fails_the_batch_and_never_records_it_twice():
+    recorder = _Recorder(fail_after_commit=True, seconds_per_batch=0.005)
+    answers = asyncio.run(_many(_batcher(recorder), ["a", "b", "c"]))
+    assert all(isinstance(a, RuntimeError) for a in answers), answers
+    committed = sorted(request for batch in recorder.batches for request, _ in batch)
+    assert committed == ["a", "b", "c"]  # once each: not retried one by one
+
+
+def test_beyond_the_waiting_limit_a_request_is_refused_at_once_with_503():
+    recorder = _Recorder(seconds_per_batch=0.02)
+    batcher = AssessmentBatcher(
+        recorder=recorder, metrics=ServiceMetrics(), max_batch=2, max_wait_seconds=0.0,
+        max_waiting=3,
+    )  # fmt: skip
+    answers = asyncio.run(_many(batcher, [f"c{i}" for i in range(8)]))
+    refused = [a for a in answers if isinstance(a, ApiError)]
+    assert refused and all(a.status == 503 and a.code == "overloaded" for a in refused)
+    assert refused[0].headers == {"Retry-After": "1"}
+    answered = [a for a in answers if isinstance(a, str)]
+    committed = [request for batch in recorder.batches for request, _ in batch]
+    assert len(answered) == len(committed) == 8 - len(refused)
+
+
+def test_a_stopped_batcher_leaves_nobody_waiting():
+    recorder = _Recorder(seconds_per_batch=0.05)
+    batcher = _batcher(recorder)
+
+    async def stop_while_scoring():
+        waiting = [
+            asyncio.create_task(batcher.assess(name, _Served(), caller="c"))
+            for name in ("a", "b", "c")
+        ]
+        await asyncio.sleep(0.01)
+        batcher._drain.cancel()  # as at shutdown
+        return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), timeout=5)
+
+    answers = asyncio.run(stop_while_scoring())
+    assert len(answers) == 3 and all(isinstance(a, RuntimeError) for a in answers), answers
