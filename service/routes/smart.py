@@ -71,10 +71,10 @@ _NOT_THIS_BROWSER = LaunchRefusedError(
     "This launch was not started in this browser; launch again from the record.",
     reason="no launch cookie for the state",
 )
-_NO_CONTEXT = LaunchRefusedError(
+_NOT_A_PRACTITIONER = LaunchRefusedError(
     403,
-    "The launch named neither a patient nor a practitioner.",
-    reason="no patient and no Practitioner fhirUser",
+    "This page is for clinicians: the record system did not name a practitioner as the user.",
+    reason="fhirUser is not a Practitioner",
 )
 
 
@@ -192,14 +192,17 @@ async def _complete(
         patient=context.patient,
         clinics=frozenset(client.clinics),
     )
+    # The report and the caseload are for clinicians: a launch by a patient, a related
+    # person or nobody named opens neither.
+    practitioner = practitioner_id(session.user)
+    if practitioner is None:
+        return _refused(_NOT_A_PRACTITIONER, iss=client.iss)
     if session.patient is not None:
         response = await _latest_report(audit=audit, settings=settings, session=session)
         target = "report"
-    elif (practitioner := practitioner_id(session.user)) is not None:
+    else:
         response = RedirectResponse(_caseload_url(settings, practitioner), status_code=302)
         target = "caseload"
-    else:
-        return _refused(_NO_CONTEXT, iss=client.iss)
     issue_cookie(response, session, links=links, lifetime_seconds=settings.smart_session_seconds)
     _log.info("SMART session opened",
               extra={"event": "smart_session", "iss": client.iss, "target": target})  # fmt: skip

@@ -198,6 +198,16 @@ def test_a_launch_without_a_patient_opens_the_practitioners_caseload(smart_app, 
     assert nobody.status_code == 403 and _no_session(nobody)
 
 
+def test_a_launch_by_someone_not_a_practitioner_opens_nothing(smart_app, smart_ehr, assess):
+    assess(client_id="p-1")
+    for user in ("Patient/p-1", f"{smart_ehr.iss}/RelatedPerson/r-1", None):
+        answer = round_trip(
+            smart_app, smart_ehr, launch=smart_ehr.launch(patient="p-1", user=user)
+        )
+        assert answer.status_code == 403, (user, answer.status_code)
+        assert "for clinicians" in answer.text and _no_session(answer)
+
+
 def test_private_addresses_are_refused_unless_allowed(start_smart_app, smart_ehr):
     app = start_smart_app(allow_private_addresses=False)
     answer = authorize(app, iss=smart_ehr.iss, launch=smart_ehr.launch(patient="p-1"))
