@@ -29,6 +29,7 @@ from service.reports.links import LinkSigner, caseload_query, caseload_subject
 from service.reports.pages import caseload_page, error_page
 from service.routes._pages import HTML_RESPONSES, Expires, Signature, page_caller, session_only
 from service.routes._responses import error_responses
+from service.schemas.alerts import MAX_NOTE_CHARACTERS
 from service.security import Scope, TokenBook
 from service.smart.session import SmartSession
 
@@ -168,7 +169,15 @@ def _act(
     text = (form.get("reason") if step == "dismiss" else form.get("note")) or ""
     if step == "dismiss" and not text.strip():
         return error_page(422, "Dismissing an alert needs a reason; go back and give one.")
+    if len(text) > MAX_NOTE_CHARACTERS:
+        return error_page(422, f"A note or reason holds at most {MAX_NOTE_CHARACTERS} characters.")
     try:
+        # A link to one therapist's caseload acts on that therapist's clients' alerts only.
+        linked_therapist = viewer.link.get("therapist_id")
+        if linked_therapist is not None:
+            seen = audit.alerts.alert(alert_id, clinics=viewer.clinics)
+            if seen is None or seen.therapist_id != linked_therapist:
+                return error_page(404, "There is no alert with this id.")
         alert = audit.alerts.act(
             alert_id, step=_STEPS[step], actor=viewer.actor, note=text.strip() or None,
             clinics=viewer.clinics,

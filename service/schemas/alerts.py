@@ -15,6 +15,9 @@ AlertKind = Literal[
 ]
 AlertState = Literal["open", "acknowledged", "resolved", "dismissed"]
 
+#: The longest note or reason on an alert step (the API and the page alike).
+MAX_NOTE_CHARACTERS = 2000
+
 
 class ChecklistOut(BaseModel):
     """What may help with the alert's problem; for safety, the service's protocol first."""
@@ -56,7 +59,7 @@ class AlertNote(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARACTERS)
 
 
 class AlertDismissal(BaseModel):
@@ -68,7 +71,7 @@ class AlertDismissal(BaseModel):
         json_schema_extra={"examples": [{"reason": "Already discussed in today's session."}]},
     )
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=MAX_NOTE_CHARACTERS)
 
 
 def checklist_out(kind: str, *, protocol: str) -> ChecklistOut:

@@ -104,3 +104,22 @@ def test_a_link_naming_no_practitioner_shows_but_cannot_act(page_api, tokens):
         page_api.post(f"/caseload/alerts/{alert_id}/acknowledge", data=tampered).status_code == 403
     )
     assert page_api.get("/caseload").status_code == 401
+
+
+def test_a_link_to_one_therapists_caseload_acts_on_that_therapists_alerts_only(page_api, tokens):
+    _seed(page_api, tokens)
+    body = client_body("c-b-safe", therapist_id="t-b", safety=True)
+    assert page_api.post("/v1/risk-assessments", json=body, headers=tokens.header()).is_success
+    alerts = page_api.get("/v1/alerts", headers=tokens.header()).json()["alerts"]
+    (theirs,) = [a for a in alerts if a["client_id"] == "c-b-safe" and a["kind"] == "safety"]
+    (mine,) = [a for a in alerts if a["client_id"] == "c-safe" and a["kind"] == "safety"]
+    fields = dict(parse_qsl(_link(practitioner="dr-lee")))  # t-a's caseload
+    other = page_api.post(f"/caseload/alerts/{theirs['alert_id']}/acknowledge", data=fields)
+    assert other.status_code == 404  # t-b's client: as if it did not exist
+    too_long = page_api.post(
+        f"/caseload/alerts/{mine['alert_id']}/acknowledge", data=fields | {"note": "x" * 2001}
+    )
+    assert too_long.status_code == 422
+    after = page_api.get("/v1/alerts", params={"state": "open"}, headers=tokens.header())
+    still_open = {a["alert_id"] for a in after.json()["alerts"]}
+    assert {theirs["alert_id"], mine["alert_id"]} <= still_open
