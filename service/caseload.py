@@ -210,9 +210,16 @@ def _urgency(
     return "alerts" if alerts else "none"
 
 
-def _urgency_order(entry: CaseloadEntry) -> tuple[int, float, str]:
+def _urgency_order(entry: CaseloadEntry) -> tuple[int, float, float, str]:
+    tier = URGENCIES.index(entry.urgency)
+    if entry.urgency == "safety":
+        # Safety is never ranked by the model's estimate: the longest waiting comes first
+        # (the oldest open safety alert, else the assessment that showed the signal).
+        raised = [a.raised_at for a in entry.alerts if a.kind == "safety"]
+        since = min(raised) if raised else entry.assessed_at
+        return tier, since.timestamp(), 0.0, entry.client_id
     highest = max(risk.probability for risk in entry.risks.values())
-    return URGENCIES.index(entry.urgency), -highest, entry.client_id
+    return tier, 0.0, -highest, entry.client_id
 
 
 def _loads(entries: list[CaseloadEntry], alerts: Iterable[StoredAlert]) -> list[TherapistLoad]:

@@ -50,6 +50,10 @@ class AlertStateError(ValueError):
         self.state = state
 
 
+class NoteRequiredError(ValueError):
+    """The step needs a note: closing a safety alert says what was done about it."""
+
+
 class AlertStore:
     """Alerts and their steps (:attr:`AuditStore.alerts`)."""
 
@@ -126,6 +130,7 @@ class AlertStore:
 
         Raises:
             AlertStateError: ``step`` is not allowed from the alert's state.
+            NoteRequiredError: ``step`` resolves a safety alert without a note.
             AuditUnavailableError: Nothing was committed.
         """
         key = _key(alert_id)
@@ -136,6 +141,8 @@ class AlertStore:
                 return None
             if step not in NEXT_STATES[row.state]:
                 raise AlertStateError(row.state, step)
+            if row.kind == "safety" and step == "resolved" and not (note or "").strip():
+                raise NoteRequiredError("resolving a safety alert needs a note of what was done")
             session.execute(
                 update(AlertRow)
                 .where(AlertRow.alert_id == key)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.audit import AuditStore, AuditUnavailableError
-from service.audit.alerts import AlertStateError
+from service.audit.alerts import AlertStateError, NoteRequiredError
 from service.deps import AuditDep, AuditReader, MetricsDep, RiskWriter, SettingsDep
-from service.errors import ApiError
+from service.errors import ApiError, FieldError
 from service.recording import audit_unavailable
 from service.routes._responses import error_responses
 from service.schemas.alerts import AlertDismissal, AlertNote, AlertOut, AlertsOut, AlertState
@@ -100,6 +100,13 @@ def _act(
         )
     except AlertStateError as error:
         raise ApiError(409, "conflict", str(error)) from None
+    except NoteRequiredError as error:
+        raise ApiError(
+            422,
+            "validation_error",
+            str(error),
+            fields=[FieldError(path="note", message=str(error), type="missing")],
+        ) from None
     except AuditUnavailableError as error:
         raise audit_unavailable(metrics, error) from error
     if alert is None:

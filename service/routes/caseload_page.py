@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from service.audit import AuditStore, AuditUnavailableError
-from service.audit.alerts import AlertStateError
+from service.audit.alerts import AlertStateError, NoteRequiredError
 from service.caseload import read_caseload
 from service.deps import AuditDep, LinksDep, SettingsDep, SmartSessionDep, TokensDep
 from service.reports.caseload_view import caseload_view
@@ -184,6 +184,8 @@ def _act(
         )  # fmt: skip
     except AlertStateError as error:
         return error_page(409, f"{str(error).capitalize()}.")
+    except NoteRequiredError as error:
+        return error_page(422, f"{str(error).capitalize()}; go back and add one.")
     except AuditUnavailableError:
         return error_page(503, "The audit store is not answering; please try again shortly.")
     if alert is None:

@@ -123,3 +123,35 @@ def test_a_link_to_one_therapists_caseload_acts_on_that_therapists_alerts_only(p
     after = page_api.get("/v1/alerts", params={"state": "open"}, headers=tokens.header())
     still_open = {a["alert_id"] for a in after.json()["alerts"]}
     assert {theirs["alert_id"], mine["alert_id"]} <= still_open
+
+
+def test_safety_rows_come_longest_waiting_first_not_by_the_models_estimate(page_api, tokens):
+    for body in (
+        client_body("c-first", therapist_id="t-a", safety=True),  # flagged first, lower risk
+        client_body("c-later", therapist_id="t-a", safety=True, struggling=True),
+    ):
+        answer = page_api.post("/v1/risk-assessments", json=body, headers=tokens.header())
+        assert answer.status_code == 200, answer.text
+    rows = page_api.get(
+        "/v1/caseload", params={"therapist_id": "t-a"}, headers=tokens.header()
+    ).json()["clients"]
+    first, later = (next(r for r in rows if r["client_id"] == c) for c in ("c-first", "c-later"))
+    assert max(later["dropout"]["probability"], later["poor_outcome"]["probability"]) > max(
+        first["dropout"]["probability"], first["poor_outcome"]["probability"]
+    )  # the model ranks the later one higher ...
+    order = [r["client_id"] for r in rows]
+    assert order.index("c-first") < order.index("c-later")  # ... the caseload does not
+
+
+def test_a_safety_alert_is_resolved_only_with_a_note_of_what_was_done(page_api, tokens):
+    alert_id = _seed(page_api, tokens)
+    path = f"/v1/alerts/{alert_id}/resolve"
+    for body in ({}, {"note": "  "}):
+        refused = page_api.post(path, json=body, headers=tokens.header())
+        assert refused.status_code == 422 and refused.json()["fields"][0]["path"] == "note"
+    form = dict(parse_qsl(_link(practitioner="dr-lee")))
+    assert page_api.post(f"/caseload/alerts/{alert_id}/resolve", data=form).status_code == 422
+    done = page_api.post(
+        path, json={"note": "Safety plan made with her."}, headers=tokens.header()
+    )
+    assert done.status_code == 200 and done.json()["state"] == "resolved"
