@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from service.audit.database import AuditDatabase
 from service.audit.records import (
     ACTIVE_ALERT_STATES,
+    COVERING_STATES,
     AlertStep,
     NewAlert,
     StoredAlert,
@@ -186,10 +187,17 @@ def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     active = {
         (row.clinic_id, row.client_id, row.kind, row.outcome)
         for row in session.execute(
-            select(AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome)
+            select(
+                AlertRow.clinic_id,
+                AlertRow.client_id,
+                AlertRow.kind,
+                AlertRow.outcome,
+                AlertRow.state,
+            )
             .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
             .where(AlertRow.client_id.in_(sorted({a.client_id for a in alerts})))
         )
+        if row.state in COVERING_STATES.get(row.kind, ACTIVE_ALERT_STATES)
     }
     raised = []
     for new in alerts:

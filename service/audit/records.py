@@ -28,6 +28,10 @@ ALERT_KINDS = (
 ALERT_STATES = ("open", "acknowledged", "resolved", "dismissed")
 """Where an alert is in its life: ``open`` until someone acts; the last two are final."""
 ACTIVE_ALERT_STATES = ("open", "acknowledged")
+#: The states of an alert that keep another of its kind from being raised for the client:
+#: any active one, except for safety, where only an open alert does. A new endorsement of
+#: self-harm after someone acknowledged the last one is new information, and is raised.
+COVERING_STATES = {"safety": ("open",)}
 """States in which an alert still asks for a response (and blocks a duplicate)."""
 
 

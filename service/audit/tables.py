@@ -35,7 +35,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from features.vocabulary import TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.records import (
-    ACTIVE_ALERT_STATES,
     ALERT_KINDS,
     ALERT_STATES,
     AlertStep,
@@ -301,16 +300,16 @@ class AlertRow(_RecordRow, AuditBase):
         CheckConstraint(_one_of("state", ALERT_STATES), name="state"),
         Index("ix_alerts_clinic_id_client_id", "clinic_id", "client_id"),
         Index("ix_alerts_clinic_id_state", "clinic_id", "state"),
-        # One active alert per problem (see migration 0005); NULL outcomes compare equal.
+        # One open alert per problem (see migration 0005); NULL outcomes compare equal.
         Index(
-            "uq_alerts_active_problem",
+            "uq_alerts_open_problem",
             "clinic_id",
             "client_id",
             "kind",
             text("coalesce(outcome, '')"),
             unique=True,
-            sqlite_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
-            postgresql_where=text(_one_of("state", ACTIVE_ALERT_STATES)),
+            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state = 'open'"),
         ),
     )
 

@@ -31,7 +31,18 @@ def test_an_active_alert_is_not_raised_again(store, assess):
     assert len(store.alerts.raise_alerts([_alert(second)])) == 1  # a new episode of high risk
 
 
-def test_the_database_refuses_a_second_active_alert_for_a_problem(store, assess, audit_url):
+def test_a_new_self_harm_endorsement_is_raised_again_once_the_last_was_acknowledged(store, assess):
+    first, second, third = assess(store), assess(store), assess(store)
+    (raised,) = store.alerts.raise_alerts([_alert(first, kind="safety", outcome=None)])
+    assert store.alerts.raise_alerts([_alert(second, kind="safety", outcome=None)]) == []
+    store.alerts.act(raised.alert_id, step="acknowledged", actor="t", note=None, clinics=None)
+    (again,) = store.alerts.raise_alerts([_alert(third, kind="safety", outcome=None)])
+    assert again.assessment_id == third.assessment_id and again.state == "open"
+    states = sorted(a.state for a in store.alerts.alerts(clinics=None))
+    assert states == ["acknowledged", "open"]
+
+
+def test_the_database_refuses_a_second_open_alert_for_a_problem(store, assess, audit_url):
     """Two replicas raising at once both pass the read; the unique index stops the second."""
     from sqlalchemy import insert
     from sqlalchemy.exc import IntegrityError
@@ -52,6 +63,9 @@ def test_the_database_refuses_a_second_active_alert_for_a_problem(store, assess,
         (resolved,) = [dict(twin, id="00000000-0000-0000-0000-000000000002", state="resolved")]
         with engine.begin() as connection:  # a closed alert of the same problem is no twin
             connection.execute(insert(AlertRow), [resolved])
+        seen = dict(twin, id="00000000-0000-0000-0000-000000000003", state="acknowledged")
+        with engine.begin() as connection:  # nor one someone is attending to
+            connection.execute(insert(AlertRow), [seen])
     finally:
         engine.dispose()
 

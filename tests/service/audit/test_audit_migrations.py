@@ -66,7 +66,7 @@ def test_migrated_schema_matches_the_models(audit_url):
             with warnings.catch_warnings():
                 # Expression indexes cannot be reflected (SQLite): that one is tested by
                 # test_alert_store's duplicate insert instead.
-                warnings.filterwarnings("ignore", message=".*uq_alerts_active_problem")
+                warnings.filterwarnings("ignore", message=".*uq_alerts_open_problem")
                 differences = compare_metadata(context, AuditBase.metadata)
     finally:
         engine.dispose()

@@ -63,16 +63,17 @@ def upgrade() -> None:
     op.create_index(op.f("ix_alerts_raised_at"), "alerts", ["raised_at"])
     op.create_index(op.f("ix_alerts_clinic_id_client_id"), "alerts", ["clinic_id", "client_id"])
     op.create_index(op.f("ix_alerts_clinic_id_state"), "alerts", ["clinic_id", "state"])
-    # One active alert per problem, kept by the database too: replicas raising at once
-    # for the same client cannot both insert (the store then skips the second).
-    active = sa.text(_one_of("state", _STATES[:2]))
+    # One open alert per problem, kept by the database too: replicas raising at once for
+    # the same client cannot both insert (the store then skips the second). Open only: a
+    # safety alert is raised again while the last one is acknowledged (records.py).
+    is_open = sa.text("state = 'open'")
     op.create_index(
-        "uq_alerts_active_problem",
+        "uq_alerts_open_problem",
         "alerts",
         ["clinic_id", "client_id", "kind", sa.text("coalesce(outcome, '')")],
         unique=True,
-        sqlite_where=active,
-        postgresql_where=active,
+        sqlite_where=is_open,
+        postgresql_where=is_open,
     )
     op.create_table(
         "alert_steps",
