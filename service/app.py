@@ -50,7 +50,7 @@ from service.routes import (
     smart,
 )
 from service.security import TokenBook
-from service.settings import ServiceSettings
+from service.settings import UNCONFIGURED_SAFETY_PROTOCOL, ServiceSettings
 from service.smart.discovery import Discovery
 from service.smart.launch import SmartLauncher
 from service.watcher import MonitoringWatcher
@@ -146,6 +146,12 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
         refresh_seconds=settings.token_refresh_seconds,
         on_use=audit.api_tokens.touch,
     )
+    if settings.safety_protocol == UNCONFIGURED_SAFETY_PROTOCOL:
+        _log.warning(
+            "no safety protocol is configured: safety alerts show a generic instruction; "
+            "set DROPOUT_RISK_SAFETY_PROTOCOL to the service's own risk protocol (text or URL)",
+            extra={"event": "no_safety_protocol"},
+        )
     if not len(tokens):
         _log.warning(
             "no API tokens are configured: every protected endpoint will answer 401; "

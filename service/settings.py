@@ -30,6 +30,14 @@ from service.smart.clients import SmartClient
 _REPORT_FIELDS = frozenset({"base", "assessment_id"})
 
 
+#: What a safety alert shows first until the operator configures its own protocol (the
+#: service warns at start while it is so).
+UNCONFIGURED_SAFETY_PROTOCOL = (
+    "Follow your service's risk protocol today (the operator has not configured its text: "
+    "DROPOUT_RISK_SAFETY_PROTOCOL)."
+)
+
+
 class ServiceSettings(RegistryLocation):
     """Everything the service reads from its environment."""
 
@@ -117,8 +125,7 @@ class ServiceSettings(RegistryLocation):
     #: The service's own risk protocol (text, or a URL to it): shown first on every safety
     #: alert, in the operator's words, never replaced by the model's.
     safety_protocol: str = Field(
-        default="Follow your service's risk protocol today (the operator has not configured "
-        "its text: DROPOUT_RISK_SAFETY_PROTOCOL).",
+        default=UNCONFIGURED_SAFETY_PROTOCOL,
         min_length=1,
         max_length=4000,
     )

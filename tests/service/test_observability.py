@@ -82,3 +82,22 @@ def test_exceptions_are_logged_without_their_message():
     assert line["error_type"] == "ValueError"
     assert secret not in json.dumps(line)
     assert "test_observability.py" in line["stack"]
+
+
+def test_a_service_without_its_own_safety_protocol_says_so_at_start(
+    registry, make_settings, capsys
+):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+
+    def warned(**changes) -> bool:
+        settings = make_settings(tracking_uri=registry.tracking_uri, **changes)
+        capsys.readouterr()
+        with TestClient(create_app(settings)):
+            pass
+        # The service logs JSON lines to stderr (its own handler, not propagated).
+        return '"event": "no_safety_protocol"' in capsys.readouterr().err
+
+    assert warned()
+    assert not warned(safety_protocol="Call the duty clinician on 0123 456 789.")
