@@ -50,13 +50,15 @@ CHECKLISTS: dict[str, Checklist] = {
     "safety": Checklist(
         title="Safety: thoughts of death or self-harm were reported",
         items=(
-            "Ask about thoughts of death or self-harm directly, today.",
+            "Follow up the answer with the client today: any answer above 0 on a critical "
+            "item needs a clinician's follow-up.",
             "Record the risk assessment and what was agreed.",
         ),
         sources=(
-            "PHQ-9 item 9 drives suicide-risk flags in measurement-based-care products; "
-            "Blueprint's high-risk flag is cleared only by staff (ebchelp.blueprint.ai "
-            "5776499)",
+            "OQ-45.2 scoring guidance: any non-zero answer on a critical item (suicide "
+            "among them) needs follow-up",
+            "Products that flag PHQ-9 item 9 let only staff clear the flag (Blueprint's "
+            "high-risk flag, ebchelp.blueprint.ai 5776499)",
             _TRIER,
         ),
     ),
@@ -81,11 +83,11 @@ CHECKLISTS: dict[str, Checklist] = {
             "Revisit the client's goals for therapy and their motivation for it.",
         ),
         sources=(
-            "Greenspace: a therapist notification after missed assessments in a row "
-            "(admin.help.greenspacehealth.com/article/678)",
             _ASC,
             _TRIER,
-            "Jankowsky et al. 2024: initial motivation among the strongest dropout predictors",
+            "Jankowsky, Zimmermann, Jaeger, Mestel & Schroeders 2024, Psychother Res, doi "
+            "10.1080/10503307.2024.2411985: therapist-rated initial motivation among the "
+            "strongest dropout predictors",
         ),
     ),
     "reliable_deterioration": Checklist(
@@ -96,7 +98,9 @@ CHECKLISTS: dict[str, Checklist] = {
             "Ask about social support and recent stressful life events.",
         ),
         sources=(
-            "NHS Talking Therapies: reliable deterioration, PHQ-9 up 6 or GAD-7 up 4",
+            "Reliable deterioration: worse by at least the instrument's reliable change "
+            "(Jacobson & Truax 1991; PHQ-9 6 and GAD-7 4 as in NHS Talking Therapies, "
+            "OQ-45.2 14, ORS 5)",
             "Whipple et al. 2003, JCP 50(1):59-68: feedback with clinical support tools",
             _ASC,
             _ROM_WITH_TOOLS,
