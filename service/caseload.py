@@ -92,11 +92,17 @@ class TherapistLoad:
 
 @dataclass(frozen=True)
 class Caseload:
-    """A caseload: a therapist's (``therapist_id``), or the whole clinic's (None)."""
+    """A caseload: a therapist's (``therapist_id``), or the whole clinic's (None).
+
+    ``unlisted_alerts`` are the active alerts of clients who are not on it (their episode
+    ended, or their latest assessment names another therapist): an alert someone still has
+    to attend to never vanishes from the page that raised it. Safety first, oldest first.
+    """
 
     therapist_id: str | None
     entries: list[CaseloadEntry]
     therapists: list[TherapistLoad] | None
+    unlisted_alerts: list[StoredAlert] = field(default_factory=list)
 
 
 def read_caseload(
@@ -125,9 +131,27 @@ def read_caseload(
         if therapist_id is None or _therapist(assessments[-1]) == therapist_id
     ]
     entries.sort(key=_urgency_order)
+    listed = {(entry.clinic_id, entry.client_id) for entry in entries}
+    unlisted = sorted(
+        (
+            alert
+            for key, alerts in active.items()
+            if key not in listed
+            for alert in alerts
+            if therapist_id is None or alert.therapist_id == therapist_id
+        ),
+        key=lambda alert: (alert.kind != "safety", alert.raised_at, alert.alert_id),
+    )
     if therapist_id is not None:
-        return Caseload(therapist_id=therapist_id, entries=entries, therapists=None)
-    return Caseload(therapist_id=None, entries=entries, therapists=_loads(entries, every_alert))
+        return Caseload(
+            therapist_id=therapist_id, entries=entries, therapists=None, unlisted_alerts=unlisted
+        )
+    return Caseload(
+        therapist_id=None,
+        entries=entries,
+        therapists=_loads(entries, every_alert),
+        unlisted_alerts=unlisted,
+    )
 
 
 def _open_episodes(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
+from service.audit import StoredAlert
 from service.caseload import Caseload, CaseloadEntry, RiskNow, TherapistLoad
 from service.reports.links import LinkSigner, report_subject
 from service.schemas.alerts import ChecklistOut, checklist_out
@@ -74,12 +75,22 @@ class ClientRow:
 
 
 @dataclass(frozen=True)
+class UnlistedAlert:
+    """An active alert of a client not on the caseload (see :class:`Caseload`)."""
+
+    client_id: str
+    therapist_id: str
+    alert: AlertItem
+
+
+@dataclass(frozen=True)
 class CaseloadView:
     """Everything the caseload page shows."""
 
     heading: str
     rows: list[ClientRow]
     therapists: list[TherapistLoad] | None
+    unlisted: list[UnlistedAlert]
 
 
 def caseload_view(caseload: Caseload, *, links: LinkSigner, protocol: str) -> CaseloadView:
@@ -90,7 +101,13 @@ def caseload_view(caseload: Caseload, *, links: LinkSigner, protocol: str) -> Ca
         else "Caseload of the clinic"
     )
     rows = [_row(entry, links=links, protocol=protocol) for entry in caseload.entries]
-    return CaseloadView(heading=heading, rows=rows, therapists=caseload.therapists)
+    unlisted = [
+        UnlistedAlert(alert.client_id, alert.therapist_id, _alert_item(alert, protocol=protocol))
+        for alert in caseload.unlisted_alerts
+    ]
+    return CaseloadView(
+        heading=heading, rows=rows, therapists=caseload.therapists, unlisted=unlisted
+    )
 
 
 def _row(entry: CaseloadEntry, *, links: LinkSigner, protocol: str) -> ClientRow:
@@ -107,22 +124,25 @@ def _row(entry: CaseloadEntry, *, links: LinkSigner, protocol: str) -> ClientRow
         top_factor=next((f.top_factor for f in factors if f.top_factor), None),
         signals=entry.signals,
         alerts=[
-            AlertItem(
-                alert_id=alert.alert_id,
-                title=ALERT_WORDS[alert.kind]
-                + (f" ({OUTCOME_TITLES[alert.outcome].lower()})" if alert.outcome else ""),
-                state=alert.state,
-                raised=alert.raised_at.strftime("%d %b %Y, %H:%M UTC"),
-                acted=f"{alert.state} by {alert.acted_by}"
-                + (f": {alert.note}" if alert.note else "")
-                if alert.acted_by
-                else None,
-                checklist=checklist_out(alert.kind, protocol=protocol),
-            )
+            _alert_item(alert, protocol=protocol)
             for alert in sorted(entry.alerts, key=lambda a: a.kind != "safety")
         ],
         report_url=f"/reports/{entry.assessment_id}?"
         + links.query(report_subject(entry.assessment_id)),
+    )
+
+
+def _alert_item(alert: StoredAlert, *, protocol: str) -> AlertItem:
+    return AlertItem(
+        alert_id=alert.alert_id,
+        title=ALERT_WORDS[alert.kind]
+        + (f" ({OUTCOME_TITLES[alert.outcome].lower()})" if alert.outcome else ""),
+        state=alert.state,
+        raised=alert.raised_at.strftime("%d %b %Y, %H:%M UTC"),
+        acted=f"{alert.state} by {alert.acted_by}" + (f": {alert.note}" if alert.note else "")
+        if alert.acted_by
+        else None,
+        checklist=checklist_out(alert.kind, protocol=protocol),
     )
 
 

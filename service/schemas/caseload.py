@@ -70,6 +70,11 @@ class CaseloadOut(BaseModel):
     therapists: list[TherapistLoadOut] | None = Field(
         default=None, description="The clinic view only: each therapist's load."
     )
+    unlisted_alerts: list[AlertOut] = Field(
+        default_factory=list,
+        description="Active alerts of clients not on this caseload (their episode ended, or "
+        "their latest assessment names another therapist): safety first, oldest first.",
+    )
 
 
 def caseload_out(caseload: Caseload, *, protocol: str) -> CaseloadOut:
@@ -80,6 +85,7 @@ def caseload_out(caseload: Caseload, *, protocol: str) -> CaseloadOut:
         therapists=None
         if caseload.therapists is None
         else [TherapistLoadOut(**vars(load)) for load in caseload.therapists],
+        unlisted_alerts=[alert_out(a, protocol=protocol) for a in caseload.unlisted_alerts],
     )
 
 

@@ -155,3 +155,24 @@ def test_a_safety_alert_is_resolved_only_with_a_note_of_what_was_done(page_api, 
         path, json={"note": "Safety plan made with her."}, headers=tokens.header()
     )
     assert done.status_code == 200 and done.json()["state"] == "resolved"
+
+
+def test_an_alert_still_active_after_the_episode_ended_stays_on_its_therapists_page(
+    page_api, tokens
+):
+    alert_id = _seed(page_api, tokens)  # c-safe's safety alert, therapist t-a
+    ended = {"client_id": "c-safe", "clinic_id": "north", "termination": "dropout",
+             "end_date": "2026-03-30"}  # fmt: skip
+    assert page_api.post("/v1/outcomes", json=ended, headers=tokens.header()).status_code == 201
+    caseload = page_api.get(
+        "/v1/caseload", params={"therapist_id": "t-a"}, headers=tokens.header()
+    ).json()
+    assert "c-safe" not in {c["client_id"] for c in caseload["clients"]}
+    assert [a["alert_id"] for a in caseload["unlisted_alerts"]][:1] == [alert_id]  # safety 1st
+    other = page_api.get(
+        "/v1/caseload", params={"therapist_id": "t-b"}, headers=tokens.header()
+    ).json()
+    assert alert_id not in {a["alert_id"] for a in other["unlisted_alerts"]}
+    page = page_api.get("/caseload?therapist_id=t-a", headers=tokens.header()).text
+    unlisted = page[page.index("Alerts of clients not on this caseload") :]
+    assert "c-safe" in unlisted and f"/caseload/alerts/{alert_id}/resolve" in unlisted
