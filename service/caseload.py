@@ -5,7 +5,8 @@ ended (``POST /v1/outcomes`` with a termination other than ``ongoing``) since; a
 assessed again after an ending has a new episode. Each entry holds the client's latest
 assessment, the change of each risk since the previous assessment of the episode, its
 trend, its signals and its active alerts. The order follows what a clinician must do first:
-safety, then high risk that is new or rising, then other alerts, then the higher risk.
+safety, then high risk that is rising or not yet acknowledged, then other alerts, then the
+higher risk.
 The JSON API and the HTML page both read this, so they cannot disagree.
 """
 
@@ -219,16 +220,25 @@ def _risk(response: dict[str, Any], previous: dict[str, Any] | None, outcome: st
     )
 
 
+def change_points(change: float) -> int:
+    """A change of probability in whole percentage points, as the page prints it."""
+    return round(change * 100)
+
+
 def _urgency(
-    risks: dict[str, RiskNow], signals: list[dict[str, str]], alerts: list[StoredAlert]
+    risks: dict[str, RiskNow],
+    signals: list[dict[str, str]],
+    alerts: list[StoredAlert],
 ) -> str:
     if any(s.get("code") in SAFETY_SIGNALS for s in signals) or any(
         a.kind == "safety" for a in alerts
     ):
         return "safety"
+    # "New" is a high-risk alert nobody has acknowledged yet; "rising" must agree with the
+    # row's arrow: up by at least the 1 point the page shows.
     new_high = {a.outcome for a in alerts if a.kind == "high_risk" and a.state == "open"}
     for outcome, risk in risks.items():
-        rising = risk.change is None or risk.change > 0
+        rising = risk.change is None or change_points(risk.change) >= 1
         if risk.risk_level == "high" and (rising or outcome in new_high):
             return "high risk"
     return "alerts" if alerts else "none"

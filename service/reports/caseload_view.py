@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from features.vocabulary import OUTCOME_TITLES, OUTCOMES
 from service.audit import StoredAlert
-from service.caseload import Caseload, CaseloadEntry, RiskNow, TherapistLoad
+from service.caseload import Caseload, CaseloadEntry, RiskNow, TherapistLoad, change_points
 from service.reports.links import LinkSigner, report_subject
 from service.schemas.alerts import ChecklistOut, checklist_out
 
 URGENCY_WORDS = {
     "safety": "Safety first",
-    "high risk": "High risk, new or rising",
+    "high risk": "High risk, rising or not yet acknowledged",
     "alerts": "Open alerts",
     "none": "No alert",
 }
@@ -150,7 +150,7 @@ def _risk(outcome: str, risk: RiskNow, trend: list[float]) -> RiskCell:
     if risk.change is None:
         arrow, change = "•", "first assessment"
     else:
-        points = round(risk.change * 100)
+        points = change_points(risk.change)
         if points > 0:
             arrow, change = "▲", f"up {_points(points)} since the last assessment"
         elif points < 0:

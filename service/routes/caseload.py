@@ -30,8 +30,8 @@ def get_caseload(
     therapist_id: TherapistQuery = None,
 ) -> CaseloadOut:
     """One entry per open episode (assessed, no ending reported) of the token's clinics,
-    most urgent first: safety signals, then new or rising high risk, then other open
-    alerts, then by risk. Each with both risks, their change since the client's previous
+    most urgent first: safety signals, then high risk rising or not yet acknowledged, then
+    other open alerts, then by risk. Each with both risks, their change since the client's previous
     assessment, the top factor, signals, active alerts and the risk trend. Without
     `therapist_id`, the whole clinic, with each therapist's alerts and alerts per week.
     Scope `audit:read`. The read is logged."""

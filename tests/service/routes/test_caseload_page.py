@@ -176,3 +176,32 @@ def test_an_alert_still_active_after_the_episode_ended_stays_on_its_therapists_p
     page = page_api.get("/caseload?therapist_id=t-a", headers=tokens.header()).text
     unlisted = page[page.index("Alerts of clients not on this caseload") :]
     assert "c-safe" in unlisted and f"/caseload/alerts/{alert_id}/resolve" in unlisted
+
+
+def test_high_risk_is_urgent_while_rising_or_unacknowledged_never_by_a_hidden_rise(
+    page_api, tokens
+):
+    for sessions in (2, 4):  # high at session 2 (its alerts raised then), still high at 4
+        body = client_body("c-steady", therapist_id="t-a", struggling=True, sessions=sessions)
+        assert page_api.post("/v1/risk-assessments", json=body, headers=tokens.header()).is_success
+
+    def row() -> dict:
+        (only,) = page_api.get(
+            "/v1/caseload", params={"therapist_id": "t-a"}, headers=tokens.header()
+        ).json()["clients"]
+        return only
+
+    assert row()["urgency"] == "high risk"  # its high-risk alerts are not acknowledged yet
+    for alert in row()["alerts"]:
+        if alert["kind"] == "high_risk":
+            path = f"/v1/alerts/{alert['alert_id']}/acknowledge"
+            assert page_api.post(path, json={}, headers=tokens.header()).status_code == 200
+    after = row()
+    shown_up = [
+        after[o]["risk_level"] == "high" and round(after[o]["change"] * 100) >= 1
+        for o in ("dropout", "poor_outcome")
+    ]
+    # Acknowledged: urgent again only for a rise the page's arrow shows (1 point or more).
+    assert (after["urgency"] == "high risk") == any(shown_up), after
+    page = page_api.get("/caseload?therapist_id=t-a", headers=tokens.header()).text
+    assert "rising or not yet acknowledged" in page or after["urgency"] != "high risk"
