@@ -512,7 +512,9 @@ def start_servers(
     port = free_port()
     ours = start(
         "ours",
-        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", workers],
+        # The demo's model (`make serve`) is trained on synthetic clients, as is the quick one.
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers", workers]
+        + ["--allow-synthetic-model"],
         ours_env,
         root / "ours.log",
         port,
