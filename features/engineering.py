@@ -20,6 +20,7 @@ import numpy as np
 
 from features.history import HistoryBatch
 from features.instruments import (
+    ALLIANCE_MEASURES,
     INSTRUMENTS,
     MEASURE_COLUMNS,
     SRS,
@@ -215,10 +216,15 @@ def compute_features(history: HistoryBatch) -> np.ndarray:
         columns |= _cross_measure_columns(columns)
         columns |= _attendance_columns(history)
         columns |= _client_columns(history)
-    return np.column_stack([columns[name] for name in FEATURE_NAMES]).astype(np.float64)
+    matrix = np.empty((len(history), len(FEATURE_NAMES)))
+    for j, name in enumerate(FEATURE_NAMES):
+        matrix[:, j] = columns[name]
+    return matrix
 
 
 def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
+    # Every statistic is computed for all measures at once, on (clients, measures) arrays:
+    # a request is a batch of one, where a numpy call per measure costs more than the data.
     scores = history.measures
     n, window, _ = scores.shape
     seen = ~np.isnan(scores)
@@ -229,41 +235,52 @@ def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
     latest = np.take_along_axis(scores, last_slot[:, None, :], axis=1)[:, 0, :]
     first[count == 0] = np.nan
     latest[count == 0] = np.nan
-    slope = _slope(scores, seen, count)
+    two_or_more = count >= 2
+    high, low = np.nanmax(scores, axis=1), np.nanmin(scores, axis=1)
+    mean = np.nanmean(scores, axis=1)
+    improvement = np.where(two_or_more, _SIGN * (latest - first), np.nan)
+    slope = _SIGN * _slope(scores, seen, count)
+    recent_change = _SIGN * _change_from_previous(scores)
+    ruptures = _rupture_columns(scores[:, :, _ALLIANCE], two_or_more[:, _ALLIANCE])
 
     columns: dict[str, np.ndarray] = {}
     for m, measure in enumerate(MEASURE_COLUMNS):
-        instrument = INSTRUMENTS[measure]
-        sign = 1.0 if instrument.higher_is_better else -1.0
-        high, low = np.nanmax(scores[:, :, m], axis=1), np.nanmin(scores[:, :, m], axis=1)
-        two_or_more = count[:, m] >= 2
+        better_is_higher = INSTRUMENTS[measure].higher_is_better
         columns[f"{measure}_latest"] = latest[:, m]
         columns[f"{measure}_first"] = first[:, m]
-        columns[f"{measure}_best"] = high if instrument.higher_is_better else low
-        columns[f"{measure}_worst"] = low if instrument.higher_is_better else high
-        columns[f"{measure}_mean"] = np.nanmean(scores[:, :, m], axis=1)
+        columns[f"{measure}_best"] = high[:, m] if better_is_higher else low[:, m]
+        columns[f"{measure}_worst"] = low[:, m] if better_is_higher else high[:, m]
+        columns[f"{measure}_mean"] = mean[:, m]
         # How many scores so far: a form skipped at an attended session can say as much
         # about engagement as the score would have.
         columns[f"{measure}_scores"] = count[:, m].astype(float)
-        columns[f"{measure}_improvement"] = np.where(
-            two_or_more, sign * (latest[:, m] - first[:, m]), np.nan
+        columns[f"{measure}_improvement"] = improvement[:, m]
+        columns[f"{measure}_slope"] = slope[:, m]
+    for a, measure in enumerate(ALLIANCE_MEASURES):
+        for statistic, values in ruptures.items():
+            columns[f"{measure}_{statistic}"] = values[:, a]
+    for m in _SYMPTOM:
+        measure = MEASURE_COLUMNS[m]
+        columns[f"{measure}_recent_change"] = recent_change[:, m]
+        columns[f"{measure}_off_track"] = np.where(
+            two_or_more[:, m],
+            distance_from_expected(
+                measure,
+                intake_score=first[:, m],
+                score=latest[:, m],
+                sessions_since_intake=last_slot[:, m] - first_slot[:, m],
+            ),
+            np.nan,
         )
-        columns[f"{measure}_slope"] = sign * slope[:, m]
-        if instrument.kind == "alliance":
-            columns |= _rupture_columns(measure, scores[:, :, m], two_or_more)
-        else:
-            columns[f"{measure}_recent_change"] = sign * _change_from_previous(scores[:, :, m])
-            columns[f"{measure}_off_track"] = np.where(
-                two_or_more,
-                distance_from_expected(
-                    measure,
-                    intake_score=first[:, m],
-                    score=latest[:, m],
-                    sessions_since_intake=last_slot[:, m] - first_slot[:, m],
-                ),
-                np.nan,
-            )
     return columns
+
+
+#: Per measure (contract order): +1 where a higher score is better, else -1, so that every
+#: change feature is positive when the client got better.
+_SIGN = np.array([1.0 if INSTRUMENTS[m].higher_is_better else -1.0 for m in MEASURE_COLUMNS])
+_ALLIANCE = np.array([MEASURE_COLUMNS.index(m) for m in ALLIANCE_MEASURES])
+_SYMPTOM = tuple(MEASURE_COLUMNS.index(m) for m in SYMPTOM_MEASURES)
+_RUPTURE_DROP = np.array([INSTRUMENTS[m].rupture_drop for m in ALLIANCE_MEASURES])
 
 
 def _slope(scores: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -277,23 +294,22 @@ def _slope(scores: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarra
     return np.where(count >= 2, slope, np.nan)
 
 
-def _change_from_previous(score: np.ndarray) -> np.ndarray:
-    """Latest recorded score minus the one recorded before it; NaN with fewer than two."""
-    n, window = score.shape
-    slots = np.arange(window)
-    seen = ~np.isnan(score)
-    last_seen = np.maximum.accumulate(np.where(seen, slots, -1), axis=1)
-    latest_slot = last_seen[:, -1]
-    before = np.where(seen & (slots < latest_slot[:, None]), slots, -1).max(axis=1)
-    rows = np.arange(n)
-    change = score[rows, np.maximum(latest_slot, 0)] - score[rows, np.maximum(before, 0)]
-    return np.where(before >= 0, change, np.nan)
+def _change_from_previous(scores: np.ndarray) -> np.ndarray:
+    """(clients, measures): latest recorded score minus the one recorded before it; NaN with
+    fewer than two."""
+    window = scores.shape[1]
+    slots = np.arange(window)[None, :, None]
+    seen = ~np.isnan(scores)
+    latest_slot = np.where(seen, slots, -1).max(axis=1)
+    before = np.where(seen & (slots < latest_slot[:, None, :]), slots, -1).max(axis=1)
+    latest = np.take_along_axis(scores, np.maximum(latest_slot, 0)[:, None, :], axis=1)[:, 0]
+    previous = np.take_along_axis(scores, np.maximum(before, 0)[:, None, :], axis=1)[:, 0]
+    return np.where(before >= 0, latest - previous, np.nan)
 
 
-def _rupture_columns(
-    measure: str, score: np.ndarray, two_or_more: np.ndarray
-) -> dict[str, np.ndarray]:
-    """Falls from the previous recorded score, and ruptures with whether they were repaired.
+def _rupture_columns(scores: np.ndarray, two_or_more: np.ndarray) -> dict[str, np.ndarray]:
+    """Falls from the previous recorded score, and ruptures with whether they were repaired,
+    of the alliance measures (``scores``: clients, sessions, :data:`ALLIANCE_MEASURES`).
 
     A rupture is a fall of at least the instrument's rupture threshold from one recorded
     score to the next; it counts as repaired once a later score is back within half a
@@ -301,31 +317,29 @@ def _rupture_columns(
     """
     # Scores are recorded to a few decimals: a fall of exactly the threshold must count the
     # same whatever floating-point noise the subtraction adds.
-    threshold = INSTRUMENTS[measure].rupture_drop - _TOLERANCE
-    n, window = score.shape
-    seen = ~np.isnan(score)
-    slots = np.arange(window)
+    threshold = _RUPTURE_DROP - _TOLERANCE
+    n, window, measures = scores.shape
+    seen = ~np.isnan(scores)
+    slots = np.arange(window)[None, :, None]
     last_seen = np.maximum.accumulate(np.where(seen, slots, -1), axis=1)
-    previous_slot = np.concatenate([np.full((n, 1), -1), last_seen[:, :-1]], axis=1)
-    previous = np.take_along_axis(score, np.maximum(previous_slot, 0), axis=1)
+    previous_slot = np.concatenate([np.full((n, 1, measures), -1), last_seen[:, :-1]], axis=1)
+    previous = np.take_along_axis(scores, np.maximum(previous_slot, 0), axis=1)
     previous[previous_slot < 0] = np.nan
-    fall = np.where(seen, previous - score, np.nan)
+    fall = np.where(seen, previous - scores, np.nan)
 
     last_slot = last_seen[:, -1]
     fall_at_latest = np.take_along_axis(fall, np.maximum(last_slot, 0)[:, None], axis=1)[:, 0]
     # Best score recorded after each slot (reverse running maximum).
-    later_best = np.fmax.accumulate(score[:, ::-1], axis=1)[:, ::-1]
-    later_best = np.concatenate([later_best[:, 1:], np.full((n, 1), np.nan)], axis=1)
+    later_best = np.fmax.accumulate(scores[:, ::-1], axis=1)[:, ::-1]
+    later_best = np.concatenate([later_best[:, 1:], np.full((n, 1, measures), np.nan)], axis=1)
     rupture = fall >= threshold
-    repaired = rupture & (
-        later_best >= previous - INSTRUMENTS[measure].rupture_drop / 2 - _TOLERANCE
-    )
+    repaired = rupture & (later_best >= previous - _RUPTURE_DROP / 2 - _TOLERANCE)
     unrepaired = rupture & ~repaired
     return {
-        f"{measure}_drop_from_previous": np.where(two_or_more, fall_at_latest, np.nan),
-        f"{measure}_largest_drop": np.where(two_or_more, np.nanmax(fall, axis=1), np.nan),
-        f"{measure}_rupture_repaired": np.where(two_or_more, repaired.any(axis=1), np.nan),
-        f"{measure}_rupture_unrepaired": np.where(two_or_more, unrepaired.any(axis=1), np.nan),
+        "drop_from_previous": np.where(two_or_more, fall_at_latest, np.nan),
+        "largest_drop": np.where(two_or_more, np.nanmax(fall, axis=1), np.nan),
+        "rupture_repaired": np.where(two_or_more, repaired.any(axis=1), np.nan),
+        "rupture_unrepaired": np.where(two_or_more, unrepaired.any(axis=1), np.nan),
     }
 
 

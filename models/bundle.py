@@ -30,6 +30,7 @@ from models.explanations import (
     Factor,
     data_gaps,
     explain,
+    feature_matrix,
     outcome_name,
     outcome_phrase,
     too_little_to_go_on,
@@ -133,9 +134,10 @@ class RiskModel:
         starts = [None if np.isnan(s) else bool(s) for s in start]
         reference = self.metadata.get("reference") if self.metadata else None
         per_outcome = {}
+        matrix = feature_matrix(features)
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
-            explanation = explain(model.booster, model.calibrator, features)
+            explanation = explain(model.booster, model.calibrator, features, matrix=matrix)
             levels = model.thresholds.level(explanation.probability)
             lows, highs = model.interval.bounds(explanation.probability)
             phrases = [outcome_phrase(outcome, s) for s in starts]

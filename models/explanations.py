@@ -140,26 +140,44 @@ def data_gaps(features: np.ndarray) -> list[list[str]]:
 _ROWS_PER_THREAD = 256
 
 
-def contributions(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
+def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
+    """The DMatrix of ``features`` (rows in :data:`FEATURE_NAMES` order), built once and
+    shared by both outcomes' boosters: building it costs about as much as the trees of a
+    few rows."""
+    # One thread for a few rows: waking OpenMP's team costs more than the rows, and on a
+    # busy machine its barrier can wait milliseconds; big batches use every core.
+    threads = 1 if len(features) <= _ROWS_PER_THREAD else -1
+    return xgb.DMatrix(features, missing=np.nan, nthread=threads)
+
+
+def contributions(
+    booster: xgb.Booster, features: np.ndarray, *, matrix: xgb.DMatrix | None = None
+) -> np.ndarray:
     """Exact TreeSHAP values (log-odds) with the bias in the last column.
 
     ``features`` are in :data:`FEATURE_NAMES` order (the feature function's output); the
     booster's names are checked once, when a bundle loads, because attaching and checking
-    80 names on every call costs about as much as the trees of a single row.
+    80 names on every call costs about as much as the trees of a single row. ``matrix``:
+    their :func:`feature_matrix`, when the caller has built it already.
     """
-    # One thread for a few rows: waking OpenMP's team costs more than the rows, and on a
-    # busy machine its barrier can wait milliseconds; big batches use every core.
-    threads = 1 if len(features) <= _ROWS_PER_THREAD else -1
-    matrix = xgb.DMatrix(features, missing=np.nan, nthread=threads)
+    if matrix is None:
+        matrix = feature_matrix(features)
     return booster.predict(matrix, pred_contribs=True, validate_features=False)
 
 
 def explain(
-    booster: xgb.Booster, calibrator: MarginCalibrator, features: np.ndarray
+    booster: xgb.Booster,
+    calibrator: MarginCalibrator,
+    features: np.ndarray,
+    *,
+    matrix: xgb.DMatrix | None = None,
 ) -> Explanation:
-    """Contributions of every row on the probability scale, by concept and data gaps."""
+    """Contributions of every row on the probability scale, by concept and data gaps.
+
+    ``matrix``: the :func:`feature_matrix` of ``features``, when the caller has built it.
+    """
     # In double precision: the parts must add up to the probability to float64 accuracy.
-    shap = contributions(booster, features).astype(np.float64)
+    shap = contributions(booster, features, matrix=matrix).astype(np.float64)
     margin = shap.sum(axis=1)
     bias = shap[:, -1]
     log_odds = calibrator.log_odds(margin)

@@ -137,8 +137,10 @@ class AssessmentBatcher:
         served = group[0].served
         scorings = [pending.scoring for pending in group]
         try:
-            responses = await to_thread.run_sync(self._recorder.score_each, scorings, served)
-        except Exception as error:  # noqa: BLE001 - answered 500 in the request's own task
+            # Scored and recorded in one trip to a worker thread: each trip costs a wake-up.
+            responses = await to_thread.run_sync(self._score_and_record, scorings, served)
+        except _ScoringFailed as failure:
+            error = failure.__cause__ or failure
             if len(group) == 1:
                 _settle(group[0].answer, error=error)
                 return
@@ -149,8 +151,6 @@ class AssessmentBatcher:
             for pending in group:
                 await self._score([pending])
             return
-        try:
-            await to_thread.run_sync(self._recorder.record_each, scorings, responses, served)
         except Exception as error:  # noqa: BLE001 - the audit 503, or a 500, for every one
             # Not retried: whatever failed, the batch may have committed.
             for pending in group:
@@ -158,6 +158,22 @@ class AssessmentBatcher:
             return
         for pending, response in zip(group, responses, strict=True):
             _settle(pending.answer, result=response)
+
+    def _score_and_record(
+        self, scorings: list[Scoring], served: ServedModel
+    ) -> list[AssessmentResponse]:
+        """Score, then commit: a failure to score (nothing recorded yet) is told apart from a
+        failure to record, which may have committed."""
+        try:
+            responses = self._recorder.score_each(scorings, served)
+        except Exception as error:
+            raise _ScoringFailed from error
+        self._recorder.record_each(scorings, responses, served)
+        return responses
+
+
+class _ScoringFailed(Exception):
+    """Scoring a batch raised (its cause): nothing of it was recorded, so it can be retried."""
 
 
 def _by_model(batch: list[_Pending]) -> list[list[_Pending]]:

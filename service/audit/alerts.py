@@ -9,12 +9,13 @@ Reads and steps are filtered by the caller's clinics: another clinic's alert is 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -178,6 +179,19 @@ def _key(alert_id: str) -> str:
         return "not-an-alert"
 
 
+@functools.cache
+def _active_alerts_of_clients() -> Select[Any]:
+    """The active alerts of the clients bound as ``client_ids``: built once, because every
+    scored batch that may raise an alert reads them."""
+    return (
+        select(
+            AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome, AlertRow.state
+        )
+        .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
+        .where(AlertRow.client_id.in_(bindparam("client_ids", expanding=True)))
+    )
+
+
 def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     """:meth:`AlertStore.raise_alerts` inside the caller's write transaction (the
     assessments that raise them are committed in the same one)."""
@@ -187,15 +201,7 @@ def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     active = {
         (row.clinic_id, row.client_id, row.kind, row.outcome)
         for row in session.execute(
-            select(
-                AlertRow.clinic_id,
-                AlertRow.client_id,
-                AlertRow.kind,
-                AlertRow.outcome,
-                AlertRow.state,
-            )
-            .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
-            .where(AlertRow.client_id.in_(sorted({a.client_id for a in alerts})))
+            _active_alerts_of_clients(), {"client_ids": sorted({a.client_id for a in alerts})}
         )
         if row.state in COVERING_STATES.get(row.kind, ACTIVE_ALERT_STATES)
     }

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, insert, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.vocabulary import TERMINATIONS
@@ -21,7 +21,7 @@ from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.access import ApiTokenStore, ReadLog
 from service.audit.alerts import AlertStore, raise_in
 from service.audit.cds import CdsRecords
-from service.audit.database import AuditDatabase
+from service.audit.database import AuditDatabase, insert_rows
 from service.audit.engine import create_audit_engine
 from service.audit.erasure import Eraser
 from service.audit.migrate import upgrade_database
@@ -205,7 +205,7 @@ class AuditStore:
             canonical_json(new.response)  # refuse a non-JSON response before anything is written
         what = "the assessment" if len(records) == 1 else f"{len(records)} assessments"
         with self._database.writing(f"commit {what}") as session:
-            session.execute(insert(AssessmentRow), [record_values(r) for r in records])
+            insert_rows(session, AssessmentRow, [record_values(r) for r in records])
             raised = raise_in(session, alerts)
         return records, raised
 
