@@ -24,10 +24,8 @@ overstates a little.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +34,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import psutil
+
+from bench.machine import measure_command
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 LIGHT = ["--cv-folds", "0", "--no-leave-one-clinic-out", "--bootstrap", "0"]
@@ -52,37 +52,6 @@ def _write_extract(size: int, seed: int, directory: str) -> int:
         f"{directory}/sessions.parquet", index=False, row_group_size=400_000
     )
     return len(cohort.sessions)
-
-
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        try:
-            total += member.memory_info().rss
-        except psutil.Error:
-            continue
-    return total
-
-
-def _measure(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run ``command``; return wall seconds, peak tree RSS in MB and its standard output."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
-        watched = psutil.Process(child.pid)
-        peak = 0
-        while child.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                peak = max(peak, _tree_rss(watched))
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read(), err.read()
-    if child.returncode != 0:
-        print(output[-3000:], errors[-3000:], file=sys.stderr)
-        raise SystemExit(f"failed: {' '.join(command)}")
-    return elapsed, peak / 2**20, output
 
 
 def _score(directory: Path, block: int, limit: int | None) -> None:
@@ -124,7 +93,7 @@ def _one_size(
         env = {**os.environ, "DROPOUT_RISK_DATA_DIR": str(directory / f"data-{engine}")}
         env.pop("MLFLOW_TRACKING_URI", None)
         command = [sys.executable, "-m", "cli", "train", *extract, *LIGHT, "--engine", engine]
-        seconds, peak, _ = _measure(command, env)
+        seconds, peak, _ = measure_command(command, env)
         rows.append((f"{size:,}", f"{sessions:,}", f"train, {engine}", f"{seconds:,.0f} s",
                      f"{peak:,.0f}", ""))  # fmt: skip
         print(" | ".join(rows[-1]), flush=True)
@@ -133,7 +102,7 @@ def _one_size(
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, __file__, "--score", str(directory), "--score-block", str(block)]
     command += ["--score-clients", str(limit)] if limit else []
-    _, peak, output = _measure(command, env)
+    _, peak, output = measure_command(command, env)
     scored = json.loads(output.strip().splitlines()[-1])
     rate = scored["assessments"] / scored["seconds"]
     rows.append((f"{size:,}", f"{sessions:,}", "score with explanations",

@@ -95,7 +95,7 @@ def _training_settings():
 
 
 class Engine(StrEnum):
-    """Where ``train`` runs."""
+    """Where ``train`` and ``score`` run."""
 
     single = "single"
     dask = "dask"
@@ -216,29 +216,82 @@ def train(
 def score(
     clients: ClientsOption,
     sessions: SessionsOption,
-    out: Annotated[Path, typer.Option("--out", help="Output table (.csv or .parquet).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output table (.csv or .parquet); with --engine dask, a directory of Parquet "
+            "files, one per partition.",
+        ),
+    ],
     model: Annotated[
         str | None, typer.Option("--model", help="Model version (default: champion).")
     ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Add factors and signals.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Processes scoring blocks of clients (default: the cores)."
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="single: this machine, in blocks of clients; dask: a Dask cluster, the "
+            "extract as Parquet files or directories.",
+        ),
+    ] = Engine.single,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
+        ),
+    ] = None,
 ) -> None:
     """Score every client at each landmark k = 1..min(L, sessions so far)."""
     from features.contract import ContractError, ContractViolation, read_extract
-    from models.batch import score_extract
+    from models.batch import default_workers, score_in_blocks
     from training.registry import load_model
 
+    if scheduler is not None and engine is not Engine.dask:
+        fail("--scheduler needs --engine dask")
+    if engine is Engine.dask and workers is not None:
+        fail("--workers is for --engine single; a Dask cluster has its own workers")
+    if engine is Engine.dask and out.suffix.lower() not in ("", ".parquet", ".pq"):
+        fail(f"{out}: --engine dask writes a directory of Parquet files; name a directory")
+    if engine is Engine.single and out.suffix.lower() not in _TABLE_SUFFIXES:
+        fail(f"{out}: unsupported output type; use .csv or .parquet")
     try:
         with progress("scoring") as step:
             step("loading the model")
             risk_model, version = load_model(_training_settings(), version=model)
-            step("reading and validating the extract")
-            client_table, session_table = read_extract(clients, sessions)
-            step("scoring")
-            scores = score_extract(risk_model, client_table, session_table, explain=explain)
-            _write_table(scores, out)
-    except (ContractError, ContractViolation, LookupError) as error:
+            if engine is Engine.dask:
+                from training.distributed_scoring import score_on_cluster
+
+                step("scoring the extract in partitions on the Dask cluster")
+                run = score_on_cluster(
+                    clients, sessions, out, model=risk_model, explain=explain,
+                    scheduler=scheduler,
+                )  # fmt: skip
+                rows, where = run.rows, f"{out} ({len(run.files)} Parquet files)"
+            else:
+                step("reading and validating the extract")
+                client_table, session_table = read_extract(clients, sessions)
+                step("scoring")
+                scores = score_in_blocks(
+                    risk_model, client_table, session_table, explain=explain,
+                    workers=workers or default_workers(),
+                )  # fmt: skip
+                _write_table(scores, out)
+                rows, where = len(scores), str(out)
+    except (ContractError, ContractViolation, LookupError, ConnectionError) as error:
         fail(str(error))
-    say(f"scored {len(scores):,} landmarks with version {version}: {out}")
+    say(f"scored {rows:,} landmarks with version {version}: {where}")
+
+
+_TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
 
 def _write_table(table, path: Path) -> None:

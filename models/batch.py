@@ -1,13 +1,21 @@
 """Batch scoring of an extract: one row per client and landmark k = 1..min(L, sessions).
 
 Uses the same landmark points, histories, feature function and bundle as training and the
-service; pandas only for the tables in and out.
+service; pandas only for the tables in and out. A big extract is scored in blocks of clients
+(:func:`score_in_blocks`), which bounds memory and spreads the blocks over processes: the
+trees' contributions run on one thread per block, so the cores are used by blocks.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
+import numpy as np
 import pandas as pd
 
 from features.history import HistoryBatch
@@ -29,6 +37,10 @@ SCORE_COLUMNS = (
 )
 #: Per outcome, the OutcomeAssessment attributes written as ``{outcome}_{attribute}``.
 _OUTCOME_FIELDS = ("probability", "probability_low", "probability_high", "risk_level")
+#: Columns ``explain`` adds: the factors of each outcome (JSON lists) and the signals' codes.
+_EXPLAIN_COLUMNS = tuple(f"{outcome}_factors" for outcome in OUTCOMES) + ("signals",)
+#: Clients per block: a block's histories, features and contributions stay well under a GB.
+DEFAULT_BLOCK_CLIENTS = 20_000
 
 
 def score_extract(
@@ -36,6 +48,10 @@ def score_extract(
 ) -> pd.DataFrame:
     """Scores of every landmark of a contract-valid extract (factors as JSON with ``explain``)."""
     points = landmark_points(sessions, max_landmark=model.max_landmark)
+    if points.empty:  # no session to score (the feature code needs at least one row)
+        return pd.DataFrame(
+            columns=list(SCORE_COLUMNS) + (list(_EXPLAIN_COLUMNS) if explain else [])
+        )
     history = HistoryBatch.from_tables(clients, sessions, points, window=model.max_landmark)
     assessments = model.assess(history, factors=DEFAULT_FACTORS if explain else 0)
     table = points.assign(
@@ -52,3 +68,76 @@ def score_extract(
             ]
         table["signals"] = [json.dumps([s.code for s in a.signals]) for a in assessments]
     return table
+
+
+def score_in_blocks(
+    model: RiskModel,
+    clients: pd.DataFrame,
+    sessions: pd.DataFrame,
+    *,
+    explain: bool = False,
+    block_clients: int = DEFAULT_BLOCK_CLIENTS,
+    workers: int = 1,
+) -> pd.DataFrame:
+    """:func:`score_extract` of blocks of ``block_clients`` clients, ``workers`` at a time.
+
+    The rows and their order are :func:`score_extract`'s: blocks are contiguous runs of the
+    sorted client ids, and they are put back in that order. With ``workers`` > 1 the blocks
+    are scored in as many processes (spawned, so that no OpenMP or thread state of this
+    process is inherited), each sent the model once per block.
+
+    Args:
+        model: The bundle to score with.
+        clients: Contract-valid clients table.
+        sessions: Contract-valid sessions table.
+        explain: Add the factors and signals.
+        block_clients: Clients per block (at least 1).
+        workers: Processes scoring blocks at the same time (1: this process).
+
+    Raises:
+        ValueError: ``block_clients`` or ``workers`` is below 1.
+    """
+    if block_clients < 1 or workers < 1:
+        raise ValueError("block_clients and workers must be at least 1")
+    blocks = list(_blocks(clients, sessions, block_clients))
+    if not blocks:
+        return score_extract(model, clients, sessions, explain=explain)
+    score = functools.partial(_score_block, model, explain)
+    if workers == 1 or len(blocks) == 1:
+        parts = [score(block) for block in blocks]
+    else:
+        workers = min(workers, len(blocks))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            parts = list(pool.map(score, blocks))
+    return pd.concat(parts, ignore_index=True)
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+
+
+def _score_block(
+    model: RiskModel, explain: bool, block: tuple[pd.DataFrame, pd.DataFrame]
+) -> pd.DataFrame:
+    return score_extract(model, *block, explain=explain)
+
+
+def _blocks(
+    clients: pd.DataFrame, sessions: pd.DataFrame, size: int
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Clients and their sessions, ``size`` clients at a time in sorted client id order
+    (the order of :func:`features.landmarks.landmark_points`)."""
+    client_ids = clients["client_id"].to_numpy()
+    block_of_client = np.empty(len(client_ids), dtype=np.int64)
+    block_of_client[np.argsort(client_ids, kind="stable")] = np.arange(len(client_ids)) // size
+    # Client ids are unique and every session's client is listed (the data contract).
+    owner = pd.Index(client_ids).get_indexer(sessions["client_id"].to_numpy())
+    block_of_session = np.where(owner >= 0, block_of_client[owner], -1)
+    for block in range(int(block_of_client.max(initial=-1)) + 1):
+        yield (
+            clients.iloc[np.flatnonzero(block_of_client == block)],
+            sessions.iloc[np.flatnonzero(block_of_session == block)],
+        )

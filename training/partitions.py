@@ -25,6 +25,7 @@ import dask
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
+from dask.delayed import Delayed
 from distributed import Client
 
 from features.contract import ContractError, validate_extract
@@ -110,6 +111,34 @@ def read_partitions(
         ContractError: a table cannot be read, has no ``client_id`` column, or a partition
             breaks the data contract (the first failure is named).
     """
+    pairs, partitions = co_partitioned(
+        client, clients_path, sessions_path, clients_per_partition=clients_per_partition
+    )
+    prepared = client.persist(
+        [
+            dask.delayed(_prepare, nout=2)(clients, sessions, index=index, config=config)
+            for index, (clients, sessions) in enumerate(pairs)
+        ]
+    )
+    landmarks = dd.from_delayed([part[0] for part in prepared], meta=_meta(), verify_meta=False)
+    summaries = client.compute([part[1] for part in prepared], sync=True)
+    counts, summary = _combine(summaries)
+    return PartitionedExtract(
+        landmarks=client.persist(landmarks), counts=counts, summary=summary, partitions=partitions
+    )
+
+
+def co_partitioned(
+    client: Client, clients_path: Path, sessions_path: Path, *, clients_per_partition: int
+) -> tuple[list[tuple[Delayed, Delayed]], int]:
+    """Both tables of a Parquet extract as pairs of partitions holding the same clients.
+
+    Returns:
+        The (clients, sessions) pairs, not yet computed, and how many there are.
+
+    Raises:
+        ContractError: a table cannot be read or has no ``client_id`` column.
+    """
     tables = {}
     for name, path in (("clients", clients_path), ("sessions", sessions_path)):
         files = [str(file) for file in parquet_files(path).values()]
@@ -126,18 +155,7 @@ def read_partitions(
         _by_client(tables["sessions"], partitions).to_delayed(),
         strict=True,
     )
-    prepared = client.persist(
-        [
-            dask.delayed(_prepare, nout=2)(clients, sessions, index=index, config=config)
-            for index, (clients, sessions) in enumerate(pairs)
-        ]
-    )
-    landmarks = dd.from_delayed([part[0] for part in prepared], meta=_meta(), verify_meta=False)
-    summaries = client.compute([part[1] for part in prepared], sync=True)
-    counts, summary = _combine(summaries)
-    return PartitionedExtract(
-        landmarks=client.persist(landmarks), counts=counts, summary=summary, partitions=partitions
-    )
+    return list(pairs), partitions
 
 
 def _by_client(table: dd.DataFrame, partitions: int) -> dd.DataFrame:
@@ -153,23 +171,35 @@ def _client_hash(client_id: pd.Series) -> pd.Series:
     return pd.Series(pd.util.hash_array(text), index=client_id.index)
 
 
-def _prepare(
-    clients: pd.DataFrame, sessions: pd.DataFrame, *, index: int, config: TrainingConfig
-) -> tuple[pd.DataFrame, dict[str, object]]:
-    """One partition's landmark rows and its counts (runs on a worker)."""
+def validated_partition(
+    clients: pd.DataFrame, sessions: pd.DataFrame, *, index: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One partition's tables checked against the data contract (and typed by it).
+
+    Raises:
+        ContractError: the partition breaks the contract; the first failure is named.
+    """
     report = validate_extract(clients, sessions)
     if not report.ok:
         raise ContractError(
             f"{report.summary()} (partition {index}; row numbers count within it);"
             f" first: {report.lines()[0]}"
         )
-    landmarks = build_landmarks(report.clients, report.sessions, max_landmark=config.max_landmark)
+    return report.clients, report.sessions
+
+
+def _prepare(
+    clients: pd.DataFrame, sessions: pd.DataFrame, *, index: int, config: TrainingConfig
+) -> tuple[pd.DataFrame, dict[str, object]]:
+    """One partition's landmark rows and its counts (runs on a worker)."""
+    clients, sessions = validated_partition(clients, sessions, index=index)
+    landmarks = build_landmarks(clients, sessions, max_landmark=config.max_landmark)
     frame = landmark_rows(landmarks.examples, compute_features(landmarks.history), config=config)
-    labels = derive_labels(report.clients, report.sessions)
+    labels = derive_labels(clients, sessions)
     summary = {
-        "counts": training_counts(report.clients, landmarks.examples),
-        "sessions": len(report.sessions),
-        "termination": report.clients["termination"].value_counts().to_dict(),
+        "counts": training_counts(clients, landmarks.examples),
+        "sessions": len(sessions),
+        "termination": clients["termination"].value_counts().to_dict(),
         "labelled": {o: int(labels[o].notna().sum()) for o in OUTCOMES},
         "events": {o: int(labels[o].fillna(False).sum()) for o in OUTCOMES},
     }

@@ -57,6 +57,35 @@ def test_train_on_a_local_cluster_registers_a_model_that_scores(parquet_extract,
     scores = pd.read_csv(out)
     assert scores["poor_outcome_probability"].between(0, 1).all()
     assert scores["dropout_factors"].str.contains("the dropout risk by").any()
+    # The same extract scored on a local cluster: a directory of Parquet parts, same rows.
+    parts = tmp_path / "scores"
+    on_cluster = runner.invoke(
+        app, ["score", *parquet_extract, "--out", str(parts), "--explain", "--engine", "dask"]
+    )
+    assert on_cluster.exit_code == 0, on_cluster.output
+    assert f"scored {len(scores):,} landmarks with version 1: {parts} (" in on_cluster.output
+    written = pd.concat(pd.read_parquet(part) for part in sorted(parts.glob("part-*.parquet")))
+    written = written.sort_values(["client_id", "as_of_session"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(written, scores, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs --engine dask"),
+        (["--engine", "dask", "--workers", "2"], "--workers is for --engine single"),
+        (["--engine", "dask", "--out", "scores.csv"], "name a directory"),
+        (["--out", "scores.txt"], "unsupported output type; use .csv or .parquet"),
+    ],
+)
+def test_score_refuses_options_that_do_not_fit_in_one_line(tmp_path, options, message):
+    arguments = ["score", "--clients", "c.parquet", "--sessions", "s.parquet"]
+    if "--out" not in options:
+        arguments += ["--out", str(tmp_path / "scores.csv")]
+    result = runner.invoke(app, [*arguments, *options])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: ") and message in last
 
 
 def test_the_dask_engine_refuses_csv_in_one_line(tmp_path, clients, sessions):

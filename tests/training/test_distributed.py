@@ -19,6 +19,7 @@ from features.contract import ContractError, validate_extract
 from models.batch import SCORE_COLUMNS, score_extract
 from models.estimators import BoosterSettings
 from training.distributed import NOT_RUN, train_on_cluster
+from training.distributed_scoring import score_on_cluster
 from training.partitions import parquet_files, read_partitions
 from training.pipeline import TrainingConfig, train
 from training.registry import client as mlflow_client
@@ -183,3 +184,39 @@ def test_the_dask_engine_reads_only_parquet(tmp_path, name):
     with pytest.raises(ContractError) as raised:
         train_on_cluster(path, path, config=CONFIG)
     assert str(raised.value).startswith(str(path))
+
+
+def test_scoring_on_the_cluster_writes_exactly_the_rows_of_one_machine(
+    extract, scheduler, trained, tmp_path
+):
+    clients, sessions, clients_dir, sessions_dir = extract
+    out = tmp_path / "scores"
+    out.mkdir()
+    (out / "part-00099.parquet").write_bytes(b"a stale part of an earlier run")
+    run = score_on_cluster(
+        clients_dir, sessions_dir, out, model=trained.model, explain=True,
+        scheduler=scheduler, clients_per_partition=400,
+    )  # fmt: skip
+    assert len(run.files) == 4 and sorted(out.glob("*")) == sorted(run.files)
+    parts = [pd.read_parquet(path) for path in run.files]
+    for part in parts:  # each file in client and landmark order
+        assert part.equals(part.sort_values(["client_id", "as_of_session"]))
+    expected = score_extract(trained.model, clients, sessions, explain=True)
+    written = pd.concat(parts).sort_values(["client_id", "as_of_session"]).reset_index(drop=True)
+    assert run.rows == len(expected)
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False)
+
+
+def test_a_partition_breaking_the_contract_is_named_when_scoring(
+    extract, scheduler, trained, tmp_path
+):
+    clients, sessions, _, _ = extract
+    broken = sessions.copy()
+    broken.loc[broken.index[5], "phq9"] = 99
+    broken.to_parquet(tmp_path / "sessions.parquet", index=False)
+    clients.to_parquet(tmp_path / "clients.parquet", index=False)
+    with pytest.raises(ContractError, match=r"partition \d+; row numbers count within it"):
+        score_on_cluster(
+            tmp_path / "clients.parquet", tmp_path / "sessions.parquet", tmp_path / "out",
+            model=trained.model, scheduler=scheduler, clients_per_partition=400,
+        )  # fmt: skip
