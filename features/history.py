@@ -66,6 +66,12 @@ class HistoryBatch:
         """The histories at ``rows``, in that order."""
         return HistoryBatch(**{name: value[rows] for name, value in self._arrays().items()})
 
+    def row(self, index: int) -> HistoryBatch:
+        """The history at ``index`` as a batch of one (views, not copies: do not write)."""
+        return HistoryBatch(
+            **{name: value[index : index + 1] for name, value in self._arrays().items()}
+        )
+
     def equals(self, other: HistoryBatch) -> bool:
         """Whether both batches hold exactly the same histories (NaN equal to NaN)."""
         return all(

@@ -36,8 +36,9 @@ MIN_EFFECT = 0.001
 PRIOR_TREATMENT_GAP = "Previous treatment (intake)"
 _CONCEPT_KEYS = tuple(CONCEPTS)
 _CONCEPT_OF_FEATURE = np.array([_CONCEPT_KEYS.index(f.concept) for f in FEATURES])
-_CONCEPT_MEMBERS = [
-    np.flatnonzero(concept == _CONCEPT_OF_FEATURE) for concept in range(len(_CONCEPT_KEYS))
+_CONCEPT_MEMBER_LISTS = [
+    np.flatnonzero(concept == _CONCEPT_OF_FEATURE).tolist()
+    for concept in range(len(_CONCEPT_KEYS))
 ]
 # Per source (measure or intake item): the feature whose absence means "never recorded".
 _RECORDED_BY = {m: FEATURE_INDEX[f"{m}_latest"] for m in MEASURE_COLUMNS} | {
@@ -229,27 +230,30 @@ def top_factors(
             default: :func:`outcome_phrase` without the client's start.
     """
     factors: list[list[Factor]] = []
+    orders = np.argsort(-np.abs(explanation.concept_effects), axis=1, kind="stable")[:, :limit]
     for row in range(len(features)):
         effects = explanation.concept_effects[row]
-        order = np.argsort(-np.abs(effects), kind="stable")[:limit]
         phrase = outcome_phrases[row] if outcome_phrases else outcome_phrase(outcome, None)
         row_factors = []
-        row_history = None  # sliced once per row: slicing costs more than a sentence
-        for concept_index in order:
+        # Read once per row, as Python lists: indexing numpy one element at a time, for
+        # every feature of every factor, cost more than the sentences.
+        row_effects = row_gaps = row_history = None
+        for concept_index in orders[row]:
             effect = float(effects[concept_index])
             if abs(effect) < MIN_EFFECT:
                 break
-            members = _CONCEPT_MEMBERS[concept_index]
+            if row_history is None:
+                row_effects = explanation.feature_effects[row].tolist()
+                row_gaps = explanation.gaps[row].tolist()
+                row_history = history.row(row)
             within = ConceptEffects(
                 concept=_CONCEPT_KEYS[concept_index],
                 effects={
-                    FEATURE_NAMES[i]: float(explanation.feature_effects[row, i])
-                    for i in members
-                    if not explanation.gaps[row, i]
+                    FEATURE_NAMES[i]: row_effects[i]
+                    for i in _CONCEPT_MEMBER_LISTS[concept_index]
+                    if not row_gaps[i]
                 },
             )
-            if row_history is None:
-                row_history = history.take([row])
             label, value = describe(
                 within, features[row], row_history, outcome=outcome, reference=reference
             )

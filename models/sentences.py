@@ -193,10 +193,12 @@ def _fmt(measure: str, value: float) -> str:
 def _ordered_aspects(effects: ConceptEffects, aspects: tuple[str, ...], sign: int) -> list[str]:
     """Aspects pulling the concept's way first (largest first), then the others."""
     sized = [(effects.of(aspect=a), a) for a in aspects]
-    agreeing = sorted(
-        (a for e, a in sized if e * sign > 0), key=lambda a: -abs(effects.of(aspect=a))
-    )
+    agreeing = [a for _, a in sorted(((e, a) for e, a in sized if e * sign > 0), key=_largest)]
     return agreeing + [a for _, a in sized if a not in agreeing]
+
+
+def _largest(sized: tuple[float, str]) -> float:
+    return -abs(sized[0])
 
 
 def _leading_measure(
