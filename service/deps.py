@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from service.audit import AuditStore
 from service.batching import AssessmentBatcher
@@ -161,7 +162,7 @@ _bearer = HTTPBearer(
 def require(scope: Scope) -> Callable[..., Caller]:
     """A dependency admitting callers whose token carries ``scope`` (401 / 403 otherwise)."""
 
-    def _caller(
+    async def _caller(
         request: Request,
         tokens: TokensDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -173,8 +174,14 @@ def require(scope: Scope) -> Callable[..., Caller]:
                 "send an API token: Authorization: Bearer <token>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        token = credentials.credentials
         try:
-            caller = tokens.caller(credentials.credentials)
+            # On the event loop unless the lookup would touch the token table (a thread
+            # hop per request costs more than the lookup itself).
+            if tokens.io_due(token):
+                caller = await run_in_threadpool(tokens.caller, token)
+            else:
+                caller = tokens.caller(token, io=False)
         except TokenRefused as refused:
             raise ApiError(
                 401,

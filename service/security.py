@@ -195,22 +195,47 @@ class TokenBook:
                 self._read_at = time.monotonic()
         return self._stored
 
-    def entry(self, token: str) -> TokenEntry | None:
-        """The entry of a presented token, None for an unknown or revoked one."""
+    def io_due(self, token: str) -> bool:
+        """Whether looking ``token`` up now would read or write the token table: the stored
+        tokens are due to be read again, or the token's last use is due to be stamped.
+
+        An async caller looks a token up on the event loop with ``io=False`` when this is
+        False, and in a worker thread otherwise: most requests need no database at all.
+        """
+        now = time.monotonic()
+        if self._source is not None and now - self._read_at >= self._refresh_seconds:
+            return True
+        if self._on_use is None:
+            return False
         digest = hash_token(token)
-        entry = self._fixed.get(digest) or self._current_stored().get(digest)
+        entry = self._fixed.get(digest) or self._stored.get(digest)
+        return entry is not None and (
+            now - self._last_use.get(entry.name, float("-inf")) >= LAST_USE_EVERY_SECONDS
+        )
+
+    def entry(self, token: str, *, io: bool = True) -> TokenEntry | None:
+        """The entry of a presented token, None for an unknown or revoked one.
+
+        ``io=False``: from the tokens read last, even when they are due to be read again.
+        """
+        digest = hash_token(token)
+        stored = self._current_stored() if io else self._stored
+        entry = self._fixed.get(digest) or stored.get(digest)
         # Lookup is by a hash of the secret; the comparison below is constant-time anyway.
         if entry is None or not hmac.compare_digest(entry.sha256, digest):
             return None
         return entry
 
-    def caller(self, token: str) -> Caller | None:
+    def caller(self, token: str, *, io: bool = True) -> Caller | None:
         """The caller a presented token identifies, None for an unknown or revoked token.
+
+        ``io=False``: without reading or writing the token table (see :meth:`io_due`): from
+        the tokens read last, and the last use left to be stamped by a later lookup.
 
         Raises:
             TokenRefused: The token is known but expired, or names no clinic.
         """
-        entry = self.entry(token)
+        entry = self.entry(token, io=io)
         if entry is None:
             return None
         if entry.expired():
@@ -220,7 +245,8 @@ class TokenBook:
                 f"the API token {entry.name!r} was created before tokens named their clinics; "
                 "reissue it with `dropout-risk token create --clinic C` (or --all-clinics)"
             )
-        self._used(entry.name)
+        if io:
+            self._used(entry.name)
         clinics = None if entry.all_clinics else entry.clinics
         return Caller(name=entry.name, scopes=entry.scopes, clinics=clinics)
 

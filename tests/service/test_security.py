@@ -65,3 +65,29 @@ def test_duplicate_names_are_refused():
     _, two = new_token(name="same", scopes={Scope.ADMIN}, all_clinics=True)
     with pytest.raises(ValueError, match="unique"):
         TokenBook([one, two])
+
+
+def test_a_lookup_without_io_never_touches_the_token_table_and_io_due_says_when_one_would(
+    monkeypatch,
+):
+    token, entry = new_token(name="stored", scopes={Scope.RISK_WRITE}, all_clinics=True)
+    reads, uses = [], []
+
+    def source():
+        reads.append(1)
+        return [entry]
+
+    book = TokenBook(
+        [], source=source, refresh_seconds=3600, on_use=lambda name, _: uses.append(name)
+    )
+    assert book.io_due(token)  # the table was never read
+    assert book.caller(token, io=False) is None  # so the token is not known yet
+    assert reads == [] and uses == []
+    assert book.caller(token).name == "stored"
+    assert reads == [1] and uses == ["stored"]
+    assert not book.io_due(token)  # read, and its use stamped less than a minute ago
+    assert book.caller(token, io=False).name == "stored"
+    assert reads == [1] and uses == ["stored"]
+    assert not book.io_due("drk_not-a-token")  # nothing to stamp for an unknown token
+    monkeypatch.setattr("service.security.LAST_USE_EVERY_SECONDS", 0.0)
+    assert book.io_due(token)  # its use is due to be stamped again
