@@ -113,7 +113,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         metrics,
     )
     for module in routers:
-        app.include_router(module.router)
+        # The routers' routes go onto the app's own router (their paths, tags and responses
+        # are set on each route): FastAPI >= 0.137 keeps an included router as a node that
+        # every request walks and re-checks, about a tenth of the event loop's time per
+        # assessment in a py-spy profile under load.
+        for route in module.router.routes:
+            app.router.routes.append(route)
     # The last added runs first: request ids and headers wrap every refusal and every 500
     # (an unhandled exception is answered by the request context, inside the headers), and
     # a refused client or body is answered before routing, token checks or parsing.
