@@ -37,6 +37,13 @@ ClientsOption = Annotated[
 SessionsOption = Annotated[
     Path, typer.Option("--sessions", help="Sessions table (.csv or .parquet).", show_default=False)
 ]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
+    ),
+]
 
 
 @app.command()
@@ -130,13 +137,7 @@ def train(
             "or directories (cross-validation and leave-one-clinic-out are not run).",
         ),
     ] = Engine.single,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
-        ),
-    ] = None,
+    scheduler: SchedulerOption = None,
     override_gate: Annotated[
         str | None,
         typer.Option(
@@ -242,13 +243,7 @@ def score(
             "extract as Parquet files or directories.",
         ),
     ] = Engine.single,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: a local cluster).",
-        ),
-    ] = None,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Score every client at each landmark k = 1..min(L, sessions so far)."""
     from features.contract import ContractError, ContractViolation, read_extract
