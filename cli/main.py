@@ -232,7 +232,9 @@ def score(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, help="Processes scoring blocks of clients (default: the cores)."
+            "--workers",
+            min=1,
+            help="Processes scoring blocks of clients (default: the cores, from 5,000 clients).",
         ),
     ] = None,
     engine: Annotated[
@@ -277,7 +279,7 @@ def score(
                 step("scoring")
                 scores = score_in_blocks(
                     risk_model, client_table, session_table, explain=explain,
-                    workers=workers or default_workers(),
+                    workers=workers or default_workers(len(client_table)),
                 )  # fmt: skip
                 _write_table(scores, out)
                 rows, where = len(scores), str(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +42,8 @@ _OUTCOME_FIELDS = ("probability", "probability_low", "probability_high", "risk_l
 _EXPLAIN_COLUMNS = tuple(f"{outcome}_factors" for outcome in OUTCOMES) + ("signals",)
 #: Clients per block: a block's histories, features and contributions stay well under a GB.
 DEFAULT_BLOCK_CLIENTS = 20_000
+#: Below this many clients one process scores faster than starting several.
+PARALLEL_FROM_CLIENTS = 5_000
 
 
 def score_extract(
@@ -91,7 +94,8 @@ def score_in_blocks(
         clients: Contract-valid clients table.
         sessions: Contract-valid sessions table.
         explain: Add the factors and signals.
-        block_clients: Clients per block (at least 1).
+        block_clients: Clients per block at most (at least 1); with several workers, blocks
+            are made smaller when that gives each worker at least two.
         workers: Processes scoring blocks at the same time (1: this process).
 
     Raises:
@@ -99,6 +103,8 @@ def score_in_blocks(
     """
     if block_clients < 1 or workers < 1:
         raise ValueError("block_clients and workers must be at least 1")
+    if workers > 1:  # at least two blocks per process, so that none waits for the last
+        block_clients = min(block_clients, max(1, math.ceil(len(clients) / (2 * workers))))
     blocks = list(_blocks(clients, sessions, block_clients))
     if not blocks:
         return score_extract(model, clients, sessions, explain=explain)
@@ -112,8 +118,11 @@ def score_in_blocks(
     return pd.concat(parts, ignore_index=True)
 
 
-def default_workers() -> int:
-    """The cores this process may run on."""
+def default_workers(clients: int) -> int:
+    """Processes worth starting for ``clients`` clients: the cores this process may run on,
+    or 1 below :data:`PARALLEL_FROM_CLIENTS` (starting a process costs seconds)."""
+    if clients < PARALLEL_FROM_CLIENTS:
+        return 1
     return (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.batch import score_extract, score_in_blocks
+from models.batch import PARALLEL_FROM_CLIENTS, default_workers, score_extract, score_in_blocks
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +53,8 @@ def test_an_empty_extract_gives_an_empty_table(trained, extract):
 def test_a_block_size_or_worker_count_below_one_is_refused(trained, extract, option):
     with pytest.raises(ValueError, match="at least 1"):
         score_in_blocks(trained.model, *extract, **option)
+
+
+def test_one_process_scores_a_small_extract_and_the_cores_a_big_one():
+    assert default_workers(PARALLEL_FROM_CLIENTS - 1) == 1
+    assert default_workers(PARALLEL_FROM_CLIENTS) == len(os.sched_getaffinity(0))
