@@ -1,0 +1,75 @@
+"""Boosters trained and predicted on selected rows of a matrix, without copying them out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from features.engineering import FEATURE_NAMES
+from models import estimators
+from models.estimators import (
+    BoosterSettings,
+    booster_margin,
+    feature_matrix,
+    fit_booster,
+    refit_booster,
+    training_matrix,
+)
+
+
+@pytest.fixture(scope="module")
+def rows_of_a_matrix():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(3000, len(FEATURE_NAMES))).astype(np.float32)
+    features[rng.random(features.shape) < 0.1] = np.nan
+    labels = (rng.random(3000) < 1 / (1 + np.exp(-np.nan_to_num(features[:, 0])))).astype(float)
+    chosen = np.sort(rng.choice(3000, size=1700, replace=False))
+    return features, labels, chosen
+
+
+def test_a_training_matrix_of_selected_rows_holds_those_rows(rows_of_a_matrix, monkeypatch):
+    features, labels, chosen = rows_of_a_matrix
+    monkeypatch.setattr(estimators, "BLOCK_ROWS", 500)  # several blocks
+    built = training_matrix(features, labels[chosen], rows=chosen)
+    copied = xgb.QuantileDMatrix(features[chosen], label=labels[chosen], max_bin=256)
+    assert (built.num_row(), built.num_col()) == (len(chosen), len(FEATURE_NAMES))
+    np.testing.assert_array_equal(built.get_label(), labels[chosen])
+    assert built.feature_names == list(FEATURE_NAMES)
+    settings = BoosterSettings(threads=1)
+    trained = [
+        xgb.train(settings.params("dropout"), matrix, num_boost_round=20)
+        for matrix in (built, copied)
+    ]
+    np.testing.assert_allclose(
+        *(b.inplace_predict(features[chosen]) for b in trained), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="one entry per selected row"):
+        training_matrix(features, labels, rows=chosen)
+
+
+def test_boosters_fit_and_predict_on_selected_rows(rows_of_a_matrix, monkeypatch):
+    features, labels, chosen = rows_of_a_matrix
+    monkeypatch.setattr(estimators, "BLOCK_ROWS", 400)
+    settings = BoosterSettings(max_rounds=60, early_stopping_rounds=10, threads=1)
+    fit, valid = chosen[:1200], chosen[1200:]
+    stopped = fit_booster(
+        outcome="dropout",
+        train_features=features,
+        train_labels=labels[fit],
+        valid_features=features,
+        valid_labels=labels[valid],
+        settings=settings,
+        train_rows=fit,
+        valid_rows=valid,
+    )
+    assert stopped.num_boosted_rounds() == int(stopped.attr("best_iteration")) + 1
+    refitted = refit_booster(
+        outcome="dropout", features=features, labels=labels[chosen], rounds=15,
+        settings=settings, rows=chosen,
+    )  # fmt: skip
+    assert refitted.num_boosted_rounds() == 15
+    in_blocks = booster_margin(refitted, features, rows=chosen)
+    whole = refitted.predict(feature_matrix(features[chosen]), output_margin=True)
+    np.testing.assert_allclose(in_blocks, whole, rtol=1e-5, atol=1e-5)
+    assert booster_margin(refitted, features, rows=chosen[:0]).shape == (0,)
