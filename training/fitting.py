@@ -75,6 +75,14 @@ def split_clients(clients: np.ndarray, shares: tuple[float, ...], rng: np.random
     return [lookup == index for index in range(len(shares))]
 
 
+def at_most(rows: np.ndarray, count: int, *, seed: int) -> np.ndarray:
+    """``rows``, or a random ``count`` of them (in their order): a bounded sample for a
+    statistic that gains nothing from more rows (a stable draw for a given seed)."""
+    if len(rows) <= count:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=count, replace=False))
+
+
 def refit_rounds(stopped: xgb.Booster, *, fitted: int, learnt: int) -> int:
     """Rounds for the refit: the early-stopped count scaled from ``fitted`` to ``learnt`` rows."""
     return int(np.ceil((int(stopped.attr("best_iteration")) + 1) * learnt / fitted))
@@ -202,15 +210,10 @@ def fit_baseline(
     clients, drawn at random (a baseline of about two hundred coefficients gains nothing
     from millions of rows, and its solver's cost grows with them).
     """
-    draw = np.random.default_rng(config.seed)
-
-    def some(mask: np.ndarray) -> np.ndarray:
-        chosen = np.flatnonzero(mask)
-        if len(chosen) > config.baseline_rows:
-            chosen = np.sort(draw.choice(chosen, size=config.baseline_rows, replace=False))
-        return chosen
-
-    fit_rows, valid_rows, learnt_rows = some(fit), some(valid), some(fit | valid)
+    fit_rows, valid_rows, learnt_rows = (
+        at_most(np.flatnonzero(mask), config.baseline_rows, seed=config.seed)
+        for mask in (fit, valid, fit | valid)
+    )
     chosen = fit_logistic_baseline(
         train_features=features[index[fit_rows]],
         train_labels=labels[fit_rows],

@@ -19,7 +19,7 @@ from models.explanations import explain, global_importance
 from models.metrics import bootstrap_metrics, point_metrics
 from models.risk_levels import summarise_levels
 from training.evaluation import age_band, decision_curve, interval_validity, metrics_frame
-from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, split_clients
+from training.fitting import FittedOutcome, TrainingConfig, at_most, fit_outcome, split_clients
 
 RULE_BASELINES = ("srs_below_cutoff", "not_on_track")
 #: Held-out landmarks whose explanations give the global importance, at most: a mean of
@@ -94,7 +94,7 @@ def evaluate_held_out(
     tables[f"{outcome}_interval_validity"] = interval_validity(
         labels, *fitted.model.interval.bounds(scores["xgboost"])
     )
-    explained = importance_rows(len(features), seed=config.seed)
+    explained = at_most(np.arange(len(features)), IMPORTANCE_ROWS, seed=config.seed)
     explanation = explain(fitted.model.booster, fitted.model.calibrator, features[explained])
     # What each risk level meant on these clients travels with the model (card, API, cards).
     thresholds = summarise_levels(
@@ -118,15 +118,6 @@ def evaluate_held_out(
         ),
         fitted=dataclasses.replace(fitted, model=model),
     )
-
-
-def importance_rows(count: int, *, seed: int) -> np.ndarray:
-    """Indices of the held-out rows explained for the global importance: every row, or a
-    random :data:`IMPORTANCE_ROWS` of them (in order)."""
-    if count <= IMPORTANCE_ROWS:
-        return np.arange(count)
-    draw = np.random.default_rng(seed)
-    return np.sort(draw.choice(count, size=IMPORTANCE_ROWS, replace=False))
 
 
 def _test_scores(fitted: FittedOutcome, features: np.ndarray) -> dict[str, np.ndarray]:

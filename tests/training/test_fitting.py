@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 
 from features.engineering import FEATURE_NAMES
+from models.explanations import explain
 from tests.support.quick_model import light_config
 from training import fitting, held_out
-from training.fitting import fit_baseline, fit_outcome, split_clients
-from training.held_out import importance_rows
+from training.fitting import FittedOutcome, at_most, fit_baseline, fit_outcome, split_clients
 from training.pipeline import TrainingConfig
 
 
@@ -72,10 +73,32 @@ def test_the_baseline_learns_from_at_most_baseline_rows_landmarks(monkeypatch):
     np.testing.assert_array_equal(model[-1].coef_, again[-1].coef_)  # the same draw
 
 
-def test_global_importance_explains_every_held_out_row_or_a_bounded_sample(monkeypatch):
-    np.testing.assert_array_equal(importance_rows(40, seed=0), np.arange(40))
-    monkeypatch.setattr(held_out, "IMPORTANCE_ROWS", 25)
-    sample = importance_rows(40, seed=0)
+def test_a_bounded_sample_is_every_row_or_a_stable_draw_in_order():
+    rows = np.arange(100, 140)
+    np.testing.assert_array_equal(at_most(rows, 40, seed=0), rows)
+    sample = at_most(rows, 25, seed=0)
     assert len(sample) == 25 and len(set(sample)) == 25
-    assert np.all(np.diff(sample) > 0) and sample.max() < 40
-    np.testing.assert_array_equal(sample, importance_rows(40, seed=0))
+    assert np.all(np.diff(sample) > 0) and set(sample) <= set(rows)
+    np.testing.assert_array_equal(sample, at_most(rows, 25, seed=0))
+
+
+def test_global_importance_explains_a_bounded_sample_of_held_out_rows(trained, monkeypatch):
+    fitted = FittedOutcome(model=trained.model.dropout, logistic=None)
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, len(FEATURE_NAMES))).astype(np.float32)
+    examples = pd.DataFrame(
+        {"client_id": [f"c{i}" for i in range(60)], "as_of_session": 1, "clinic_id": "a",
+         "gender": "female", "age": 30.0, "primary_concern": "depression"}
+    )  # fmt: skip
+    explained = []
+    monkeypatch.setattr(held_out, "IMPORTANCE_ROWS", 25)
+    monkeypatch.setattr(
+        held_out, "explain", lambda booster, calibrator, rows: explained.append(len(rows))
+        or explain(booster, calibrator, rows),
+    )  # fmt: skip
+    labels = (rng.random(60) < 0.3).astype(float)
+    result = held_out.evaluate_held_out(
+        fitted, features, labels, examples, config=light_config(bootstrap=0)
+    )
+    assert explained == [25]
+    assert set(result.importance["features"]) == set(FEATURE_NAMES)
