@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,10 +83,12 @@ def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
 class _RowBlocks(xgb.DataIter):
     """``features[rows]`` and their labels, :data:`BLOCK_ROWS` rows at a time."""
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> None:
+    def __init__(
+        self, features: np.ndarray, labels: np.ndarray, rows: np.ndarray, *, cache: str
+    ) -> None:
         self._features, self._labels, self._rows = features, labels, rows
         self._next = 0
-        super().__init__()
+        super().__init__(cache_prefix=cache)
 
     def next(self, input_data) -> bool:
         if self._next >= len(self._rows):
@@ -107,24 +111,30 @@ def training_matrix(
     labels: np.ndarray,
     *,
     rows: np.ndarray | None = None,
-    reference: xgb.QuantileDMatrix | None = None,
+    reference: xgb.ExtMemQuantileDMatrix | None = None,
     max_bin: int = 256,
-) -> xgb.QuantileDMatrix:
-    """The histogram-binned training matrix of ``features[rows]`` (all rows by default).
+) -> xgb.ExtMemQuantileDMatrix:
+    """The histogram-binned training matrix of ``features[rows]`` (all rows by default), in
+    XGBoost's external memory.
 
     Built block by block, so the selected rows are never copied out of ``features`` as a
-    whole; it keeps one byte per value (the bin), not the values. ``labels`` belong to the
-    selected rows. A validation matrix takes the training matrix as ``reference`` (its bins).
+    whole, and kept as pages of histogram bins in a scratch directory (under ``TMPDIR``)
+    that XGBoost reads back every round, so it takes disk instead of memory: about 11 bytes
+    per value, as the index of a matrix with missing values is sparse. The booster is the
+    one an in-memory matrix of the same blocks gives. ``labels`` belong to the selected
+    rows. A validation matrix takes the training matrix as ``reference`` (its bins). The
+    scratch directory goes with the matrix.
     """
     rows = np.arange(len(features)) if rows is None else np.asarray(rows)
     if len(rows) != len(labels):
         raise ValueError("labels must have one entry per selected row")
-    return xgb.QuantileDMatrix(
-        _RowBlocks(features, np.asarray(labels, dtype=np.float32), rows),
-        ref=reference,
-        max_bin=max_bin,
-        missing=np.nan,
+    scratch = tempfile.TemporaryDirectory(prefix="dropout-risk-xgboost-")
+    blocks = _RowBlocks(
+        features, np.asarray(labels, dtype=np.float32), rows, cache=f"{scratch.name}/pages"
     )
+    matrix = xgb.ExtMemQuantileDMatrix(blocks, ref=reference, max_bin=max_bin, missing=np.nan)
+    weakref.finalize(matrix, scratch.cleanup)
+    return matrix
 
 
 def fit_booster(

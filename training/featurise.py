@@ -27,8 +27,8 @@ import pandas as pd
 from features.engineering import FEATURE_NAMES, compute_features
 from features.landmarks import build_landmarks
 
-#: Clients per partition: a partition's histories and columns take a few hundred MB.
-CLIENTS_PER_PARTITION = 25_000
+#: Clients per partition: a partition's histories and columns take about 300 MB.
+CLIENTS_PER_PARTITION = 10_000
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tempfile
+
 import numpy as np
 import pytest
 import xgboost as xgb
@@ -73,3 +76,16 @@ def test_boosters_fit_and_predict_on_selected_rows(rows_of_a_matrix, monkeypatch
     whole = refitted.predict(feature_matrix(features[chosen]), output_margin=True)
     np.testing.assert_allclose(in_blocks, whole, rtol=1e-5, atol=1e-5)
     assert booster_margin(refitted, features, rows=chosen[:0]).shape == (0,)
+
+
+def test_a_training_matrix_keeps_its_pages_on_disk_until_it_goes(
+    rows_of_a_matrix, tmp_path, monkeypatch
+):
+    features, labels, chosen = rows_of_a_matrix
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    matrix = training_matrix(features, labels[chosen], rows=chosen)
+    (scratch,) = tmp_path.iterdir()
+    assert any(scratch.iterdir())
+    del matrix
+    gc.collect()
+    assert not scratch.exists()
