@@ -239,3 +239,16 @@ def fit_logistic_baseline(
             best = (loss, model)
     assert best is not None
     return best[1]
+
+
+def baseline_probability(model: Pipeline, features: np.ndarray) -> np.ndarray:
+    """The baseline's probability of the outcome for each row, :data:`BLOCK_ROWS` at a time.
+
+    Its imputer and scaler copy their input in double precision with a missing-value
+    indicator beside each feature: a few KB a row, so a million rows at once took GBs.
+    """
+    blocks = [
+        model.predict_proba(features[start : start + BLOCK_ROWS])[:, 1]
+        for start in range(0, len(features), BLOCK_ROWS)
+    ]
+    return np.concatenate(blocks) if blocks else np.empty(0)

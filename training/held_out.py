@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.signals import rule_flags
+from models.estimators import baseline_probability
 from models.explanations import explain, global_importance
 from models.metrics import bootstrap_metrics, point_metrics
 from models.risk_levels import summarise_levels
@@ -123,7 +124,7 @@ def evaluate_held_out(
 def _test_scores(fitted: FittedOutcome, features: np.ndarray) -> dict[str, np.ndarray]:
     scores = {"xgboost": fitted.model.probability(features)}
     if fitted.logistic is not None:
-        scores["logistic"] = fitted.logistic.predict_proba(features)[:, 1]
+        scores["logistic"] = baseline_probability(fitted.logistic, features)
     return scores | rule_scores(features)
 
 

@@ -15,6 +15,7 @@ from features.contract import read_extract
 from features.labels import derive_labels
 from features.signals import rule_flags
 from features.vocabulary import OUTCOMES
+from models.estimators import baseline_probability
 from models.metrics import point_metrics
 from models.registry_store import CROSS_VALIDATION, INTERVAL_ENDS, TEST, MetricKey
 from training.featurise import featurise
@@ -204,7 +205,7 @@ def evaluate_registered(
         x = features[labelled]
         scores = {"xgboost": model.outcome_model(outcome).probability(x)}
         if outcome in baselines:
-            scores["logistic"] = baselines[outcome].predict_proba(x)[:, 1]
+            scores["logistic"] = baseline_probability(baselines[outcome], x)
         scores |= {
             rule: flags[rule][labelled].astype(float)
             for rule in ("srs_below_cutoff", "not_on_track")

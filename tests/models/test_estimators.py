@@ -13,9 +13,11 @@ from features.engineering import FEATURE_NAMES
 from models import estimators
 from models.estimators import (
     BoosterSettings,
+    baseline_probability,
     booster_margin,
     feature_matrix,
     fit_booster,
+    fit_logistic_baseline,
     refit_booster,
     training_matrix,
 )
@@ -89,3 +91,16 @@ def test_a_training_matrix_keeps_its_pages_on_disk_until_it_goes(
     del matrix
     gc.collect()
     assert not scratch.exists()
+
+
+def test_the_baseline_predicts_in_blocks_what_it_predicts_at_once(rows_of_a_matrix, monkeypatch):
+    features, labels, chosen = rows_of_a_matrix
+    model = fit_logistic_baseline(
+        train_features=features[chosen], train_labels=labels[chosen],
+        valid_features=features[:300], valid_labels=labels[:300], penalties=(1.0,),
+    )  # fmt: skip
+    monkeypatch.setattr(estimators, "BLOCK_ROWS", 700)
+    np.testing.assert_allclose(
+        baseline_probability(model, features), model.predict_proba(features)[:, 1], rtol=1e-12
+    )
+    assert baseline_probability(model, features[:0]).shape == (0,)
