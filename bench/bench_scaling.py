@@ -6,7 +6,8 @@ in its own process and against its own temporary MLflow store:
 
 * ``dropout-risk train`` with the single-machine engine, then with ``--engine dask`` (a
   local cluster sized to the machine, started and closed by the command), both with the
-  light options ``--cv-folds 0 --no-leave-one-clinic-out --bootstrap 0``;
+  light options ``--cv-folds 0 --no-leave-one-clinic-out --bootstrap 0`` (the evaluation
+  off) and ``--landmarks L`` (``--landmarks``, 12 by default);
 * scoring: the registered model scores the whole extract with explanations
   (``models.batch.score_extract(..., explain=True)``, five factors per outcome and the
   clinical signals), in blocks of ``--score-block`` clients (of the first
@@ -36,6 +37,7 @@ from pathlib import Path
 import psutil
 
 from bench.machine import measure_command
+from features.vocabulary import DEFAULT_LANDMARKS
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 LIGHT = ["--cv-folds", "0", "--no-leave-one-clinic-out", "--bootstrap", "0"]
@@ -78,7 +80,14 @@ def _score(directory: Path, block: int, limit: int | None) -> None:
 
 
 def _one_size(
-    size: int, seed: int, block: int, limit: int | None, engines: list[str], root: Path
+    size: int,
+    seed: int,
+    block: int,
+    limit: int | None,
+    engines: list[str],
+    root: Path,
+    *,
+    landmarks: int,
 ) -> list[tuple[str, ...]]:
     directory = root / f"n{size}"
     directory.mkdir()
@@ -93,6 +102,7 @@ def _one_size(
         env = {**os.environ, "DROPOUT_RISK_DATA_DIR": str(directory / f"data-{engine}")}
         env.pop("MLFLOW_TRACKING_URI", None)
         command = [sys.executable, "-m", "cli", "train", *extract, *LIGHT, "--engine", engine]
+        command += ["--landmarks", str(landmarks)]
         seconds, peak, _ = measure_command(command, env)
         rows.append((f"{size:,}", f"{sessions:,}", f"train, {engine}", f"{seconds:,.0f} s",
                      f"{peak:,.0f}", ""))  # fmt: skip
@@ -123,6 +133,9 @@ def main() -> None:
     parser.add_argument(
         "--score-clients", type=int, help="Score only the first N clients (default: all)."
     )
+    parser.add_argument(
+        "--landmarks", type=int, default=DEFAULT_LANDMARKS, help="Landmarks L of training."
+    )
     parser.add_argument("--score", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.score:
@@ -130,13 +143,14 @@ def main() -> None:
         return
     cores = psutil.cpu_count()
     memory = psutil.virtual_memory().total / 2**30
-    print(f"{cores} cores, {memory:.0f} GB; training options: {' '.join(LIGHT)}", flush=True)
+    options_text = f"{' '.join(LIGHT)} --landmarks {options.landmarks}"
+    print(f"{cores} cores, {memory:.0f} GB; training options: {options_text}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for size in options.sizes:
             rows += _one_size(
                 size, options.seed, options.score_block, options.score_clients,
-                options.engines, Path(scratch),
+                options.engines, Path(scratch), landmarks=options.landmarks,
             )  # fmt: skip
     header = ("clients", "sessions", "step", "time", "peak MB (process tree)", "throughput")
     print("\n| " + " | ".join(header) + " |")

@@ -57,9 +57,10 @@ class OutcomeModel:
     base_rate: float
     interval: VennAbersInterval
 
-    def probability(self, features: np.ndarray) -> np.ndarray:
-        """Calibrated probability of the outcome for each feature row."""
-        return self.calibrator.probability(booster_margin(self.booster, features))
+    def probability(self, features: np.ndarray, *, rows: np.ndarray | None = None) -> np.ndarray:
+        """Calibrated probability of the outcome for each feature row (of ``features[rows]``,
+        predicted block by block)."""
+        return self.calibrator.probability(booster_margin(self.booster, features, rows=rows))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,9 +71,70 @@ class BoosterSettings:
         }
 
 
+#: Rows handed to XGBoost at a time when it builds a training matrix or predicts.
+BLOCK_ROWS = 100_000
+
+
 def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
     """A DMatrix with the feature names the boosters were trained with (NaN = missing)."""
     return xgb.DMatrix(features, feature_names=list(FEATURE_NAMES), missing=np.nan)
+
+
+class _RowBlocks(xgb.DataIter):
+    """``features[rows]`` and their labels, :data:`BLOCK_ROWS` rows at a time."""
+
+    def __init__(
+        self, features: np.ndarray, labels: np.ndarray, rows: np.ndarray, *, cache: str
+    ) -> None:
+        self._features, self._labels, self._rows = features, labels, rows
+        self._next = 0
+        super().__init__(cache_prefix=cache)
+
+    def next(self, input_data) -> bool:
+        if self._next >= len(self._rows):
+            return False
+        block = slice(self._next, self._next + BLOCK_ROWS)
+        input_data(
+            data=self._features[self._rows[block]],
+            label=self._labels[block],
+            feature_names=list(FEATURE_NAMES),
+        )
+        self._next += BLOCK_ROWS
+        return True
+
+    def reset(self) -> None:
+        self._next = 0
+
+
+def training_matrix(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rows: np.ndarray | None = None,
+    reference: xgb.ExtMemQuantileDMatrix | None = None,
+    max_bin: int = 256,
+) -> xgb.ExtMemQuantileDMatrix:
+    """The histogram-binned training matrix of ``features[rows]`` (all rows by default), in
+    XGBoost's external memory.
+
+    Built block by block, so the selected rows are never copied out of ``features`` as a
+    whole, and kept as pages of histogram bins in a scratch directory (under ``TMPDIR``)
+    that XGBoost reads back every round, so it takes disk instead of memory: about 11 bytes
+    per value, as the index of a matrix with missing values is sparse. The booster is the
+    one an in-memory matrix of the same blocks gives. ``labels`` belong to the selected
+    rows. A validation matrix takes the training matrix as ``reference`` (its bins). The
+    scratch directory goes with the matrix.
+    """
+    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
+    if len(rows) != len(labels):
+        raise ValueError("labels must have one entry per selected row")
+    scratch = tempfile.TemporaryDirectory(prefix="dropout-risk-xgboost-")
+    blocks = _RowBlocks(
+        features, np.asarray(labels, dtype=np.float32), rows, cache=f"{scratch.name}/pages"
+    )
+    matrix = xgb.ExtMemQuantileDMatrix(blocks, ref=reference, max_bin=max_bin, missing=np.nan)
+    weakref.finalize(matrix, scratch.cleanup)
+    return matrix
 
 
 def fit_booster(
@@ -82,13 +145,21 @@ def fit_booster(
     valid_features: np.ndarray,
     valid_labels: np.ndarray,
     settings: BoosterSettings | None = None,
+    train_rows: np.ndarray | None = None,
+    valid_rows: np.ndarray | None = None,
 ) -> xgb.Booster:
-    """Train the monotone booster of ``outcome`` with early stopping on the validation split."""
+    """Train the monotone booster of ``outcome`` with early stopping on the validation split.
+
+    ``train_rows`` and ``valid_rows`` select rows of the feature matrices (all by default);
+    the labels are those of the selected rows.
+    """
     settings = settings or BoosterSettings()
-    train = feature_matrix(train_features)
-    train.set_label(train_labels)
-    valid = feature_matrix(valid_features)
-    valid.set_label(valid_labels)
+    train = training_matrix(
+        train_features, train_labels, rows=train_rows, max_bin=settings.max_bin
+    )
+    valid = training_matrix(
+        valid_features, valid_labels, rows=valid_rows, reference=train, max_bin=settings.max_bin
+    )
     booster = xgb.train(
         settings.params(outcome),
         train,
@@ -110,23 +181,38 @@ def refit_booster(
     labels: np.ndarray,
     rounds: int,
     settings: BoosterSettings | None = None,
+    rows: np.ndarray | None = None,
 ) -> xgb.Booster:
     """Train the booster of ``outcome`` for a fixed number of rounds (found by early stopping).
 
     Used to refit on the training and validation clients together once early stopping has
-    chosen the number of trees, so no client is wasted on choosing it.
+    chosen the number of trees, so no client is wasted on choosing it. ``rows`` selects rows
+    of ``features`` (all by default); ``labels`` are those of the selected rows.
     """
     settings = settings or BoosterSettings()
-    data = feature_matrix(features)
-    data.set_label(labels)
+    data = training_matrix(features, labels, rows=rows, max_bin=settings.max_bin)
     booster = xgb.train(settings.params(outcome), data, num_boost_round=rounds)
     booster.set_attr(rounds=str(rounds), outcome=outcome)
     return booster
 
 
-def booster_margin(booster: xgb.Booster, features: np.ndarray) -> np.ndarray:
-    """Raw log-odds of ``booster`` for each row of ``features``."""
-    return booster.inplace_predict(features, predict_type="margin", missing=np.nan)
+def booster_margin(
+    booster: xgb.Booster, features: np.ndarray, *, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Raw log-odds of ``booster`` for each row of ``features`` (of ``features[rows]``).
+
+    With ``rows`` the selected rows are predicted :data:`BLOCK_ROWS` at a time, never
+    copied out as a whole.
+    """
+    if rows is None:
+        return booster.inplace_predict(features, predict_type="margin", missing=np.nan)
+    blocks = [
+        booster.inplace_predict(
+            features[rows[start : start + BLOCK_ROWS]], predict_type="margin", missing=np.nan
+        )
+        for start in range(0, len(rows), BLOCK_ROWS)
+    ]
+    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.float32)
 
 
 def fit_logistic_baseline(
@@ -153,3 +239,16 @@ def fit_logistic_baseline(
             best = (loss, model)
     assert best is not None
     return best[1]
+
+
+def baseline_probability(model: Pipeline, features: np.ndarray) -> np.ndarray:
+    """The baseline's probability of the outcome for each row, :data:`BLOCK_ROWS` at a time.
+
+    Its imputer and scaler copy their input in double precision with a missing-value
+    indicator beside each feature: a few KB a row, so a million rows at once took GBs.
+    """
+    blocks = [
+        model.predict_proba(features[start : start + BLOCK_ROWS])[:, 1]
+        for start in range(0, len(features), BLOCK_ROWS)
+    ]
+    return np.concatenate(blocks) if blocks else np.empty(0)

@@ -63,10 +63,14 @@ def decile_edges(values: np.ndarray) -> tuple[float, ...]:
     return tuple(float(cut) for cut in np.unique(cuts))
 
 
-def measure_availability(features: np.ndarray) -> dict[str, np.ndarray]:
-    """Per measure, whether it was recorded at least once in each row's history."""
+def measure_availability(
+    features: np.ndarray, *, rows: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Per measure, whether it was recorded at least once in each row's history (of the
+    rows at indices ``rows``, all by default)."""
+    rows = slice(None) if rows is None else rows
     return {
-        measure: ~np.isnan(features[:, FEATURE_INDEX[f"{measure}_worst"]])
+        measure: ~np.isnan(features[rows, FEATURE_INDEX[f"{measure}_worst"]])
         for measure in MEASURE_COLUMNS
     }
 
@@ -81,22 +85,33 @@ def score_binned(probability: np.ndarray) -> Binned:
     return Binned.of(probability, edges=_SCORE_EDGES)
 
 
-def reference_profile(features: np.ndarray, scores: Mapping[str, np.ndarray]) -> dict[str, object]:
+def reference_profile(
+    features: np.ndarray, scores: Mapping[str, np.ndarray], *, rows: np.ndarray | None = None
+) -> dict[str, object]:
     """The training population's profile, JSON-ready for the bundle's metadata.
 
     Args:
-        features: Feature rows of the training landmarks (:data:`FEATURE_NAMES` order).
-        scores: Calibrated probability of each outcome for the same rows.
+        features: Feature rows (:data:`FEATURE_NAMES` order) that hold the training
+            landmarks.
+        scores: Calibrated probability of each outcome for the training landmarks.
+        rows: Indices of the training landmarks in ``features`` (all rows by default); the
+            matrix is read a column at a time, so the rows are never copied out as a whole.
     """
+    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
+
+    def column(name: str) -> np.ndarray:
+        return np.asarray(features[rows, FEATURE_INDEX[name]], dtype=float)
+
     return {
-        "rows": int(len(features)),
+        "rows": len(rows),
         "features": {
-            name: Binned.of(features[:, i], edges=decile_edges(features[:, i])).to_dict()
-            for i, name in enumerate(FEATURE_NAMES)
+            name: Binned.of(values, edges=decile_edges(values)).to_dict()
+            for name in FEATURE_NAMES
+            for values in (column(name),)
         },
         "availability": {
             measure: availability_binned(available).to_dict()
-            for measure, available in measure_availability(features).items()
+            for measure, available in measure_availability(features, rows=rows).items()
         },
         "scores": {outcome: score_binned(scores[outcome]).to_dict() for outcome in OUTCOMES},
     }

@@ -41,6 +41,8 @@ class TrainingConfig:
     leave_one_clinic_out: bool = True
     bootstrap: int = 200
     seed: int = 0
+    #: Landmarks the logistic-regression baseline learns from, at most (:func:`fit_baseline`).
+    baseline_rows: int = 100_000
     booster: BoosterSettings = field(default_factory=BoosterSettings)
     alert_budget: AlertBudget = field(default_factory=AlertBudget)
 
@@ -71,6 +73,14 @@ def split_clients(clients: np.ndarray, shares: tuple[float, ...], rng: np.random
         part[order[bounds[index] : bounds[index + 1]]] = index
     lookup = part[np.searchsorted(unique, clients)]
     return [lookup == index for index in range(len(shares))]
+
+
+def at_most(rows: np.ndarray, count: int, *, seed: int) -> np.ndarray:
+    """``rows``, or a random ``count`` of them (in their order): a bounded sample for a
+    statistic that gains nothing from more rows (a stable draw for a given seed)."""
+    if len(rows) <= count:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=count, replace=False))
 
 
 def refit_rounds(stopped: xgb.Booster, *, fitted: int, learnt: int) -> int:
@@ -125,24 +135,31 @@ def fit_outcome(
     with_logistic: bool = True,
     penalties: tuple[float, ...] = (0.01, 0.1, 1.0),
     refit: bool = True,
+    rows: np.ndarray | None = None,
 ) -> FittedOutcome:
     """Fit booster, calibrator, thresholds (and the LR baseline) on one set of clients.
 
-    ``penalties`` are the logistic-regression penalties tried on the validation split;
-    cross-validation passes the one the main fit chose, so each fold fits LR once.
-    ``refit=False`` keeps the early-stopped booster (trained on the fit clients alone)
-    instead of refitting it on fit and validation clients: cross-validation and
-    leave-one-clinic-out use it, which halves their cost and, with a little less data per
-    model, errs towards underrating the served model, never overrating it.
+    ``rows`` are the indices into ``features`` of the rows that ``labels`` and ``clients``
+    describe (all rows by default): the rows are read from the matrix block by block,
+    never copied out as a whole. ``penalties`` are the logistic-regression penalties tried
+    on the validation split; cross-validation passes the one the main fit chose, so each
+    fold fits LR once. ``refit=False`` keeps the early-stopped booster (trained on the fit
+    clients alone) instead of refitting it on fit and validation clients:
+    cross-validation and leave-one-clinic-out use it, which halves their cost and, with a
+    little less data per model, errs towards underrating the served model, never
+    overrating it.
     """
+    index = np.arange(len(features)) if rows is None else np.asarray(rows)
     fit, valid, calibrate = split_clients(clients, (0.75, 0.125, 0.125), rng)
     stopped = fit_booster(
         outcome=outcome,
-        train_features=features[fit],
+        train_features=features,
         train_labels=labels[fit],
-        valid_features=features[valid],
+        valid_features=features,
         valid_labels=labels[valid],
         settings=config.booster,
+        train_rows=index[fit],
+        valid_rows=index[valid],
     )
     # Early stopping chose the number of trees; refit with it (scaled to the larger set) on
     # the fit and validation clients together. Calibration clients stay unseen.
@@ -150,10 +167,11 @@ def fit_outcome(
     booster = (
         refit_booster(
             outcome=outcome,
-            features=features[learnt],
+            features=features,
             labels=labels[learnt],
             rounds=refit_rounds(stopped, fitted=int(fit.sum()), learnt=int(learnt.sum())),
             settings=config.booster,
+            rows=index[learnt],
         )
         if refit
         else stopped
@@ -161,21 +179,46 @@ def fit_outcome(
     model = calibrated_outcome(
         outcome,
         booster,
-        calibration=(booster_margin(booster, features[calibrate]), labels[calibrate]),
-        validation=(booster_margin(booster, features[valid]), labels[valid]),
+        calibration=(booster_margin(booster, features, rows=index[calibrate]), labels[calibrate]),
+        validation=(booster_margin(booster, features, rows=index[valid]), labels[valid]),
         clients=np.concatenate([clients[valid], clients[calibrate]]),
         base_rate=float(labels[learnt if refit else fit].mean()),
         budget=config.alert_budget,
     )
     logistic = None
     if with_logistic:
-        chosen = fit_logistic_baseline(
-            train_features=features[fit],
-            train_labels=labels[fit],
-            valid_features=features[valid],
-            valid_labels=labels[valid],
-            penalties=penalties,
+        logistic = fit_baseline(
+            features, labels, index, fit=fit, valid=valid, config=config, penalties=penalties
         )
-        # The same treatment as the booster: refit on fit + validation clients.
-        logistic = chosen.fit(features[learnt], labels[learnt])
     return FittedOutcome(model=model, logistic=logistic)
+
+
+def fit_baseline(
+    features: np.ndarray,
+    labels: np.ndarray,
+    index: np.ndarray,
+    *,
+    fit: np.ndarray,
+    valid: np.ndarray,
+    config: TrainingConfig,
+    penalties: tuple[float, ...],
+) -> Pipeline:
+    """The logistic-regression baseline, treated like the booster: its penalty chosen on the
+    validation clients, then refitted on fit and validation clients together.
+
+    Each step learns from at most :attr:`TrainingConfig.baseline_rows` landmarks of those
+    clients, drawn at random (a baseline of about two hundred coefficients gains nothing
+    from millions of rows, and its solver's cost grows with them).
+    """
+    fit_rows, valid_rows, learnt_rows = (
+        at_most(np.flatnonzero(mask), config.baseline_rows, seed=config.seed)
+        for mask in (fit, valid, fit | valid)
+    )
+    chosen = fit_logistic_baseline(
+        train_features=features[index[fit_rows]],
+        train_labels=labels[fit_rows],
+        valid_features=features[index[valid_rows]],
+        valid_labels=labels[valid_rows],
+        penalties=penalties,
+    )
+    return chosen.fit(features[index[learnt_rows]], labels[learnt_rows])

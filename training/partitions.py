@@ -5,7 +5,7 @@ Both tables are read from Parquet (a file or a directory of files) and shuffled 
 exactly the sessions of the clients in partition *i* of the clients. Each pair is then
 checked against the data contract and turned into landmarks, features and labels by the
 same functions as the single-machine path (:func:`features.contract.validate_extract`,
-:func:`features.landmarks.build_landmarks`, :func:`features.engineering.compute_features`).
+:func:`training.featurise.featurise`).
 Because a client's rows never span two partitions, the per-partition checks are the
 whole-table checks (unique ids, sessions of unknown clients, gaps in session numbers).
 
@@ -29,10 +29,10 @@ from dask.delayed import Delayed
 from distributed import Client
 
 from features.contract import ContractError, validate_extract
-from features.engineering import FEATURE_NAMES, compute_features
+from features.engineering import FEATURE_NAMES
 from features.labels import derive_labels
-from features.landmarks import build_landmarks
 from features.vocabulary import OUTCOMES
+from training.featurise import featurise
 from training.fitting import TrainingConfig, is_test_client
 from training.pipeline import training_counts
 
@@ -193,8 +193,8 @@ def _prepare(
 ) -> tuple[pd.DataFrame, dict[str, object]]:
     """One partition's landmark rows and its counts (runs on a worker)."""
     clients, sessions = validated_partition(clients, sessions, index=index)
-    landmarks = build_landmarks(clients, sessions, max_landmark=config.max_landmark)
-    frame = landmark_rows(landmarks.examples, compute_features(landmarks.history), config=config)
+    landmarks = featurise(clients, sessions, max_landmark=config.max_landmark)
+    frame = landmark_rows(landmarks.examples, landmarks.features, config=config)
     labels = derive_labels(clients, sessions)
     summary = {
         "counts": training_counts(clients, landmarks.examples),

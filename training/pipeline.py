@@ -19,16 +19,32 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from features.engineering import compute_features
 from features.labels import LABEL_REVISION
-from features.landmarks import build_landmarks
 from features.vocabulary import OUTCOMES
 from models.bundle import RiskModel
 from models.profile import reference_profile
-from training.fitting import FittedOutcome, TrainingConfig, fit_outcome, is_test_client
+from training.featurise import LandmarkMatrix, featurise
+from training.fitting import (
+    FittedOutcome,
+    TrainingConfig,
+    at_most,
+    fit_outcome,
+    is_test_client,
+)
 from training.held_out import HeldOut, cross_validate, evaluate_held_out, leave_one_clinic_out
 
-__all__ = ["TrainingConfig", "TrainingResult", "assemble_model", "train", "training_counts"]
+__all__ = [
+    "TrainingConfig",
+    "TrainingResult",
+    "assemble_model",
+    "train",
+    "train_on_landmarks",
+    "training_counts",
+]
+
+#: Training landmarks profiled as the drift reference, at most (a random sample beyond: its
+#: deciles and shares are as good from 200,000 rows as from millions).
+PROFILE_ROWS = 200_000
 
 
 @dataclass
@@ -55,9 +71,31 @@ def train(
     """Train and evaluate both predictors on a contract-valid extract."""
     config = config or TrainingConfig()
     progress("building landmarks and features")
-    landmarks = build_landmarks(clients, sessions, max_landmark=config.max_landmark)
-    features = compute_features(landmarks.history)
-    examples = landmarks.examples
+    landmarks = featurise(
+        clients, sessions, max_landmark=config.max_landmark, threads=config.booster.threads
+    )
+    return train_on_landmarks(clients, landmarks, config=config, progress=progress)
+
+
+def train_on_landmarks(
+    clients: pd.DataFrame,
+    landmarks: LandmarkMatrix,
+    *,
+    config: TrainingConfig,
+    progress: Callable[[str], None] = lambda _: None,
+) -> TrainingResult:
+    """Train and evaluate both predictors on an extract's featurised landmarks.
+
+    The landmark matrix is read in place: the training rows reach XGBoost block by block and
+    only the held-out rows are copied out (:func:`training.fitting.fit_outcome`).
+
+    Args:
+        clients: the extract's clients table (for the counts of what was left out).
+        landmarks: :func:`training.featurise.featurise` of the extract.
+        config: the run's options.
+        progress: called with each step's name.
+    """
+    features, examples = landmarks.features, landmarks.examples
     client_ids = examples["client_id"].to_numpy(dtype=object).astype(str)
     test = is_test_client(client_ids, share=config.test_share)
     rng = np.random.default_rng(config.seed)
@@ -75,8 +113,8 @@ def train(
         train_rows, test_rows = labelled & ~test, labelled & test
         progress(f"{outcome}: fitting on {train_rows.sum():,} landmarks")
         fitted[outcome] = fit_outcome(
-            outcome, features[train_rows], labels[train_rows], client_ids[train_rows],
-            config=config, rng=rng,
+            outcome, features, labels[train_rows], client_ids[train_rows], config=config,
+            rng=rng, rows=np.flatnonzero(train_rows),
         )  # fmt: skip
         progress(f"{outcome}: evaluating on {test_rows.sum():,} held-out landmarks")
         evaluation = evaluate_held_out(
@@ -104,9 +142,11 @@ def train(
             tables[f"{outcome}_leave_one_clinic_out"] = unseen.table
             tables[f"{outcome}_interval_validity_unseen_clinics"] = unseen.interval_validity
     progress("profiling the training population (the reference for drift monitoring)")
-    training_rows = features[~test]
+    training_rows = at_most(np.flatnonzero(~test), PROFILE_ROWS, seed=config.seed)
     reference = reference_profile(
-        training_rows, {o: fitted[o].model.probability(training_rows) for o in OUTCOMES}
+        features,
+        {o: fitted[o].model.probability(features, rows=training_rows) for o in OUTCOMES},
+        rows=training_rows,
     )
     model = assemble_model(fitted, config=config, counts=counts, reference=reference)
     baselines = {o: f.logistic for o, f in fitted.items() if f.logistic is not None}

@@ -12,15 +12,15 @@ from pathlib import Path
 import pandas as pd
 
 from features.contract import read_extract
-from features.engineering import compute_features
 from features.labels import derive_labels
-from features.landmarks import build_landmarks
 from features.signals import rule_flags
 from features.vocabulary import OUTCOMES
+from models.estimators import baseline_probability
 from models.metrics import point_metrics
 from models.registry_store import CROSS_VALIDATION, INTERVAL_ENDS, TEST, MetricKey
+from training.featurise import featurise
 from training.model_card import render_model_card
-from training.pipeline import TrainingConfig, TrainingResult, train
+from training.pipeline import TrainingConfig, TrainingResult, train_on_landmarks
 from training.plots import save_plots
 from training.registry import (
     Registration,
@@ -124,8 +124,14 @@ def train_and_register(
     else:
         progress("reading and validating the extract")
         clients, sessions = read_extract(clients_path, sessions_path)
-        result = train(clients, sessions, config=config, progress=progress)
         data = fingerprint(clients, sessions, (clients_path, sessions_path))
+        progress("building landmarks and features")
+        landmarks = featurise(
+            clients, sessions, max_landmark=config.max_landmark, threads=config.booster.threads
+        )
+        del sessions  # the landmark matrix has all that training reads from them
+        result = train_on_landmarks(clients, landmarks, config=config, progress=progress)
+        del landmarks
     card = render_model_card(result, fingerprint=data, config=config)
     # A new bundle with the card and fingerprint; the run's own result stays as trained.
     model = dataclasses.replace(
@@ -188,8 +194,8 @@ def evaluate_registered(
     """
     model, version = load_model(settings, version=version)
     clients, sessions = read_extract(clients_path, sessions_path)
-    landmarks = build_landmarks(clients, sessions, max_landmark=model.max_landmark)
-    features = compute_features(landmarks.history)
+    landmarks = featurise(clients, sessions, max_landmark=model.max_landmark)
+    features = landmarks.features
     baselines = load_logistic_baselines(settings, version=version)
     flags = rule_flags(features)
     rows = []
@@ -199,7 +205,7 @@ def evaluate_registered(
         x = features[labelled]
         scores = {"xgboost": model.outcome_model(outcome).probability(x)}
         if outcome in baselines:
-            scores["logistic"] = baselines[outcome].predict_proba(x)[:, 1]
+            scores["logistic"] = baseline_probability(baselines[outcome], x)
         scores |= {
             rule: flags[rule][labelled].astype(float)
             for rule in ("srs_below_cutoff", "not_on_track")

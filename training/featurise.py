@@ -1,0 +1,137 @@
+"""An extract's landmark rows and features, computed in client partitions into one matrix.
+
+:func:`featurise` gives what :func:`features.landmarks.build_landmarks` and
+:func:`features.engineering.compute_features` give for a whole extract, but builds them a
+partition of clients at a time (clients in client-id order, so the rows come out in the
+order the whole-table build gives them), writing each partition's features straight into a
+preallocated float32 matrix. Memory therefore grows with the landmark rows (4 bytes per
+feature) and not with the histories and intermediate columns of the whole extract, which
+only ever exist for one partition per thread. XGBoost works in float32 anyway, so the
+boosters see the same values.
+
+The Dask engine featurises each of its partitions with the same function
+(:mod:`training.partitions`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.engineering import FEATURE_NAMES, compute_features
+from features.landmarks import build_landmarks
+
+#: Clients per partition: a partition's histories and columns take about 300 MB.
+CLIENTS_PER_PARTITION = 10_000
+
+
+@dataclass(frozen=True)
+class LandmarkMatrix:
+    """The landmark rows of an extract and their features.
+
+    Attributes:
+        examples: one row per landmark, as :attr:`features.landmarks.LandmarkSet.examples`.
+        features: float32, one row per landmark and one column per :data:`FEATURE_NAMES`
+            entry (NaN where unknown).
+    """
+
+    examples: pd.DataFrame
+    features: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+def featurise(
+    clients: pd.DataFrame,
+    sessions: pd.DataFrame,
+    *,
+    max_landmark: int,
+    clients_per_partition: int = CLIENTS_PER_PARTITION,
+    threads: int = 1,
+) -> LandmarkMatrix:
+    """Every landmark of a contract-valid extract, with its features, partition by partition.
+
+    Args:
+        clients: contract-valid clients table.
+        sessions: contract-valid sessions table.
+        max_landmark: L (landmarks at sessions 1..L).
+        clients_per_partition: clients featurised together.
+        threads: partitions featurised at the same time (numpy releases the GIL in most of
+            the feature arithmetic); each holds one partition's intermediates.
+    """
+    partitions = ClientPartitions(clients, sessions, size=clients_per_partition)
+    if not len(partitions):
+        only = build_landmarks(clients, sessions, max_landmark=max_landmark)
+        return LandmarkMatrix(only.examples, np.empty((0, len(FEATURE_NAMES)), np.float32))
+    starts = np.concatenate([[0], np.cumsum(partitions.landmark_rows(max_landmark))])
+    features = np.empty((int(starts[-1]), len(FEATURE_NAMES)), dtype=np.float32)
+
+    def one(index: int, part_clients: pd.DataFrame, part_sessions: pd.DataFrame) -> pd.DataFrame:
+        landmarks = build_landmarks(part_clients, part_sessions, max_landmark=max_landmark)
+        features[starts[index] : starts[index + 1]] = compute_features(landmarks.history)
+        return landmarks.examples
+
+    examples: list[pd.DataFrame] = []
+    # compute_features silences the RuntimeWarnings of all-missing slices with
+    # catch_warnings, which saves and restores the process's filters: threads interleaving
+    # it could leave them changed, so they are saved and restored once around all threads.
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        warnings.simplefilter("ignore", RuntimeWarning)
+        running: deque[Future[pd.DataFrame]] = deque()
+        for index, (part_clients, part_sessions) in enumerate(partitions):
+            running.append(pool.submit(one, index, part_clients, part_sessions))
+            if len(running) >= threads:  # at most ``threads`` partitions in memory
+                examples.append(running.popleft().result())
+        examples += [future.result() for future in running]
+    return LandmarkMatrix(examples=pd.concat(examples, ignore_index=True), features=features)
+
+
+class ClientPartitions:
+    """The clients in client-id order, ``size`` at a time, with their sessions.
+
+    Iterating gives ``(clients, sessions)`` pairs, each copied out of the tables only when
+    its turn comes. Sessions of a client not in ``clients`` are in no partition (a
+    contract-valid extract has none).
+    """
+
+    def __init__(self, clients: pd.DataFrame, sessions: pd.DataFrame, *, size: int) -> None:
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.clients, self.sessions = clients, sessions
+        ids = clients["client_id"].to_numpy(dtype=object)
+        rank = np.empty(len(ids), dtype=np.int64)
+        rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+        client_part = rank // size
+        owner = pd.Index(ids).get_indexer(sessions["client_id"].to_numpy(dtype=object))
+        self.session_part = np.where(owner >= 0, client_part[np.maximum(owner, 0)], -1)
+        self.count = int(client_part.max()) + 1 if len(ids) else 0
+        self.client_order = np.argsort(client_part, kind="stable")
+        self.session_order = np.argsort(self.session_part, kind="stable")
+        edges = np.arange(self.count + 1)
+        self.client_bounds = np.searchsorted(client_part[self.client_order], edges)
+        self.session_bounds = np.searchsorted(self.session_part[self.session_order], edges)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        for part in range(self.count):
+            clients = self.client_order[self.client_bounds[part] : self.client_bounds[part + 1]]
+            sessions = self.session_order[
+                self.session_bounds[part] : self.session_bounds[part + 1]
+            ]
+            yield self.clients.iloc[clients], self.sessions.iloc[sessions]
+
+    def landmark_rows(self, max_landmark: int) -> np.ndarray:
+        """Landmark rows of each partition: its sessions numbered 1..L."""
+        early = (self.sessions["session_number"].to_numpy() <= max_landmark) & (
+            self.session_part >= 0
+        )
+        return np.bincount(self.session_part[early], minlength=self.count)
