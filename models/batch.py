@@ -12,13 +12,12 @@ import functools
 import json
 import math
 import os
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-import numpy as np
 import pandas as pd
 
+from features.client_partitions import ClientPartitions
 from features.history import HistoryBatch
 from features.landmarks import landmark_points
 from features.vocabulary import DEFAULT_FACTORS, OUTCOMES
@@ -105,7 +104,7 @@ def score_in_blocks(
         raise ValueError("block_clients and workers must be at least 1")
     if workers > 1:  # at least two blocks per process, so that none waits for the last
         block_clients = min(block_clients, max(1, math.ceil(len(clients) / (2 * workers))))
-    blocks = list(_blocks(clients, sessions, block_clients))
+    blocks = list(ClientPartitions(clients, sessions, size=block_clients))
     if not blocks:
         return score_extract(model, clients, sessions, explain=explain)
     score = functools.partial(_score_block, model, explain)
@@ -132,21 +131,3 @@ def _score_block(
     model: RiskModel, explain: bool, block: tuple[pd.DataFrame, pd.DataFrame]
 ) -> pd.DataFrame:
     return score_extract(model, *block, explain=explain)
-
-
-def _blocks(
-    clients: pd.DataFrame, sessions: pd.DataFrame, size: int
-) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Clients and their sessions, ``size`` clients at a time in sorted client id order
-    (the order of :func:`features.landmarks.landmark_points`)."""
-    client_ids = clients["client_id"].to_numpy()
-    block_of_client = np.empty(len(client_ids), dtype=np.int64)
-    block_of_client[np.argsort(client_ids, kind="stable")] = np.arange(len(client_ids)) // size
-    # Client ids are unique and every session's client is listed (the data contract).
-    owner = pd.Index(client_ids).get_indexer(sessions["client_id"].to_numpy())
-    block_of_session = np.where(owner >= 0, block_of_client[owner], -1)
-    for block in range(int(block_of_client.max(initial=-1)) + 1):
-        yield (
-            clients.iloc[np.flatnonzero(block_of_client == block)],
-            sessions.iloc[np.flatnonzero(block_of_session == block)],
-        )

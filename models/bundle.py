@@ -30,9 +30,9 @@ from models.explanations import (
     Factor,
     data_gaps,
     explain,
-    feature_matrix,
     outcome_name,
     outcome_phrase,
+    scoring_matrix,
     too_little_to_go_on,
     top_factors,
 )
@@ -135,7 +135,7 @@ class RiskModel:
         starts = [None if np.isnan(s) else bool(s) for s in start]
         reference = self.metadata.get("reference") if self.metadata else None
         per_outcome = {}
-        matrix = feature_matrix(features)
+        matrix = scoring_matrix(features)
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
             explanation = explain(model.booster, model.calibrator, features, matrix=matrix)

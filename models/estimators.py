@@ -75,11 +75,6 @@ class BoosterSettings:
 BLOCK_ROWS = 100_000
 
 
-def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
-    """A DMatrix with the feature names the boosters were trained with (NaN = missing)."""
-    return xgb.DMatrix(features, feature_names=list(FEATURE_NAMES), missing=np.nan)
-
-
 class _RowBlocks(xgb.DataIter):
     """``features[rows]`` and their labels, :data:`BLOCK_ROWS` rows at a time."""
 

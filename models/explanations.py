@@ -141,7 +141,7 @@ def data_gaps(features: np.ndarray) -> list[list[str]]:
 _ROWS_PER_THREAD = 256
 
 
-def feature_matrix(features: np.ndarray) -> xgb.DMatrix:
+def scoring_matrix(features: np.ndarray) -> xgb.DMatrix:
     """The DMatrix of ``features`` (rows in :data:`FEATURE_NAMES` order), built once and
     shared by both outcomes' boosters: building it costs about as much as the trees of a
     few rows."""
@@ -159,10 +159,10 @@ def contributions(
     ``features`` are in :data:`FEATURE_NAMES` order (the feature function's output); the
     booster's names are checked once, when a bundle loads, because attaching and checking
     80 names on every call costs about as much as the trees of a single row. ``matrix``:
-    their :func:`feature_matrix`, when the caller has built it already.
+    their :func:`scoring_matrix`, when the caller has built it already.
     """
     if matrix is None:
-        matrix = feature_matrix(features)
+        matrix = scoring_matrix(features)
     return booster.predict(matrix, pred_contribs=True, validate_features=False)
 
 
@@ -175,7 +175,7 @@ def explain(
 ) -> Explanation:
     """Contributions of every row on the probability scale, by concept and data gaps.
 
-    ``matrix``: the :func:`feature_matrix` of ``features``, when the caller has built it.
+    ``matrix``: the :func:`scoring_matrix` of ``features``, when the caller has built it.
     """
     # In double precision: the parts must add up to the probability to float64 accuracy.
     shap = contributions(booster, features, matrix=matrix).astype(np.float64)

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from features.client_partitions import ClientPartitions
 from features.engineering import FEATURE_NAMES, compute_features
 from features.landmarks import build_landmarks
 
@@ -91,47 +91,3 @@ def featurise(
                 examples.append(running.popleft().result())
         examples += [future.result() for future in running]
     return LandmarkMatrix(examples=pd.concat(examples, ignore_index=True), features=features)
-
-
-class ClientPartitions:
-    """The clients in client-id order, ``size`` at a time, with their sessions.
-
-    Iterating gives ``(clients, sessions)`` pairs, each copied out of the tables only when
-    its turn comes. Sessions of a client not in ``clients`` are in no partition (a
-    contract-valid extract has none).
-    """
-
-    def __init__(self, clients: pd.DataFrame, sessions: pd.DataFrame, *, size: int) -> None:
-        if size < 1:
-            raise ValueError("size must be at least 1")
-        self.clients, self.sessions = clients, sessions
-        ids = clients["client_id"].to_numpy(dtype=object)
-        rank = np.empty(len(ids), dtype=np.int64)
-        rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
-        client_part = rank // size
-        owner = pd.Index(ids).get_indexer(sessions["client_id"].to_numpy(dtype=object))
-        self.session_part = np.where(owner >= 0, client_part[np.maximum(owner, 0)], -1)
-        self.count = int(client_part.max()) + 1 if len(ids) else 0
-        self.client_order = np.argsort(client_part, kind="stable")
-        self.session_order = np.argsort(self.session_part, kind="stable")
-        edges = np.arange(self.count + 1)
-        self.client_bounds = np.searchsorted(client_part[self.client_order], edges)
-        self.session_bounds = np.searchsorted(self.session_part[self.session_order], edges)
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        for part in range(self.count):
-            clients = self.client_order[self.client_bounds[part] : self.client_bounds[part + 1]]
-            sessions = self.session_order[
-                self.session_bounds[part] : self.session_bounds[part + 1]
-            ]
-            yield self.clients.iloc[clients], self.sessions.iloc[sessions]
-
-    def landmark_rows(self, max_landmark: int) -> np.ndarray:
-        """Landmark rows of each partition: its sessions numbered 1..L."""
-        early = (self.sessions["session_number"].to_numpy() <= max_landmark) & (
-            self.session_part >= 0
-        )
-        return np.bincount(self.session_part[early], minlength=self.count)

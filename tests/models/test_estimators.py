@@ -15,7 +15,6 @@ from models.estimators import (
     BoosterSettings,
     baseline_probability,
     booster_margin,
-    feature_matrix,
     fit_booster,
     fit_logistic_baseline,
     refit_booster,
@@ -75,7 +74,7 @@ def test_boosters_fit_and_predict_on_selected_rows(rows_of_a_matrix, monkeypatch
     )  # fmt: skip
     assert refitted.num_boosted_rounds() == 15
     in_blocks = booster_margin(refitted, features, rows=chosen)
-    whole = refitted.predict(feature_matrix(features[chosen]), output_margin=True)
+    whole = refitted.inplace_predict(features[chosen], predict_type="margin", missing=np.nan)
     np.testing.assert_allclose(in_blocks, whole, rtol=1e-5, atol=1e-5)
     assert booster_margin(refitted, features, rows=chosen[:0]).shape == (0,)
 

@@ -8,7 +8,7 @@ import pytest
 
 from features.engineering import FEATURE_NAMES, compute_features
 from features.landmarks import build_landmarks
-from training.featurise import ClientPartitions, featurise
+from training.featurise import featurise
 
 
 @pytest.fixture(scope="module")
@@ -36,28 +36,7 @@ def test_partitions_give_the_whole_table_rows_and_features_in_float32(small, siz
     assert len(matrix) == len(whole.examples)
 
 
-def test_each_client_is_in_one_partition_with_all_its_sessions(small):
-    clients, sessions = small
-    partitions = ClientPartitions(clients, sessions, size=250)
-    parts = list(partitions)
-    assert len(partitions) == len(parts) == 3
-    seen = [set(part_clients["client_id"]) for part_clients, _ in parts]
-    assert sum(map(len, seen)) == len(clients) == len(set().union(*seen))
-    for (_, part_sessions), ids in zip(parts, seen, strict=True):
-        assert set(part_sessions["client_id"]) <= ids
-        assert len(part_sessions) == sessions["client_id"].isin(ids).sum()
-    # Partitions follow client-id order, so their landmarks concatenate in whole-table order.
-    assert max(seen[0]) < min(seen[1]) and max(seen[1]) < min(seen[2])
-    early = [(s["session_number"] <= 5).sum() for _, s in parts]
-    np.testing.assert_array_equal(partitions.landmark_rows(5), early)
-
-
 def test_an_extract_without_clients_gives_no_rows(small):
     clients, sessions = small
     matrix = featurise(clients.iloc[:0], sessions.iloc[:0], max_landmark=5)
     assert len(matrix) == 0 and matrix.features.shape == (0, len(FEATURE_NAMES))
-
-
-def test_a_partition_size_below_one_is_refused(small):
-    with pytest.raises(ValueError, match="at least 1"):
-        ClientPartitions(*small, size=0)
