@@ -224,14 +224,25 @@ class AlertStep:
     note: str | None
 
 
+class CanonicalText(str):
+    """A document's :func:`canonical_json` text, already computed.
+
+    Handed to a JSON column in place of the document, it is stored as is: the text an
+    assessment was checked and hashed by is the text written, serialised once, not again by
+    the database driver.
+    """
+
+
 def canonical_json(document: Any) -> str:
     """The one text of a JSON document: sorted keys, no spaces, UTF-8 kept as is.
 
     Two requests that differ only in key order or whitespace get the same text, hence the
-    same :func:`input_sha256`.
+    same :func:`input_sha256`. This is also the audit engine's JSON serialiser, which is
+    why a :class:`CanonicalText` comes back unchanged.
 
     Args:
-        document: A JSON-compatible value (dicts, lists, strings, numbers, booleans, None).
+        document: A JSON-compatible value (dicts, lists, strings, numbers, booleans, None),
+            or its :class:`CanonicalText`.
 
     Returns:
         The canonical JSON text.
@@ -240,6 +251,8 @@ def canonical_json(document: Any) -> str:
         ValueError: The document holds a non-finite number or a value JSON cannot represent
             (PostgreSQL would refuse the former, so SQLite must not accept it either).
     """
+    if isinstance(document, CanonicalText):
+        return document
     try:
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -249,7 +262,8 @@ def canonical_json(document: Any) -> str:
 
 
 def input_sha256(request: Any) -> str:
-    """Hex SHA-256 of the UTF-8 bytes of the request's :func:`canonical_json`."""
+    """Hex SHA-256 of the UTF-8 bytes of the request's :func:`canonical_json` (or of its
+    :class:`CanonicalText`)."""
     return hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
 
 

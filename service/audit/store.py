@@ -27,6 +27,7 @@ from service.audit.erasure import Eraser
 from service.audit.migrate import upgrade_database
 from service.audit.records import (
     AuditUnavailableError,
+    CanonicalText,
     NewAlert,
     NewAssessment,
     StoredAlert,
@@ -185,27 +186,32 @@ class AuditStore:
         self, assessments: Sequence[NewAssessment], *, alerts: Sequence[NewAlert]
     ) -> tuple[list[StoredAssessment], list[StoredAlert]]:
         created_at = datetime.now(UTC)
-        records = []
+        records, rows = [], []
         for new in assessments:
-            records.append(
-                StoredAssessment(
-                    assessment_id=_uuid_text(new.assessment_id),
-                    created_at=created_at,
-                    client_id=new.client_id,
-                    as_of_session=new.as_of_session,
-                    model_name=new.model_name,
-                    model_version=new.model_version,
-                    input_sha256=input_sha256(new.request),  # also refuses a non-JSON request
-                    request=new.request,
-                    response=new.response,
-                    clinic_id=_clinic_of(new.request),
-                    caller=new.caller,
-                )
+            # Serialised once, here, before anything is written: this refuses a request or
+            # response JSON cannot hold, and the same texts are hashed and stored.
+            request_text = CanonicalText(canonical_json(new.request))
+            response_text = CanonicalText(canonical_json(new.response))
+            record = StoredAssessment(
+                assessment_id=_uuid_text(new.assessment_id),
+                created_at=created_at,
+                client_id=new.client_id,
+                as_of_session=new.as_of_session,
+                model_name=new.model_name,
+                model_version=new.model_version,
+                input_sha256=input_sha256(request_text),
+                request=new.request,
+                response=new.response,
+                clinic_id=_clinic_of(new.request),
+                caller=new.caller,
             )
-            canonical_json(new.response)  # refuse a non-JSON response before anything is written
+            records.append(record)
+            rows.append(
+                record_values(record) | {"request": request_text, "response": response_text}
+            )
         what = "the assessment" if len(records) == 1 else f"{len(records)} assessments"
         with self._database.writing(f"commit {what}") as session:
-            insert_rows(session, AssessmentRow, [record_values(r) for r in records])
+            insert_rows(session, AssessmentRow, rows)
             raised = raise_in(session, alerts)
         return records, raised
 

@@ -8,6 +8,7 @@ category taken from the same places the pandera models use (:mod:`features.instr
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -165,6 +166,7 @@ class AssessmentRequest(BaseModel):
     def _sessions_follow_the_contract(self) -> AssessmentRequest:
         problems = []
         previous = self.client.intake_date
+        on_date: dict[date, int] = {}
         for index, session in enumerate(self.sessions):
             if session.session_number != index + 1:
                 problems.append(
@@ -195,11 +197,9 @@ class AssessmentRequest(BaseModel):
                     )
                 )
             previous = max(previous, session.session_date)
-            on_this_date = sum(
-                1 for earlier in self.sessions[: index + 1]
-                if earlier.session_date == session.session_date
-            )  # fmt: skip
-            if on_this_date == MAX_SESSIONS_PER_DATE + 1:
+            # Counted as the sessions are read: one pass, whatever the number of sessions.
+            on_date[session.session_date] = on_date.get(session.session_date, 0) + 1
+            if on_date[session.session_date] == MAX_SESSIONS_PER_DATE + 1:
                 problems.append(
                     problem(
                         ("sessions", index, "session_date"),

@@ -136,6 +136,9 @@ def test_a_batch_scores_each_client_as_if_sent_alone(api, tokens, example_reques
          "session_before_intake"),
         (lambda r: r["sessions"][1].update(phq9=12), "sessions[1].phq9",
          "measure_on_missed_session"),
+        (lambda r: r.update(sessions=[r["sessions"][0]] + [
+            dict(r["sessions"][0], session_number=n) for n in (2, 3)]),
+         "sessions[2].session_date", "too_many_on_one_date"),
         (lambda r: r.update(sessions=[]), "sessions", "too_short"),
         (lambda r: r["client"].update(favourite_colour="red"), "client.favourite_colour",
          "extra_forbidden"),
@@ -179,3 +182,10 @@ def test_an_unknown_assessment_id_is_404(api, tokens):
         answer = api.get(f"/v1/risk-assessments/{key}", headers=tokens.header(Scope.AUDIT_READ))
         assert answer.status_code == 404
         assert answer.json()["code"] == "not_found"
+
+
+def test_a_double_session_on_one_date_is_accepted(api, tokens, example_request):
+    first = example_request["sessions"][0]
+    example_request["sessions"] = [first, dict(first, session_number=2)]
+    answer = api.post("/v1/risk-assessments", json=example_request, headers=tokens.header(RISK))
+    assert answer.status_code == 200, answer.text
