@@ -231,13 +231,13 @@ def _measure_columns(history: HistoryBatch) -> dict[str, np.ndarray]:
     count = seen.sum(axis=1)
     first_slot = np.argmax(seen, axis=1)
     last_slot = window - 1 - np.argmax(seen[:, ::-1, :], axis=1)
-    first = np.take_along_axis(scores, first_slot[:, None, :], axis=1)[:, 0, :]
-    latest = np.take_along_axis(scores, last_slot[:, None, :], axis=1)[:, 0, :]
+    first = _at_slot(scores, first_slot)
+    latest = _at_slot(scores, last_slot)
     first[count == 0] = np.nan
     latest[count == 0] = np.nan
     two_or_more = count >= 2
-    high, low = np.nanmax(scores, axis=1), np.nanmin(scores, axis=1)
-    mean = np.nanmean(scores, axis=1)
+    high, low = np.fmax.reduce(scores, axis=1), np.fmin.reduce(scores, axis=1)
+    mean = _mean_of_recorded(scores, seen, count)
     improvement = np.where(two_or_more, _SIGN * (latest - first), np.nan)
     slope = _SIGN * _slope(scores, seen, count)
     recent_change = _SIGN * _change_from_previous(scores)
@@ -283,14 +283,37 @@ _SYMPTOM = tuple(MEASURE_COLUMNS.index(m) for m in SYMPTOM_MEASURES)
 _RUPTURE_DROP = np.array([INSTRUMENTS[m].rupture_drop for m in ALLIANCE_MEASURES])
 
 
+# numpy's nan-functions (nanmax, nanmean, nansum) give these same values, but each call
+# costs several times the arithmetic on a request's one-row arrays and warns on every
+# all-missing slice (a measure a clinic does not use), which then has to be filtered; the
+# ufunc reductions below skip both. fmax/fmin ignore NaN unless all are NaN, as nanmax does.
+
+
+def _at_slot(values: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """(clients, measures): ``values[client, slot[client, measure], measure]``."""
+    clients, measures = np.indices(slot.shape, sparse=True)
+    return values[clients, slot, measures]
+
+
+def _sum_of_recorded(values: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Sum over sessions (axis 1) of the recorded values: ``np.nansum`` where ``seen`` is
+    the values' ``~isnan``."""
+    return np.where(seen, values, 0.0).sum(axis=1)
+
+
+def _mean_of_recorded(values: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Mean over sessions (axis 1) of the recorded values (``np.nanmean``), NaN where none."""
+    return _sum_of_recorded(values, seen) / count
+
+
 def _slope(scores: np.ndarray, seen: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Least-squares change per session of each measure; NaN with fewer than two scores."""
     session = np.arange(1, scores.shape[1] + 1, dtype=float)[None, :, None]
     session = np.where(seen, session, np.nan)
-    centred_session = session - np.nanmean(session, axis=1, keepdims=True)
-    centred_score = scores - np.nanmean(scores, axis=1, keepdims=True)
-    spread = np.nansum(centred_session**2, axis=1)
-    slope = np.nansum(centred_session * centred_score, axis=1) / spread
+    centred_session = session - _mean_of_recorded(session, seen, count)[:, None, :]
+    centred_score = scores - _mean_of_recorded(scores, seen, count)[:, None, :]
+    spread = _sum_of_recorded(centred_session**2, seen)
+    slope = _sum_of_recorded(centred_session * centred_score, seen) / spread
     return np.where(count >= 2, slope, np.nan)
 
 
@@ -302,8 +325,8 @@ def _change_from_previous(scores: np.ndarray) -> np.ndarray:
     seen = ~np.isnan(scores)
     latest_slot = np.where(seen, slots, -1).max(axis=1)
     before = np.where(seen & (slots < latest_slot[:, None, :]), slots, -1).max(axis=1)
-    latest = np.take_along_axis(scores, np.maximum(latest_slot, 0)[:, None, :], axis=1)[:, 0]
-    previous = np.take_along_axis(scores, np.maximum(before, 0)[:, None, :], axis=1)[:, 0]
+    latest = _at_slot(scores, np.maximum(latest_slot, 0))
+    previous = _at_slot(scores, np.maximum(before, 0))
     return np.where(before >= 0, latest - previous, np.nan)
 
 
@@ -328,7 +351,7 @@ def _rupture_columns(scores: np.ndarray, two_or_more: np.ndarray) -> dict[str, n
     fall = np.where(seen, previous - scores, np.nan)
 
     last_slot = last_seen[:, -1]
-    fall_at_latest = np.take_along_axis(fall, np.maximum(last_slot, 0)[:, None], axis=1)[:, 0]
+    fall_at_latest = _at_slot(fall, np.maximum(last_slot, 0))
     # Best score recorded after each slot (reverse running maximum).
     later_best = np.fmax.accumulate(scores[:, ::-1], axis=1)[:, ::-1]
     later_best = np.concatenate([later_best[:, 1:], np.full((n, 1, measures), np.nan)], axis=1)
@@ -337,7 +360,7 @@ def _rupture_columns(scores: np.ndarray, two_or_more: np.ndarray) -> dict[str, n
     unrepaired = rupture & ~repaired
     return {
         "drop_from_previous": np.where(two_or_more, fall_at_latest, np.nan),
-        "largest_drop": np.where(two_or_more, np.nanmax(fall, axis=1), np.nan),
+        "largest_drop": np.where(two_or_more, np.fmax.reduce(fall, axis=1), np.nan),
         "rupture_repaired": np.where(two_or_more, repaired.any(axis=1), np.nan),
         "rupture_unrepaired": np.where(two_or_more, unrepaired.any(axis=1), np.nan),
     }
@@ -347,7 +370,7 @@ def _cross_measure_columns(columns: dict[str, np.ndarray]) -> dict[str, np.ndarr
     off_track = np.column_stack([columns[f"{m}_off_track"] for m in SYMPTOM_MEASURES])
     srs_latest = columns["srs_latest"]
     return {
-        "symptoms_off_track": np.nanmax(off_track, axis=1),
+        "symptoms_off_track": np.fmax.reduce(off_track, axis=1),
         "srs_below_cutoff": np.where(
             np.isnan(srs_latest), np.nan, (srs_latest < SRS.clinical_cutoff).astype(float)
         ),
