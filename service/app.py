@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -26,6 +26,7 @@ from service.cds.keys import KeyRing
 from service.deps import Runtime
 from service.errors import install_error_handlers, internal_error_response
 from service.headers import SecurityHeadersMiddleware
+from service.heap import settled_heap
 from service.lifecycle import ModelKeeper, StartupRefusedError
 from service.limits import AuthFailureLimitMiddleware, BodySizeLimitMiddleware, FailureWindow
 from service.model_cache import ModelCache
@@ -79,7 +80,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         # Sync endpoints run in this pool; scoring is CPU-bound, so a few threads suffice.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         try:
-            yield
+            with settled_heap() if settings.settle_heap else nullcontext():
+                yield
         finally:
             if runtime.retention is not None:
                 runtime.retention.stop()

@@ -87,6 +87,9 @@ class ServiceSettings(RegistryLocation):
     #: Under load only (the last batch held several requests), how long a batch may wait
     #: to fill; an idle server never waits.
     micro_batch_wait_ms: float = Field(default=1.0, ge=0.0, le=50.0)
+    #: Once started, freeze the worker's long-lived objects out of the garbage collector's
+    #: way and make full collections rarer (service/heap.py): shorter, rarer pauses.
+    settle_heap: bool = True
     #: Serve a champion trained on synthetic data (``serve --allow-synthetic-model``: the
     #: demo, tests and benches); refused otherwise.
     allow_synthetic_model: bool = False

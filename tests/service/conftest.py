@@ -71,6 +71,9 @@ def make_settings(tmp_path, tokens, monkeypatch) -> Callable[..., Any]:
             "mlflow_tracking_uri": tracking_uri,
             "api_tokens": tokens.entries,
             "registry_poll_seconds": 3600.0,
+            # A full collection at every start costs the suite minutes; test_heap.py and
+            # the server-process tests (the production default) cover it.
+            "settle_heap": False,
         } | changes
         return ServiceSettings(**options)
 
