@@ -472,6 +472,14 @@ def main() -> None:
         f"whole run {time.perf_counter() - started:.0f} s"
     )
     print(f"check request: {checks[0]}; {checks[1]}")
+    if stored_before:
+        # The server's monitoring check reads the trailing 30 days at start-up, in its own
+        # thread: with many records it competes with the first measurements.
+        print(
+            f"the audit database held {stored_before:,} assessments before the run, which the "
+            "server's start-up monitoring check read while it was measured; an empty "
+            "database gives figures comparable between runs"
+        )
     print(
         f"audit rows committed by ours: {stored}; 200 answers it sent: {answered} "
         f"(warm-ups included){'' if stored == answered else '  <-- NOT EQUAL'}"
