@@ -13,7 +13,6 @@ alliance never raises dropout risk (Sharf et al. 2010).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,9 +208,10 @@ def monotone_constraints(outcome: str) -> tuple[int, ...]:
 
 def compute_features(history: HistoryBatch) -> np.ndarray:
     """Feature matrix of shape ``(len(history), len(FEATURES))``, NaN where unknown."""
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        # All-missing slices are expected (a measure a clinic does not use): they give NaN.
-        warnings.simplefilter("ignore", RuntimeWarning)
+    # All-missing slices are expected (a measure a clinic does not use): they give NaN,
+    # silently. numpy's error state is per thread (a context variable), so threads may
+    # featurise at once; the reductions below warn about nothing else.
+    with np.errstate(invalid="ignore", divide="ignore"):
         columns = _measure_columns(history)
         columns |= _cross_measure_columns(columns)
         columns |= _attendance_columns(history)

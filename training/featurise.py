@@ -15,7 +15,6 @@ The Dask engine featurises each of its partitions with the same function
 
 from __future__ import annotations
 
-import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -79,11 +78,7 @@ def featurise(
         return landmarks.examples
 
     examples: list[pd.DataFrame] = []
-    # compute_features silences the RuntimeWarnings of all-missing slices with
-    # catch_warnings, which saves and restores the process's filters: threads interleaving
-    # it could leave them changed, so they are saved and restored once around all threads.
-    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         running: deque[Future[pd.DataFrame]] = deque()
         for index, (part_clients, part_sessions) in enumerate(partitions):
             running.append(pool.submit(one, index, part_clients, part_sessions))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -71,6 +73,24 @@ def test_repaired_rupture():
     assert row[FEATURE_INDEX["wai_client_largest_drop"]] == pytest.approx(0.8)
     assert row[FEATURE_INDEX["wai_client_rupture_repaired"]] == 1
     assert row[FEATURE_INDEX["wai_client_rupture_unrepaired"]] == 0
+
+
+def test_measures_never_recorded_give_nan_without_a_warning():
+    # Threads featurise at once (training.featurise), so the feature function may not
+    # rely on the process-wide warning filters to hide all-missing slices.
+    history = HistoryBatch.from_records(
+        {"client_id": "n", "intake_date": _day(0), "age": 30, "gender": "female",
+         "primary_concern": "depression", "prior_treatment": None},
+        [{"session_number": n, "session_date": _day(7 * n), "attended": n != 2}
+         for n in (1, 2, 3)],
+        as_of_session=3, window=5,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row = compute_features(history)[0]
+    for name in ("phq9_mean", "phq9_slope", "wai_client_largest_drop", "symptoms_off_track"):
+        assert np.isnan(row[FEATURE_INDEX[name]]), name
+    assert row[FEATURE_INDEX["missed_sessions"]] == 1
 
 
 def _day(offset):
