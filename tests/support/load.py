@@ -118,6 +118,10 @@ async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
 ) -> tuple[int, bytes, bool]:
     """Send one request; return the status, the whole body, and whether to keep the connection."""
+    if writer.is_closing():
+        # The server went away since the last answer (a SIGKILL): uvloop's write would raise
+        # RuntimeError on the closed transport, which is a broken connection like any other.
+        raise ConnectionResetError("the server closed the connection")
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
