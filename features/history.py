@@ -7,7 +7,8 @@ and nothing from after session ``k`` is, which is what makes "no leakage" checka
 
 Two builders fill it: :meth:`HistoryBatch.from_tables` for training and batch scoring
 (vectorised over a whole extract) and :meth:`HistoryBatch.from_records` for one request
-(plain Python, no pandas). Both feed the same feature function.
+(plain Python, no pandas; :meth:`HistoryBatch.from_each_record` for several at once).
+Both feed the same feature function.
 """
 
 from __future__ import annotations
@@ -157,32 +158,53 @@ class HistoryBatch:
             as_of_session: the landmark k (1..window).
             window: number of session slots.
         """
-        session_day = np.full((1, window), np.nan)
-        attended = np.full((1, window), np.nan)
-        measures = np.full((1, window, len(MEASURE_COLUMNS)), np.nan)
-        self_harm_item = np.full((1, window), np.nan)
-        intake: date = client["intake_date"]  # type: ignore[assignment]
-        for session in sessions:
-            slot = int(session["session_number"]) - 1  # type: ignore[arg-type]
-            if not 0 <= slot < window:
-                continue
-            session_day[0, slot] = (session["session_date"] - intake).days  # type: ignore[operator]
-            attended[0, slot] = float(bool(session["attended"]))
-            for m, column in enumerate(MEASURE_COLUMNS):
-                value = session.get(column)
-                if value is not None:
-                    measures[0, slot, m] = float(value)  # type: ignore[arg-type]
-            item = session.get(SELF_HARM_ITEM)
-            if item is not None:
-                self_harm_item[0, slot] = float(item)  # type: ignore[arg-type]
-        prior = client.get("prior_treatment")
+        return cls.from_each_record([(client, sessions, as_of_session)], window=window)
+
+    @classmethod
+    def from_each_record(
+        cls,
+        histories: Sequence[tuple[Mapping[str, object], Iterable[Mapping[str, object]], int]],
+        *,
+        window: int,
+    ) -> HistoryBatch:
+        """Several clients' histories, one row each, as :meth:`from_records` builds one.
+
+        Args:
+            histories: (client row, session rows, landmark k) of each history.
+            window: number of session slots.
+        """
+        n = len(histories)
+        session_day = np.full((n, window), np.nan)
+        attended = np.full((n, window), np.nan)
+        measures = np.full((n, window, len(MEASURE_COLUMNS)), np.nan)
+        self_harm_item = np.full((n, window), np.nan)
+        for row, (client, sessions, _) in enumerate(histories):
+            intake: date = client["intake_date"]  # type: ignore[assignment]
+            for session in sessions:
+                slot = int(session["session_number"]) - 1  # type: ignore[arg-type]
+                if not 0 <= slot < window:
+                    continue
+                days = (session["session_date"] - intake).days  # type: ignore[operator]
+                session_day[row, slot] = days
+                attended[row, slot] = float(bool(session["attended"]))
+                for m, column in enumerate(MEASURE_COLUMNS):
+                    value = session.get(column)
+                    if value is not None:
+                        measures[row, slot, m] = float(value)  # type: ignore[arg-type]
+                item = session.get(SELF_HARM_ITEM)
+                if item is not None:
+                    self_harm_item[row, slot] = float(item)  # type: ignore[arg-type]
+        clients = [client for client, _, _ in histories]
+        priors = [client.get("prior_treatment") for client in clients]
         return cls._cut(
-            client_id=np.array([client["client_id"]], dtype=object),
-            as_of_session=np.array([as_of_session], dtype=np.int64),
-            age=np.array([float(client["age"])]),  # type: ignore[arg-type]
-            gender=np.array([client["gender"]], dtype=object),
-            primary_concern=np.array([client["primary_concern"]], dtype=object),
-            prior_treatment=np.array([np.nan if prior is None else float(bool(prior))]),
+            client_id=np.array([client["client_id"] for client in clients], dtype=object),
+            as_of_session=np.array([k for _, _, k in histories], dtype=np.int64),
+            age=np.array([float(client["age"]) for client in clients]),  # type: ignore[arg-type]
+            gender=np.array([client["gender"] for client in clients], dtype=object),
+            primary_concern=np.array(
+                [client["primary_concern"] for client in clients], dtype=object
+            ),
+            prior_treatment=np.array([np.nan if p is None else float(bool(p)) for p in priors]),
             session_day=session_day,
             attended=attended,
             measures=measures,

@@ -16,20 +16,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
-from features.engineering import compute_features
-from features.history import HistoryBatch
 from features.vocabulary import OUTCOMES, RISK_LEVELS
 from models.metrics import bootstrap_metrics
 from models.profile import score_binned
 from monitoring.alerts import AlertThresholds, MonitoringAlert, window_alerts
 from monitoring.drift import Drift, drift_against
 from monitoring.labels import outcome_labels
+from monitoring.ledger import AssessmentLedger, MonitoredAssessment
 from monitoring.records import StoredAssessment, StoredOutcome
 
 REALISED_METRICS = ("auroc", "brier", "calibration_in_the_large")
@@ -69,13 +68,21 @@ class MonitoringReport:
 
 @dataclass
 class _Group:
-    """Assessments of one (version, window), gathered in one pass over the records."""
+    """Assessments of one (version, window), gathered in one pass over the ledger."""
 
-    histories: list[HistoryBatch] = field(default_factory=list)
+    features: list[np.ndarray] = field(default_factory=list)
     clients: list[str] = field(default_factory=list)
-    as_of: list[int] = field(default_factory=list)
     probability: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     level: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def gather(self, entry: MonitoredAssessment) -> None:
+        self.features.append(entry.features)
+        self.clients.append(entry.client_id)
+        for outcome, probability, level in zip(
+            OUTCOMES, entry.probability, entry.risk_level, strict=True
+        ):
+            self.probability[outcome].append(probability)
+            self.level[outcome].append(level)
 
 
 def monitor(
@@ -104,23 +111,51 @@ def monitor(
         replicates: Bootstrap replicates for the realised metrics' intervals.
         seed: Seed of the bootstrap.
     """
+    ledger = AssessmentLedger()
+    ledger.add(
+        record
+        for record in assessments
+        if (since is None or record.created_at >= since)
+        and (until is None or record.created_at < until)
+    )
+    return ledger_report(
+        ledger,
+        outcomes,
+        references=references,
+        since=since,
+        until=until,
+        window=window,
+        thresholds=thresholds,
+        replicates=replicates,
+        seed=seed,
+    )
+
+
+def ledger_report(
+    ledger: AssessmentLedger,
+    outcomes: Iterable[StoredOutcome],
+    *,
+    references: Mapping[str, Mapping[str, Any] | None],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    window: timedelta | None = None,
+    thresholds: AlertThresholds | None = None,
+    replicates: int = 200,
+    seed: int = 0,
+) -> MonitoringReport:
+    """The report of every assessment ``ledger`` holds, which the caller has kept to the
+    period [since, until); the arguments are :func:`monitor`'s."""
     thresholds = thresholds or AlertThresholds()
     groups: dict[tuple[str, int], _Group] = defaultdict(_Group)
-    latest: dict[str, StoredAssessment] = {}
     origin = since
-    for record in assessments:
-        created = record.created_at
-        if (since is not None and created < since) or (until is not None and created >= until):
-            continue
+    for entry in ledger.entries():
+        created = entry.created_at
         if origin is None:
             # Without a start, windows are counted from the first assessment's midnight (UTC).
             origin = datetime.combine(created.astimezone(UTC).date(), datetime.min.time(), UTC)
         index = int((created - origin) / window) if window else 0
-        _gather(groups[(record.model_version, index)], record)
-        known = latest.get(record.client_id)
-        if known is None or _view_order(record) >= _view_order(known):
-            latest[record.client_id] = record
-    labels = outcome_labels(latest.values(), outcomes)
+        groups[(entry.model_version, index)].gather(entry)
+    labels = outcome_labels(ledger.latest(), outcomes)
     report = MonitoringReport(
         generated_at=datetime.now(UTC),
         since=since,
@@ -142,51 +177,6 @@ def monitor(
     return report
 
 
-def _view_order(record: StoredAssessment) -> tuple[int, datetime]:
-    """The record system's latest view of an episode: the most sessions, then the newest."""
-    return (len(record.request.get("sessions", [])), record.created_at)
-
-
-def _gather(group: _Group, record: StoredAssessment) -> None:
-    request = record.request
-    client = {**request["client"], "intake_date": _day(request["client"]["intake_date"])}
-    sessions = [{**s, "session_date": _day(s["session_date"])} for s in request["sessions"]]
-    group.histories.append(
-        HistoryBatch.from_records(
-            client, sessions, as_of_session=record.as_of_session, window=record.as_of_session
-        )
-    )
-    group.clients.append(record.client_id)
-    group.as_of.append(record.as_of_session)
-    for outcome in OUTCOMES:
-        group.probability[outcome].append(float(record.response[outcome]["probability"]))
-        group.level[outcome].append(record.response[outcome]["risk_level"])
-
-
-def _day(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
-def _features(histories: list[HistoryBatch]) -> np.ndarray:
-    """Features of histories of different lengths: padded to one window, then one call."""
-    window = max(history.window for history in histories)
-    padded = [_pad(history, window) for history in histories]
-    return compute_features(HistoryBatch.concat(padded))
-
-
-def _pad(history: HistoryBatch, window: int) -> HistoryBatch:
-    extra = window - history.window
-    if extra == 0:
-        return history
-    arrays = dict(vars(history))
-    for name in ("session_day", "attended", "self_harm_item"):
-        arrays[name] = np.pad(arrays[name], ((0, 0), (0, extra)), constant_values=np.nan)
-    arrays["measures"] = np.pad(
-        arrays["measures"], ((0, 0), (0, extra), (0, 0)), constant_values=np.nan
-    )
-    return HistoryBatch(**arrays)
-
-
 def _window_report(
     version: str,
     start: datetime,
@@ -202,7 +192,8 @@ def _window_report(
     if reference is None:
         note = f"no training profile for version {version} (trained before monitoring existed?)"
     else:
-        drift = _drift_section(drift_against(reference, _features(group.histories), probability))
+        features = np.stack(group.features)
+        drift = _drift_section(drift_against(reference, features, probability))
         drift["reference_scores"] = reference["scores"]
     clients = np.asarray(group.clients, dtype=object)
     realised = {

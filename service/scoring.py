@@ -65,16 +65,16 @@ def assess_many(
         One response per request, in order, each with a new assessment id.
     """
     warnings = [_landmark_warning(len(r.sessions), model.max_landmark) for r in requests]
-    history = HistoryBatch.concat(
+    history = HistoryBatch.from_each_record(
         [
-            HistoryBatch.from_records(
+            (
                 request.client.model_dump(),
-                (session.model_dump() for session in request.sessions),
-                as_of_session=min(len(request.sessions), model.max_landmark),
-                window=model.max_landmark,
+                [session.model_dump() for session in request.sessions],
+                min(len(request.sessions), model.max_landmark),
             )
             for request in requests
-        ]
+        ],
+        window=model.max_landmark,
     )
     trained_at = model.metadata.get("trained_at") if model.metadata else None
     identity = ModelOut(

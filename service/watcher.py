@@ -4,6 +4,10 @@
 thread runs :meth:`MonitoringWatcher.check` over the trailing ``monitoring.period_days`` every
 ``monitoring.interval_seconds``; its alerts show in ``/ready`` (details) and ``/metrics``
 (``dropout_risk_monitoring_alerts`` by kind), so an alert reaches whoever watches either.
+The check runs in every worker, beside serving: it keeps what it read in a ledger
+(:class:`monitoring.ledger.AssessmentLedger`) and reads only the assessments stored since its
+last check (ids first, then those records), so its cost follows the traffic of one interval,
+not the whole period's records.
 The computations are :func:`monitoring.report.monitor`'s, the same as ``dropout-risk
 monitor``'s; drift needs the training profile, which the service has for the model it serves.
 """
@@ -11,11 +15,14 @@ monitor``'s; drift needs the training profile, which the service has for the mod
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from monitoring.alerts import ALERT_CODES, MonitoringAlert
-from monitoring.report import MonitoringReport, monitor
+from monitoring.ledger import AssessmentLedger
+from monitoring.report import MonitoringReport, ledger_report, monitor
 from service.audit import AuditStore, AuditUnavailableError
 from service.audit.clinics import clinic_qualified
 from service.lifecycle import ModelKeeper
@@ -52,6 +59,8 @@ class MonitoringWatcher:
         self._keeper = keeper
         self._metrics = metrics
         self._status = MonitoringStatus(period_days=settings.monitoring.period_days)
+        self._ledger = AssessmentLedger()
+        self._checking = threading.Lock()  # one check at a time owns the ledger
         self._task = PeriodicTask(
             "monitoring-check",
             self.check,
@@ -79,10 +88,6 @@ class MonitoringWatcher:
         Raises:
             AuditUnavailableError: The audit store could not be read.
         """
-        served = self._keeper.current
-        references = {}
-        if served is not None:
-            references[served.version] = served.model.metadata.get("reference")
         assessments = self._audit.assessments(
             since=since, until=until, model_version=model_version, clinics=clinics
         )
@@ -93,19 +98,53 @@ class MonitoringWatcher:
         return monitor(
             assessments,
             outcomes,
-            references=references,
+            references=self._references(),
             since=since,
             until=until,
             window=window,
             thresholds=self._settings.monitoring.thresholds(),
         )
 
+    def _references(self) -> dict[str, Any]:
+        """The training profile of the version served (drift needs it)."""
+        served = self._keeper.current
+        if served is None:
+            return {}
+        return {served.version: served.model.metadata.get("reference")}
+
+    def _period_report(self, *, since: datetime, until: datetime) -> MonitoringReport:
+        """The report of [since, until) of every clinic, reading only what the ledger lacks.
+
+        Raises:
+            AuditUnavailableError: The audit store could not be read.
+        """
+        stored = self._audit.assessment_ids(since=since, until=until)
+        self._ledger.keep_only(stored)
+        # Outcomes pair by clinic and client: two clinics' "c-001" are two clients.
+        self._ledger.add(
+            clinic_qualified(self._audit.assessment_scores(self._ledger.wanted(stored)))
+        )
+        return ledger_report(
+            self._ledger,
+            clinic_qualified(self._audit.outcomes()),
+            references=self._references(),
+            since=since,
+            until=until,
+            thresholds=self._settings.monitoring.thresholds(),
+            # Alerts judge point estimates: the intervals' bootstrap would double the cost.
+            replicates=0,
+        )
+
     def check(self) -> MonitoringStatus:
         """Monitor the trailing period now; publish its alerts to ``/ready`` and ``/metrics``."""
+        with self._checking:
+            return self._check()
+
+    def _check(self) -> MonitoringStatus:
         now = datetime.now(UTC)
         period = self._settings.monitoring.period_days
         try:
-            report = self.report(since=now - timedelta(days=period), until=now, window=None)
+            report = self._period_report(since=now - timedelta(days=period), until=now)
         except AuditUnavailableError as error:
             _log.warning(str(error), extra={"event": "monitoring_failed"})
             self._status = MonitoringStatus(

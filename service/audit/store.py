@@ -8,6 +8,7 @@ Each call uses its own short session, so one store serves FastAPI's threadpool.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from features.vocabulary import TERMINATIONS
+from features.vocabulary import OUTCOMES, TERMINATIONS
 from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.access import ApiTokenStore, ReadLog
 from service.audit.alerts import AlertStore, raise_in
@@ -43,6 +44,9 @@ from service.audit.token_ids import TokenIdStore
 
 DEFAULT_AUDIT_URL = "sqlite:///data/audit.db"
 """Where the service keeps its audit records unless DATABASE_URL says otherwise."""
+
+_IDS_PER_QUERY = 500
+"""Ids bound in one ``IN (...)``: far below SQLite's and PostgreSQL's limits on parameters."""
 
 
 class AuditStore:
@@ -341,6 +345,52 @@ class AuditStore:
         if clinics is not None:
             query = query.where(AssessmentRow.clinic_id.in_(sorted(clinics)))
         return self._database.stream(query, what="audit records")
+
+    def assessment_ids(self, *, since: datetime, until: datetime) -> set[str]:
+        """The ids of every assessment created in [since, until) (timezone-aware), of
+        every clinic: what a periodic check reads to learn what is new and what is gone.
+
+        Raises:
+            ValueError: A naive ``since`` or ``until``.
+            AuditUnavailableError: The database could not be read.
+        """
+        query = _narrowed(AssessmentRow, since=since, until=until)
+        query = query.with_only_columns(AssessmentRow.assessment_id)
+        with self._database.reading("read audit record ids") as session:
+            return set(session.scalars(query))
+
+    def assessment_scores(self, assessment_ids: Sequence[str]) -> Iterator[StoredAssessment]:
+        """The stored assessments with these ids (those still stored), for monitoring:
+        each ``response`` holds only each outcome's ``probability`` and ``risk_level``.
+
+        The database extracts those four values, so the 5 KB response document, which
+        decoding in Python would make most of a monitoring check's cost, is never read.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        scores = [
+            AssessmentRow.response[(outcome, field)].as_float()
+            if field == "probability"
+            else AssessmentRow.response[(outcome, field)].as_string()
+            for outcome in OUTCOMES
+            for field in ("probability", "risk_level")
+        ]
+        names = [f.name for f in dataclasses.fields(StoredAssessment) if f.name != "response"]
+        columns = [getattr(AssessmentRow, name) for name in names]
+        for start in range(0, len(assessment_ids), _IDS_PER_QUERY):
+            batch = sorted(assessment_ids[start : start + _IDS_PER_QUERY])
+            query = select(*columns, *scores).where(AssessmentRow.assessment_id.in_(batch))
+            with self._database.reading("read audit records") as session:
+                rows = session.execute(query).all()
+            for row in rows:
+                values = iter(row[len(columns) :])
+                response = {
+                    outcome: {"probability": next(values), "risk_level": next(values)}
+                    for outcome in OUTCOMES
+                }
+                stored = zip(names, row[: len(columns)], strict=True)
+                yield StoredAssessment(**dict(stored), response=response)
 
     def outcomes(
         self,

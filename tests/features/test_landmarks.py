@@ -60,6 +60,22 @@ def test_batch_and_request_builders_give_the_same_history(clients, sessions):
         assert single.equals(landmarks.history.take([row])), (client_id, k)
 
 
+def test_the_request_builder_gives_every_history_of_a_batch_at_once(clients, sessions):
+    parsed_clients, parsed_sessions = _valid(clients, sessions)
+    landmarks = build_landmarks(parsed_clients, parsed_sessions, max_landmark=5)
+    client_rows = {c["client_id"]: _record(c) for _, c in parsed_clients.iterrows()}
+    session_rows: dict[str, list[dict]] = {}
+    for _, session in parsed_sessions.iterrows():
+        session_rows.setdefault(session["client_id"], []).append(_record(session))
+    histories = [
+        (client_rows[client_id], session_rows.get(client_id, []), int(k))
+        for client_id, k in zip(
+            landmarks.examples["client_id"], landmarks.examples["as_of_session"], strict=True
+        )
+    ]
+    assert HistoryBatch.from_each_record(histories, window=5).equals(landmarks.history)
+
+
 def _record(row: pd.Series) -> dict:
     record = {}
     for key, value in row.items():

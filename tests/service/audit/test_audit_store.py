@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -140,6 +141,32 @@ def test_iterators_filter_by_window_and_version(store, assess):
     assert list(store.assessments(since=local)) == [second, third, fourth]
     assert list(store.outcomes(since=start, until=end)) == [outcome]
     assert list(store.outcomes(since=end)) == []
+
+
+def test_monitoring_reads_ids_then_only_the_scores_of_the_records_it_lacks(store, assess):
+    first = assess(store, client_id="c-001")
+    start = _later()
+    second = assess(store, client_id="c-002", model_version="4")
+    end = _later()
+    assess(store, client_id="c-003")
+
+    assert store.assessment_ids(since=start, until=end) == {second.assessment_id}
+    every = store.assessment_ids(since=first.created_at, until=_later())
+    assert len(every) == 3
+    # More ids than one query binds, an unknown id, and the order asked: all answered.
+    asked = [str(uuid.uuid4()) for _ in range(600)] + [second.assessment_id, first.assessment_id]
+    read = sorted(store.assessment_scores(asked), key=lambda r: r.created_at)
+    assert [r.assessment_id for r in read] == [first.assessment_id, second.assessment_id]
+    for light, full in zip(read, [first, second], strict=True):
+        assert dataclasses.replace(light, response=full.response) == full
+        assert light.response == {
+            outcome: {
+                "probability": full.response[outcome]["probability"],
+                "risk_level": full.response[outcome]["risk_level"],
+            }
+            for outcome in ("dropout", "poor_outcome")
+        }
+        assert isinstance(light.response["dropout"]["probability"], float)
 
 
 def test_records_survive_a_new_store(audit_url, assess):

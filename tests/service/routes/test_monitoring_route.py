@@ -127,6 +127,49 @@ def test_the_periodic_check_shows_alerts_in_ready_and_metrics(
     assert gauges["calibration"] >= 1
 
 
+def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
+    monitored_api, tokens, example_request, monkeypatch
+):
+    runtime = monitored_api.app.state.runtime
+    read_scores = runtime.audit.assessment_scores
+    asked: list[list[str]] = []
+
+    def spy(ids):
+        asked.append(sorted(ids))
+        return read_scores(ids)
+
+    monkeypatch.setattr(runtime.audit, "assessment_scores", spy)
+
+    def alerts_of_check_and_of_a_full_read():
+        status = runtime.monitoring.check()
+        assert status.error is None
+        full = runtime.monitoring.report(since=None, until=None, window=None)
+        return (
+            sorted((a.code, a.subject, a.value) for a in status.alerts),
+            sorted((a.code, a.subject, a.value) for a in full.alerts),
+        )
+
+    _score_and_report(monitored_api, tokens, example_request)
+    checked, full = alerts_of_check_and_of_a_full_read()
+    assert checked == full and checked
+    assert len(asked[-1]) == len(OUTCOMES)
+
+    body = copy.deepcopy(example_request)
+    body["client"]["client_id"] = "c-4"
+    answer = monitored_api.post("/v1/risk-assessments", json=body, headers=tokens.header())
+    checked, full = alerts_of_check_and_of_a_full_read()
+    assert checked == full
+    assert asked[-1] == [answer.json()["assessment_id"]]
+
+    before_erasure = checked
+    runtime.audit.eraser.erase(
+        clinic_id=body["client"]["clinic_id"], client_id="c-0", erased_by="test", reason="test"
+    )
+    checked, full = alerts_of_check_and_of_a_full_read()
+    assert checked == full and checked != before_erasure
+    assert asked[-1] == []
+
+
 def test_a_failed_check_keeps_serving_and_says_why(monitored_api, tokens, monkeypatch):
     from service.audit import AuditUnavailableError
 
@@ -135,6 +178,8 @@ def test_a_failed_check_keeps_serving_and_says_why(monitored_api, tokens, monkey
     def unavailable(**_):
         raise AuditUnavailableError("cannot read audit records: database is down")
 
+    # The check reads ids first, the report on demand reads records: both fail.
+    monkeypatch.setattr(runtime.audit, "assessment_ids", unavailable)
     monkeypatch.setattr(runtime.audit, "assessments", unavailable)
     status = runtime.monitoring.check()
     assert "database is down" in status.error
