@@ -112,34 +112,20 @@ def _request_pool(size: int) -> list:
 
 
 def _store_assessments(audit, served, requests: list, count: int) -> None:
-    """``count`` assessments of the pool's clients in turn, scored and stored in batches."""
-    from service.audit.records import NewAssessment
-    from service.scoring import assess_many
+    """``count`` assessments of the pool's clients in turn, made as the service makes them
+    (scored, then committed with the alerts they raise), in batches."""
+    from service.observability import ServiceMetrics
+    from service.recording import Recorder
+    from service.scoring import DEFAULT_FACTORS
 
+    recorder = Recorder(audit=audit, metrics=ServiceMetrics(), factors=DEFAULT_FACTORS)
     offset = len(audit.assessment_ids(since=_EVER, until=_now()))
     for start in range(0, count, FILL_BATCH):
         batch = [
             requests[(offset + start + i) % len(requests)]
             for i in range(min(FILL_BATCH, count - start))
         ]
-        responses = assess_many(
-            served.model, batch, model_name=served.name, model_version=served.version
-        )
-        audit.record_assessments(
-            [
-                NewAssessment(
-                    assessment_id=response.assessment_id,
-                    client_id=response.client_id,
-                    as_of_session=response.as_of_session,
-                    model_name=served.name,
-                    model_version=served.version,
-                    request=request.model_dump(mode="json"),
-                    response=response.model_dump(mode="json"),
-                    caller="bench",
-                )
-                for request, response in zip(batch, responses, strict=True)
-            ]
-        )
+        recorder.score_and_record(batch, served, caller="bench")
 
 
 def _report_outcomes(audit) -> int:

@@ -173,6 +173,8 @@ class HistoryBatch:
             histories: (client row, session rows, landmark k) of each history.
             window: number of session slots.
         """
+        if not histories:
+            raise ValueError("from_each_record needs at least one history")
         n = len(histories)
         session_day = np.full((n, window), np.nan)
         attended = np.full((n, window), np.nan)

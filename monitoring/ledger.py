@@ -71,22 +71,20 @@ class AssessmentLedger:
 
         A record already kept only counts for its client's latest view (that is how a
         latest record dropped by :meth:`keep_only` is read again).
+
+        Raises:
+            ValueError: A stored record cannot be read (named by its id). The records of
+                its chunk are not kept, so a later call that skips it keeps every other.
         """
         iterator = iter(records)
         while chunk := list(islice(iterator, _FEATURISED_AT_ONCE)):
             new = [record for record in chunk if record.assessment_id not in self._entries]
-            if new:
-                # Every history in the widest window of the chunk: from_records blanks the
-                # slots after each landmark, so one window serves all (as scoring does).
-                window = max(record.as_of_session for record in new)
-                histories = HistoryBatch.from_each_record(
-                    [_history(record) for record in new], window=window
-                )
-                # Each row is copied out, so that forgetting an entry frees its memory.
-                rows = (row.copy() for row in compute_features(histories))
-                for record, row in zip(new, rows, strict=True):
-                    self._entries[record.assessment_id] = _monitored(record, row)
-                    self._order[record.assessment_id] = _view_order(record)
+            # The whole chunk is read before any of it is kept: a record that cannot be
+            # read leaves the ledger as it was, not with entries whose latest view is unset.
+            entries = _monitored_each(new) if new else []
+            for record, entry in zip(new, entries, strict=True):
+                self._entries[record.assessment_id] = entry
+                self._order[record.assessment_id] = _view_order(record)
             for record in chunk:
                 self._note_latest(record)
 
@@ -136,17 +134,49 @@ def _view_order(record: StoredAssessment) -> tuple[int, datetime, str]:
     return (sessions, record.created_at, record.assessment_id)
 
 
-def _monitored(record: StoredAssessment, features: np.ndarray) -> MonitoredAssessment:
-    response = record.response
-    return MonitoredAssessment(
-        assessment_id=record.assessment_id,
-        created_at=record.created_at,
-        model_version=record.model_version,
-        client_id=record.client_id,
-        probability=tuple(float(response[o]["probability"]) for o in OUTCOMES),
-        risk_level=tuple(str(response[o]["risk_level"]) for o in OUTCOMES),
-        features=features,
-    )
+def _monitored_each(records: list[StoredAssessment]) -> list[MonitoredAssessment]:
+    """The entries of ``records``, featurised in one call."""
+    histories, scores = [], []
+    for record in records:
+        try:
+            histories.append(_history(record))
+            scores.append(_scores(record.response))
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(
+                f"stored assessment {record.assessment_id} cannot be read for monitoring: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+    # Every history in the widest window of the chunk: from_records blanks the slots after
+    # each landmark, so one window serves all (as scoring does).
+    window = max(record.as_of_session for record in records)
+    features = compute_features(HistoryBatch.from_each_record(histories, window=window))
+    return [
+        MonitoredAssessment(
+            assessment_id=record.assessment_id,
+            created_at=record.created_at,
+            model_version=record.model_version,
+            client_id=record.client_id,
+            probability=probability,
+            risk_level=risk_level,
+            # Copied out of the chunk's matrix, so that forgetting an entry frees it.
+            features=row.copy(),
+        )
+        for record, (probability, risk_level), row in zip(records, scores, features, strict=True)
+    ]
+
+
+def _scores(response: dict[str, Any]) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """Each outcome's probability and risk level, refused when missing or of the wrong type."""
+    probability, risk_level = [], []
+    for outcome in OUTCOMES:
+        value, level = response[outcome]["probability"], response[outcome]["risk_level"]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{outcome}.probability is {value!r}, not a number")
+        if not isinstance(level, str):
+            raise TypeError(f"{outcome}.risk_level is {level!r}, not a level")
+        probability.append(float(value))
+        risk_level.append(level)
+    return tuple(probability), tuple(risk_level)
 
 
 def _history(record: StoredAssessment) -> tuple[dict[str, Any], list[dict[str, Any]], int]:

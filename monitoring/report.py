@@ -99,6 +99,9 @@ def monitor(
 ) -> MonitoringReport:
     """Monitor stored assessments (created in [since, until)) per model version and window.
 
+    Records are taken in time order (ties by id), as the audit store streams them; a record
+    passed twice counts once.
+
     Args:
         assessments: Stored assessments, any order; only those in [since, until) count.
         outcomes: Every outcome report (outcomes arrive long after the assessments).

@@ -147,6 +147,9 @@ class MonitoringWatcher:
             report = self._period_report(since=now - timedelta(days=period), until=now)
         except AuditUnavailableError as error:
             _log.warning(str(error), extra={"event": "monitoring_failed"})
+            # What the ledger holds is not kept past a read that failed: a client erased
+            # meanwhile would stay in this worker's memory until the store answered again.
+            self._ledger = AssessmentLedger()
             self._status = MonitoringStatus(
                 period_days=period,
                 checked_at=self._status.checked_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,6 +75,8 @@ def test_the_request_builder_gives_every_history_of_a_batch_at_once(clients, ses
         )
     ]
     assert HistoryBatch.from_each_record(histories, window=5).equals(landmarks.history)
+    with pytest.raises(ValueError, match="at least one"):
+        HistoryBatch.from_each_record([], window=5)
 
 
 def _record(row: pd.Series) -> dict:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.contract import validate_extract
+from monitoring import ledger as ledger_module
 from monitoring.ledger import AssessmentLedger
 from monitoring.report import ledger_report, monitor
 from tests.support.records import START, reported_outcomes, scored_records
@@ -56,6 +58,9 @@ def test_checks_give_the_report_of_all_records_read_at_once(clinic, data):
     ]
     clients = sorted({r.client_id for r in records})
     ledger, stored = AssessmentLedger(), {}
+    # The checks featurise in small chunks (records of different landmarks in different
+    # calls); the report read at once, in one.
+    chunk = data.draw(st.integers(1, 50), label="records featurised at once")
     arrived = 0
     for check in range(3):
         arrived = data.draw(st.integers(arrived, len(records)), label=f"arrived by check {check}")
@@ -64,9 +69,10 @@ def test_checks_give_the_report_of_all_records_read_at_once(clinic, data):
         stored = {key: r for key, r in stored.items() if r.client_id not in erased}
         since = START + timedelta(minutes=data.draw(st.integers(0, len(records) // 2)))
         until = START + timedelta(minutes=len(records))
-        incremental = _check(
-            ledger, stored, since=since, until=until, outcomes=outcomes, references=references
-        )
+        with mock.patch.object(ledger_module, "_FEATURISED_AT_ONCE", chunk):
+            incremental = _check(
+                ledger, stored, since=since, until=until, outcomes=outcomes, references=references
+            )
         at_once = monitor(
             list(stored.values()),
             outcomes,
@@ -102,3 +108,25 @@ def test_a_latest_view_that_leaves_the_period_is_read_again_from_the_ones_left(c
     (latest,) = ledger.latest()
     assert latest.assessment_id == reordered[1].assessment_id and latest.response == {}
     assert len(ledger) == len(reordered) - 1
+
+
+def test_a_record_that_cannot_be_read_is_named_and_keeps_nothing_of_its_chunk(clinic):
+    records, outcomes, references = clinic
+    broken = dataclasses.replace(
+        records[5],
+        response={
+            "dropout": {"probability": None, "risk_level": "high"},
+            "poor_outcome": records[5].response["poor_outcome"],
+        },
+    )
+    ledger = AssessmentLedger()
+    with pytest.raises(ValueError, match=f"{broken.assessment_id}.*dropout.probability"):
+        ledger.add([*records[:5], broken, *records[6:]])
+    assert len(ledger) == 0 and ledger.latest() == []
+
+    readable = [*records[:5], *records[6:]]
+    ledger.add(readable)
+    period = {"since": START, "until": records[-1].created_at + timedelta(minutes=1)}
+    incremental = ledger_report(ledger, outcomes, references=references, replicates=0, **period)
+    at_once = monitor(readable, outcomes, references=references, replicates=0, **period)
+    assert _comparable(incremental) == _comparable(at_once)

@@ -169,20 +169,28 @@ def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
     assert checked == full and checked != before_erasure
     assert asked[-1] == []
 
+    # A check that cannot read the store drops what it held: the next one reads it all.
+    with monkeypatch.context() as failing:
+        failing.setattr(runtime.audit, "assessment_ids", _unavailable)
+        assert "database is down" in runtime.monitoring.check().error
+    checked, full = alerts_of_check_and_of_a_full_read()
+    assert checked == full
+    assert len(asked[-1]) == len(OUTCOMES)  # c-0 erased, c-4 added
+
 
 def test_a_failed_check_keeps_serving_and_says_why(monitored_api, tokens, monkeypatch):
-    from service.audit import AuditUnavailableError
-
     runtime = monitored_api.app.state.runtime
-
-    def unavailable(**_):
-        raise AuditUnavailableError("cannot read audit records: database is down")
-
     # The check reads ids first, the report on demand reads records: both fail.
-    monkeypatch.setattr(runtime.audit, "assessment_ids", unavailable)
-    monkeypatch.setattr(runtime.audit, "assessments", unavailable)
+    monkeypatch.setattr(runtime.audit, "assessment_ids", _unavailable)
+    monkeypatch.setattr(runtime.audit, "assessments", _unavailable)
     status = runtime.monitoring.check()
     assert "database is down" in status.error
     assert monitored_api.get("/ready").json()["monitoring"]["error"] == status.error
     answer = monitored_api.get("/v1/monitoring", headers=tokens.header(Scope.AUDIT_READ))
     assert answer.status_code == 503 and answer.json()["code"] == "audit_unavailable"
+
+
+def _unavailable(**_):
+    from service.audit import AuditUnavailableError
+
+    raise AuditUnavailableError("cannot read audit records: database is down")
