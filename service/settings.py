@@ -8,9 +8,12 @@ JSON list); a value that is not a hash is refused rather than silently accepted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import string
+import tempfile
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -226,11 +229,7 @@ class ServiceSettings(RegistryLocation):
             return self.report_link_secret.get_secret_value().encode()
         path = self.data_dir / "link-secret"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            scratch = path.with_suffix(".tmp")
-            scratch.write_text(secrets.token_urlsafe(48))
-            scratch.chmod(0o600)
-            scratch.replace(path)  # atomic: two workers starting at once agree on one key
+            _create_once(path, secrets.token_urlsafe(48))
         return path.read_text().strip().encode()
 
     @property
@@ -288,3 +287,21 @@ def write_tokens_file(path: Path, entries: list[TokenEntry]) -> None:
     scratch.write_text(json.dumps([e.model_dump(mode="json") for e in entries], indent=2) + "\n")
     scratch.chmod(0o600)
     scratch.replace(path)
+
+
+def _create_once(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (owner-only) unless another process got there first.
+
+    Workers start at once on a new data directory: each writes its own scratch file in
+    full, then links it to ``path``, which fails where ``path`` exists, so the first
+    complete file wins, nobody replaces it, and nobody reads one half written.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")  # 0600
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(text)
+        with contextlib.suppress(FileExistsError):
+            os.link(scratch, path)
+    finally:
+        os.unlink(scratch)

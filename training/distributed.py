@@ -85,7 +85,13 @@ def dask_client(scheduler: str | None) -> Iterator[Client]:
     """
     if scheduler is None:
         with (
-            LocalCluster(dashboard_address=None, silence_logs=logging.ERROR) as cluster,
+            LocalCluster(
+                # No dashboard, and the scheduler's HTTP endpoint (which Dask opens on port
+                # 8787 even then) on a free loopback port: runs side by side don't collide.
+                dashboard_address="127.0.0.1:0",
+                scheduler_kwargs={"dashboard": False},
+                silence_logs=logging.ERROR,
+            ) as cluster,
             Client(cluster) as client,
         ):
             yield client

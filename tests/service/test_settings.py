@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from pydantic import ValidationError
 
@@ -75,3 +79,26 @@ def test_the_monitoring_variables_keep_their_names(monkeypatch):
         "max_calibration_gap": 0.04,
         "min_labelled": 20,
     }
+
+
+def test_workers_starting_at_once_agree_on_one_link_secret(tmp_path):
+    # Worker processes start together on a new data directory and each asks for the key;
+    # a key another worker replaced, or a file half written, would fail their links.
+    for attempt in range(20):
+        directory = tmp_path / str(attempt)
+        keys = _link_secrets_at_once(ServiceSettings(data_dir=directory), callers=8)
+        stored = (directory / "link-secret").read_text().strip().encode()
+        assert keys == {stored} and len(stored) >= 32
+        assert stat.S_IMODE((directory / "link-secret").stat().st_mode) == 0o600
+        assert [path.name for path in directory.iterdir()] == ["link-secret"]
+
+
+def _link_secrets_at_once(settings: ServiceSettings, *, callers: int) -> set[bytes]:
+    starting = threading.Barrier(callers)
+
+    def link_secret(_: int) -> bytes:
+        starting.wait()
+        return settings.link_secret()
+
+    with ThreadPoolExecutor(max_workers=callers) as pool:
+        return set(pool.map(link_secret, range(callers)))

@@ -63,7 +63,12 @@ def extract(tmp_path_factory):
 def scheduler():
     """The address of a two-worker local cluster, closed after the module."""
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, dashboard_address=None, silence_logs=logging.ERROR
+        n_workers=2,
+        threads_per_worker=1,
+        # As training's own cluster: no port of its own to collide with another test's.
+        dashboard_address="127.0.0.1:0",
+        scheduler_kwargs={"dashboard": False},
+        silence_logs=logging.ERROR,
     ) as cluster:
         yield cluster.scheduler_address
 
