@@ -45,14 +45,13 @@ serve: env
 	@$(UV) run dropout-risk token create --name demo --all-clinics $(DEMO_SCOPES)
 	$(UV) run dropout-risk serve --host $(HOST) --port $(PORT) --allow-synthetic-model
 
-## test: the whole test suite (what CI runs). The in-process tests are spread over the
-## cores by pytest-xdist; then the tests that start servers, load them, drive a browser or
-## deploy run one at a time, alone on the machine (their servers' workers and load clients
-## need the cores they were written for).
-SERVER_MARKERS := server or load or browser or deploy
+## test: the whole test suite (what CI runs), spread over the cores by pytest-xdist, but
+## for the load tests and those that time a promise: they run after, one at a time, alone
+## on the machine (their servers' workers and load clients need the cores).
+ALONE_MARKERS := load or timed
 test: env
-	$(UV) run pytest -n auto -m "not ($(SERVER_MARKERS))"
-	$(UV) run pytest -m "$(SERVER_MARKERS)"
+	$(UV) run pytest -n auto -m "not ($(ALONE_MARKERS))"
+	$(UV) run pytest -m "$(ALONE_MARKERS)"
 
 ## test-fast: the developer's loop: the suite without training on big cohorts, server
 ## processes, load, browsers and deploy (markers in pyproject.toml), spread over the cores

@@ -14,7 +14,8 @@ from service.security import TOKEN_PREFIX
 from tests.support.databases import scratch_schema
 from tests.support.servers import start_server
 
-pytestmark = pytest.mark.server  # dropout-risk serve in its own process
+# dropout-risk serve in its own process; the promise is timed, so it runs alone (make test).
+pytestmark = [pytest.mark.server, pytest.mark.timed]
 
 #: The promise of ``token create`` and ``token revoke`` (cli.md): within seconds.
 PROMISED_SECONDS = 5.0
