@@ -39,6 +39,7 @@ class MonitoredAssessment:
         created_at: When it was stored.
         model_version: The version that scored it.
         client_id: Its client (clinic-qualified when the records were).
+        sessions: The sessions its request held (how complete a view of the episode).
         probability: The probability of each outcome of :data:`OUTCOMES`, in that order.
         risk_level: The risk level of each outcome, in the same order.
         features: The feature row of its history (as the model saw it).
@@ -48,9 +49,16 @@ class MonitoredAssessment:
     created_at: datetime
     model_version: str
     client_id: str
+    sessions: int
     probability: tuple[float, ...]
     risk_level: tuple[str, ...]
     features: np.ndarray
+
+    @property
+    def view_order(self) -> tuple[int, datetime, str]:
+        """A client's latest view is the one with the most sessions, then the newest, then
+        (a tie to the microsecond) the greatest id."""
+        return (self.sessions, self.created_at, self.assessment_id)
 
 
 class AssessmentLedger:
@@ -58,9 +66,6 @@ class AssessmentLedger:
 
     def __init__(self) -> None:
         self._entries: dict[str, MonitoredAssessment] = {}
-        # The order key of each entry: a client's latest view is the one with the most
-        # sessions, then the newest, then (a tie to the microsecond) the greatest id.
-        self._order: dict[str, tuple[int, datetime, str]] = {}
         self._latest: dict[str, StoredAssessment] = {}
 
     def __len__(self) -> int:
@@ -82,9 +87,8 @@ class AssessmentLedger:
             # The whole chunk is read before any of it is kept: a record that cannot be
             # read leaves the ledger as it was, not with entries whose latest view is unset.
             entries = _monitored_each(new) if new else []
-            for record, entry in zip(new, entries, strict=True):
-                self._entries[record.assessment_id] = entry
-                self._order[record.assessment_id] = _view_order(record)
+            for entry in entries:
+                self._entries[entry.assessment_id] = entry
             for record in chunk:
                 self._note_latest(record)
 
@@ -93,7 +97,6 @@ class AssessmentLedger:
         erased); a client whose latest record goes is re-read through :meth:`wanted`."""
         for gone in [key for key in self._entries if key not in assessment_ids]:
             del self._entries[gone]
-            del self._order[gone]
         for client, record in list(self._latest.items()):
             if record.assessment_id not in self._entries:
                 del self._latest[client]
@@ -102,14 +105,14 @@ class AssessmentLedger:
         """The records to read next: those of ``assessment_ids`` not kept yet, and the
         latest kept entry of each client whose latest record was forgotten."""
         missing = [key for key in assessment_ids if key not in self._entries]
-        best: dict[str, str] = {}
-        for key, entry in self._entries.items():
+        best: dict[str, MonitoredAssessment] = {}
+        for entry in self._entries.values():
             client = entry.client_id
             if client in self._latest:
                 continue
-            if client not in best or self._order[key] > self._order[best[client]]:
-                best[client] = key
-        return missing + list(best.values())
+            if client not in best or entry.view_order > best[client].view_order:
+                best[client] = entry
+        return missing + [entry.assessment_id for entry in best.values()]
 
     def entries(self) -> list[MonitoredAssessment]:
         """Every entry, oldest first (ties by id), as the audit store streams them."""
@@ -123,15 +126,10 @@ class AssessmentLedger:
         if record.assessment_id not in self._entries:
             return
         known = self._latest.get(record.client_id)
-        order = self._order[record.assessment_id]
-        if known is None or order >= self._order[known.assessment_id]:
+        order = self._entries[record.assessment_id].view_order
+        if known is None or order >= self._entries[known.assessment_id].view_order:
             # The response is not needed for labels; dropping it halves what is held.
             self._latest[record.client_id] = dataclasses.replace(record, response={})
-
-
-def _view_order(record: StoredAssessment) -> tuple[int, datetime, str]:
-    sessions = len(record.request.get("sessions", []))
-    return (sessions, record.created_at, record.assessment_id)
 
 
 def _monitored_each(records: list[StoredAssessment]) -> list[MonitoredAssessment]:
@@ -156,6 +154,7 @@ def _monitored_each(records: list[StoredAssessment]) -> list[MonitoredAssessment
             created_at=record.created_at,
             model_version=record.model_version,
             client_id=record.client_id,
+            sessions=len(record.request.get("sessions", [])),
             probability=probability,
             risk_level=risk_level,
             # Copied out of the chunk's matrix, so that forgetting an entry frees it.

@@ -301,7 +301,14 @@ def _create_once(path: Path, text: str) -> None:
     try:
         with os.fdopen(descriptor, "w") as file:
             file.write(text)
-        with contextlib.suppress(FileExistsError):
+        try:
             os.link(scratch, path)
+        except FileExistsError:
+            pass
+        except OSError:
+            # A filesystem without hard links: an atomic rename, whole but not first-wins.
+            if not path.exists():
+                os.replace(scratch, path)
     finally:
-        os.unlink(scratch)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(scratch)

@@ -93,6 +93,17 @@ def test_workers_starting_at_once_agree_on_one_link_secret(tmp_path):
         assert [path.name for path in directory.iterdir()] == ["link-secret"]
 
 
+def test_a_link_secret_is_made_where_the_filesystem_has_no_hard_links(tmp_path, monkeypatch):
+    def no_hard_links(*_):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.link", no_hard_links)
+    key = ServiceSettings(data_dir=tmp_path).link_secret()
+    assert len(key) >= 32 and ServiceSettings(data_dir=tmp_path).link_secret() == key
+    assert stat.S_IMODE((tmp_path / "link-secret").stat().st_mode) == 0o600
+    assert [path.name for path in tmp_path.iterdir()] == ["link-secret"]
+
+
 def _link_secrets_at_once(settings: ServiceSettings, *, callers: int) -> set[bytes]:
     starting = threading.Barrier(callers)
 
