@@ -3,14 +3,17 @@
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 DATA_DIR ?= data
-# The demo's first start is quick (bench/bench_first_start.py): 10,000 synthetic episodes, and
+# The demo's first start is quick (bench/bench_first_start.py): 5,000 synthetic episodes, and
 # the evaluation trimmed to the held-out metrics with 50 bootstrap replicates (no
-# cross-validation, no leave-one-clinic-out). The model card says so; `dropout-risk train`
-# with its defaults runs the whole evaluation.
-DEMO_CLIENTS ?= 10000
+# cross-validation, no leave-one-clinic-out). The model card says so (its episode count and
+# evaluation line); `dropout-risk train` with its defaults runs the whole evaluation.
+DEMO_CLIENTS ?= 5000
 DEMO_TRAIN_OPTIONS ?= --cv-folds 0 --no-leave-one-clinic-out --bootstrap 50
-# The simulator's literature targets hold at the demo's size; small test cohorts skip the check.
-SYNTH_REPORT ?= --report
+# The simulator's literature report (`synth --report`) is left out of the demo: at 5,000
+# clients sampling noise alone moves some targets out of their ranges (seeds 2 to 6 missed
+# 1 to 3 each), so it would fail the demo for noise. The data tests check every target at
+# 20,000 clients; `make serve DEMO_CLIENTS=20000 SYNTH_REPORT=--report` shows it.
+SYNTH_REPORT ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
 DEMO_SCOPES := --scope risk:write --scope outcomes:write --scope models:read --scope audit:read --scope metrics:read --scope admin
@@ -37,9 +40,10 @@ COHORT := $(DATA_DIR)/synthetic
 ## serve: the demo: environment, a champion model (trained on a synthetic cohort when none
 ## is registered), a demo API token for all clinics printed once, and the service on
 ## HOST:PORT, allowed to serve the synthetic model. Production runs `dropout-risk serve`.
+# `train` checks the extract against the data contract first (the check `dropout-risk validate`
+# runs) and refuses it with every failure, so the demo does not run that check twice.
 serve: env
 	test -f $(COHORT)/clients.csv || $(UV) run dropout-risk synth --clients $(DEMO_CLIENTS) --seed 1 --out $(COHORT) $(SYNTH_REPORT)
-	$(UV) run dropout-risk validate --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv
 	$(UV) run dropout-risk train --clients $(COHORT)/clients.csv --sessions $(COHORT)/sessions.csv --if-no-champion $(DEMO_TRAIN_OPTIONS) --override-gate "demo: a synthetic cohort, promoted whatever the gate says"
 	@echo "demo API token with every scope (use it as: Authorization: Bearer <token>):"
 	@$(UV) run dropout-risk token create --name demo --all-clinics $(DEMO_SCOPES)

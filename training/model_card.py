@@ -36,11 +36,13 @@ def render_model_card(
     *,
     fingerprint: dict[str, object],
     config: TrainingConfig | None = None,
+    synthetic: bool = False,
 ) -> str:
     """Markdown card: intended use, data, metrics with intervals, subgroups, limitations.
 
-    ``config`` (the run's options) adds what evaluation was run, so that a card of a quick
-    run (the demo's) says what it left out.
+    ``config`` (the run's options) adds what evaluation was run, and ``synthetic`` (the
+    extract is a simulated cohort) says so, so that the card of a quick run on the demo's
+    small synthetic cohort says what it is and what it left out.
     """
     counts = result.counts
     lines = [
@@ -65,6 +67,7 @@ def render_model_card(
         f"{counts['left_out_ongoing']:,} ongoing episodes (no label).",
         f"- Left out of the poor-outcome model: {counts['left_out_no_outcome_scores']:,} ended "
         "episodes with fewer than two scores on every outcome measure.",
+        *([_SYNTHETIC_LINE] if synthetic else []),
         *([] if config is None else [_evaluation_line(config)]),
         f"- Fingerprint: `{fingerprint}`",
         "- Held-out test clients: a fixed hash of the client id (the same clients in every",
@@ -91,6 +94,13 @@ def render_model_card(
     ]
     lines += _development_section()
     return "\n".join(lines)
+
+
+_SYNTHETIC_LINE = (
+    "- Source: a synthetic cohort (`dropout-risk synth`; its `oracle.csv` lies beside the "
+    "extract), not clinical records: the figures below describe the simulator, not any "
+    "clinic, and a small cohort (the demo's) gives wide intervals."
+)
 
 
 def _evaluation_line(config: TrainingConfig) -> str:

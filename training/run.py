@@ -132,16 +132,13 @@ def train_and_register(
         del sessions  # the landmark matrix has all that training reads from them
         result = train_on_landmarks(clients, landmarks, config=config, progress=progress)
         del landmarks
-    card = render_model_card(result, fingerprint=data, config=config)
+    synthetic = is_synthetic(clients_path)
+    card = render_model_card(result, fingerprint=data, config=config, synthetic=synthetic)
     # A new bundle with the card and fingerprint; the run's own result stays as trained.
     model = dataclasses.replace(
         result.model,
         model_card=card,
-        metadata={
-            **result.model.metadata,
-            "fingerprint": data,
-            "synthetic_data": is_synthetic(clients_path),
-        },
+        metadata={**result.model.metadata, "fingerprint": data, "synthetic_data": synthetic},
     )
     with tempfile.TemporaryDirectory() as scratch:
         artifacts = Path(scratch)

@@ -82,6 +82,11 @@ def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     assert "registered version 1\n" in result.output
     assert "gate: " in result.output
     assert "dropout-risk version 1 is now the champion" in result.output
+    from training.registry import load_model
+    from training.settings import TrainingSettings
+
+    registered, _ = load_model(TrainingSettings(), version="1")
+    assert "- Source: a synthetic cohort (`dropout-risk synth`" in registered.model_card
     again = runner.invoke(app, ["train", *extract, "--if-no-champion"])
     assert "champion is version 1; nothing to train" in again.output
 

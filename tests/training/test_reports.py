@@ -58,3 +58,10 @@ def test_model_card_says_what_evaluation_a_quick_run_left_out(trained):
         trained, fingerprint={}, config=light_config(cv_folds=5, leave_one_clinic_out=True)
     )
     assert "5-fold client-grouped cross-validation; leave-one-clinic-out;" in full
+
+
+def test_model_card_says_when_its_cohort_is_synthetic(trained):
+    synthetic = render_model_card(trained, fingerprint={}, synthetic=True)
+    clinical = render_model_card(trained, fingerprint={})
+    assert "- Source: a synthetic cohort (`dropout-risk synth`" in synthetic
+    assert "synthetic" not in clinical
