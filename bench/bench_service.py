@@ -9,6 +9,8 @@ concurrency, for two servers of one registered model version:
   data dir: WAL, `synchronous=FULL`, so one fsynced commit per assessment);
 * with ``--mlserver-python``, Seldon MLServer serving the version's dropout booster alone
   (bench/mlserver_peer.py): bare probabilities on the same feature rows;
+* with ``--bentoml-python``, BentoML serving the same booster the same way
+  (bench/bentoml_peer.py);
 * `mlflow models serve --env-manager local` of the same version (the pyfunc of
   `models/pyfunc.py`): `POST /invocations` with the same clients' feature rows, computed
   client-side once before timing; it returns probabilities and risk levels only (no
@@ -56,7 +58,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench import mlserver_peer
+from bench import bentoml_peer, mlserver_peer
 from bench.machine import machine_line
 from tests.support.assessment_bodies import request_pool
 from tests.support.load import loop_factory
@@ -67,7 +69,14 @@ REPO = Path(__file__).resolve().parent.parent
 MODEL_NAME = "dropout-risk"
 RISK_PATH = "/v1/risk-assessments"
 POOL_SIZE = 50
-READY_PATHS = {"ours": "/ready", "mlflow": "/ping", "mlserver": "/v2/health/ready"}
+READY_PATHS = {
+    "ours": "/ready",
+    "mlflow": "/ping",
+    "mlserver": "/v2/health/ready",
+    "bentoml": bentoml_peer.READY_PATH,
+}
+#: The servers our throughput is compared with, in the order they are measured.
+PEERS = ("mlflow", "mlserver", "bentoml")
 
 
 @dataclass
@@ -341,7 +350,7 @@ def print_table(results: list[Result]) -> None:
         ours = by_key[("ours", concurrency)]
         ratios = [
             f"ours / {peer} = {ours.throughput / by_key[(peer, concurrency)].throughput:.2f}x"
-            for peer in ("mlflow", "mlserver")
+            for peer in PEERS
             if (peer, concurrency) in by_key and by_key[(peer, concurrency)].throughput
         ]
         print(f"- concurrency {concurrency}: throughput " + ", ".join(ratios))
@@ -406,6 +415,11 @@ def main() -> None:
         "bench/mlserver_peer.py): adds MLServer serving the dropout booster alone as a peer",
     )
     parser.add_argument(
+        "--bentoml-python",
+        help="Python of an environment with BentoML 1.4 and XGBoost (see bench/bentoml_peer.py):"
+        " adds BentoML serving the dropout booster alone as a peer",
+    )
+    parser.add_argument(
         "--database-url",
         help="our audit database (default: SQLite under a temporary data directory), e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
@@ -439,7 +453,7 @@ def main() -> None:
             results: list[Result] = []
             with asyncio.Runner(loop_factory=loop_factory()) as runner:
                 for concurrency in options.concurrency:
-                    for server in servers:  # alternate: ours, mlflow, (mlserver,) ours, ...
+                    for server in servers:  # alternate: ours, mlflow, (peers,) ours, ...
                         results.append(
                             runner.run(
                                 measure(
@@ -554,17 +568,40 @@ def start_servers(
             mlflow_port,
         )
     )
-    if options.mlserver_python:
-        servers.append(_start_mlserver(root, tracking_uri, version, options.mlserver_python))
+    if options.mlserver_python or options.bentoml_python:
+        booster_path = _dropout_booster(root, tracking_uri, version)
+        if options.mlserver_python:
+            servers.append(_start_mlserver(root, booster_path, options.mlserver_python))
+        if options.bentoml_python:
+            servers.append(
+                _start_bentoml(root, booster_path, options.bentoml_python, access_log=not quiet)
+            )
     return servers, token
 
 
-def _start_mlserver(root: Path, tracking_uri: str, version: str, python: str) -> Server:
+def _dropout_booster(root: Path, tracking_uri: str, version: str) -> Path:
+    """The version's dropout booster, saved by XGBoost for the peers that serve it alone."""
     from models.registry_store import RegistryLocation, download_model
 
     model = download_model(RegistryLocation(mlflow_tracking_uri=tracking_uri), version)
     booster_path = root / "dropout.ubj"
     model.dropout.booster.save_model(booster_path)
+    return booster_path
+
+
+def _start_bentoml(root: Path, booster_path: Path, python: str, *, access_log: bool) -> Server:
+    port = free_port()
+    directory = bentoml_peer.write_service(root / "bentoml")
+    return start(
+        "bentoml",
+        bentoml_peer.command(python, directory, port=port),
+        bentoml_peer.environment(booster_path, access_log=access_log),
+        root / "bentoml.log",
+        port,
+    )
+
+
+def _start_mlserver(root: Path, booster_path: Path, python: str) -> Server:
     ports = (free_port(), free_port(), free_port())
     repository = mlserver_peer.write_repository(
         root / "mlserver", booster_path=booster_path, ports=ports
@@ -597,10 +634,8 @@ def _encode_pools(servers: list[Server], bodies: list, rows: list, token: str) -
                 for row in rows
             ]
         else:
-            server.requests = [
-                encode(server.port, mlserver_peer.PATH, mlserver_peer.body(row), {})
-                for row in rows
-            ]
+            peer = {"mlserver": mlserver_peer, "bentoml": bentoml_peer}[server.name]
+            server.requests = [encode(server.port, peer.PATH, peer.body(row), {}) for row in rows]
 
 
 if __name__ == "__main__":
