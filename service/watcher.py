@@ -8,6 +8,9 @@ The check runs in every worker, beside serving: it keeps what it read in a ledge
 (:class:`monitoring.ledger.AssessmentLedger`) and reads only the assessments stored since its
 last check (ids first, then those records), so its cost follows the traffic of one interval,
 not the whole period's records.
+A check with a backlog (the first after a start reads the whole period) reads it a slice at a
+time and pauses between slices, taking at most ``monitoring.catch_up_share`` of its thread's
+time, so that serving in the same interpreter is slowed less, for longer.
 The computations are :func:`monitoring.report.monitor`'s, the same as ``dropout-risk
 monitor``'s; drift needs the training profile, which the service has for the model it serves.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +35,13 @@ from service.periodic import PeriodicTask
 from service.settings import ServiceSettings
 
 _log = logging.getLogger(__name__)
+
+_CATCH_UP_SLICE = 2_000
+"""Records a check reads and featurises between two pauses while it catches up."""
+
+
+class _CheckStopped(Exception):
+    """The service is stopping: a check pausing in its catch-up ends there."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class MonitoringWatcher:
         self._status = MonitoringStatus(period_days=settings.monitoring.period_days)
         self._ledger = AssessmentLedger()
         self._checking = threading.Lock()  # one check at a time owns the ledger
+        self._stopping = threading.Event()
         self._task = PeriodicTask(
             "monitoring-check",
             self.check,
@@ -120,10 +132,7 @@ class MonitoringWatcher:
         """
         stored = self._audit.assessment_ids(since=since, until=until)
         self._ledger.keep_only(stored)
-        # Outcomes pair by clinic and client: two clinics' "c-001" are two clients.
-        self._ledger.add(
-            clinic_qualified(self._audit.assessment_scores(self._ledger.wanted(stored)))
-        )
+        self._read(self._ledger.wanted(stored))
         return ledger_report(
             self._ledger,
             clinic_qualified(self._audit.outcomes()),
@@ -135,6 +144,25 @@ class MonitoringWatcher:
             replicates=0,
         )
 
+    def _read(self, wanted: list[str]) -> None:
+        """Add the ``wanted`` records to the ledger, :data:`_CATCH_UP_SLICE` at a time,
+        pausing after each slice but the last for as long as ``catch_up_share`` asks.
+
+        Raises:
+            AuditUnavailableError: The audit store could not be read.
+            _CheckStopped: The service began stopping during a pause.
+        """
+        share = self._settings.monitoring.catch_up_share
+        for start in range(0, len(wanted), _CATCH_UP_SLICE):
+            began = time.monotonic()
+            records = self._audit.assessment_scores(wanted[start : start + _CATCH_UP_SLICE])
+            # Outcomes pair by clinic and client: two clinics' "c-001" are two clients.
+            self._ledger.add(clinic_qualified(records))
+            if start + _CATCH_UP_SLICE < len(wanted) and share < 1:
+                pause = (time.monotonic() - began) * (1 - share) / share
+                if self._stopping.wait(pause):
+                    raise _CheckStopped
+
     def check(self) -> MonitoringStatus:
         """Monitor the trailing period now; publish its alerts to ``/ready`` and ``/metrics``."""
         with self._checking:
@@ -145,6 +173,8 @@ class MonitoringWatcher:
         period = self._settings.monitoring.period_days
         try:
             report = self._period_report(since=now - timedelta(days=period), until=now)
+        except _CheckStopped:
+            return self._status  # the last complete check stands; nothing half-read is shown
         except AuditUnavailableError as error:
             _log.warning(str(error), extra={"event": "monitoring_failed"})
             # What the ledger holds is not kept past a read that failed: a client erased
@@ -178,10 +208,13 @@ class MonitoringWatcher:
     def start(self) -> None:
         """Check now and then every ``monitoring.interval_seconds``, in a daemon thread."""
         if self._settings.monitoring.interval_seconds > 0:
+            self._stopping.clear()
             self._task.start(first_delay_seconds=0.0)
 
     def stop(self) -> None:
-        """Stop the periodic check (waits for a check in progress)."""
+        """Stop the periodic check (waits for a check in progress, which ends at its next
+        pause if it is catching up)."""
+        self._stopping.set()
         self._task.stop()
 
     def _check_failed(self, error: Exception) -> None:

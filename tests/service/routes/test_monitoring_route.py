@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -141,6 +142,7 @@ def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
     monkeypatch.setattr(runtime.audit, "assessment_scores", spy)
 
     def alerts_of_check_and_of_a_full_read():
+        asked.clear()
         status = runtime.monitoring.check()
         assert status.error is None
         full = runtime.monitoring.report(since=None, until=None, window=None)
@@ -149,17 +151,20 @@ def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
             sorted((a.code, a.subject, a.value) for a in full.alerts),
         )
 
+    def read_by_the_check():
+        return sorted(key for ids in asked for key in ids)
+
     _score_and_report(monitored_api, tokens, example_request)
     checked, full = alerts_of_check_and_of_a_full_read()
     assert checked == full and checked
-    assert len(asked[-1]) == len(OUTCOMES)
+    assert len(read_by_the_check()) == len(OUTCOMES)
 
     body = copy.deepcopy(example_request)
     body["client"]["client_id"] = "c-4"
     answer = monitored_api.post("/v1/risk-assessments", json=body, headers=tokens.header())
     checked, full = alerts_of_check_and_of_a_full_read()
     assert checked == full
-    assert asked[-1] == [answer.json()["assessment_id"]]
+    assert read_by_the_check() == [answer.json()["assessment_id"]]
 
     before_erasure = checked
     runtime.audit.eraser.erase(
@@ -167,7 +172,7 @@ def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
     )
     checked, full = alerts_of_check_and_of_a_full_read()
     assert checked == full and checked != before_erasure
-    assert asked[-1] == []
+    assert read_by_the_check() == []
 
     # A check that cannot read the store drops what it held: the next one reads it all.
     with monkeypatch.context() as failing:
@@ -175,7 +180,7 @@ def test_each_check_reads_only_what_was_stored_since_and_forgets_the_erased(
         assert "database is down" in runtime.monitoring.check().error
     checked, full = alerts_of_check_and_of_a_full_read()
     assert checked == full
-    assert len(asked[-1]) == len(OUTCOMES)  # c-0 erased, c-4 added
+    assert len(read_by_the_check()) == len(OUTCOMES)  # c-0 erased, c-4 added
 
 
 def test_a_failed_check_keeps_serving_and_says_why(monitored_api, tokens, monkeypatch):
@@ -194,3 +199,96 @@ def _unavailable(**_):
     from service.audit import AuditUnavailableError
 
     raise AuditUnavailableError("cannot read audit records: database is down")
+
+
+class _PauseSpy:
+    """Stands in for the watcher's stopping event: notes each pause, stops when told."""
+
+    def __init__(self, *, stopping: bool = False) -> None:
+        self.pauses: list[float] = []
+        self.stopping = stopping
+
+    def wait(self, timeout: float) -> bool:
+        self.pauses.append(timeout)
+        return self.stopping
+
+    def set(self) -> None:  # the app stops after the test
+        self.stopping = True
+
+    def clear(self) -> None:
+        self.stopping = False
+
+
+def _slow_reads(runtime, monkeypatch, seconds: float) -> list[list[str]]:
+    read_scores = runtime.audit.assessment_scores
+    asked: list[list[str]] = []
+
+    def slow(ids):
+        asked.append(list(ids))
+        time.sleep(seconds)
+        return read_scores(ids)
+
+    monkeypatch.setattr(runtime.audit, "assessment_scores", slow)
+    return asked
+
+
+def test_a_check_catching_up_reads_in_slices_and_pauses_between_them(
+    monitored_api, tokens, example_request, monkeypatch
+):
+    import service.watcher
+
+    runtime = monitored_api.app.state.runtime
+    _score_and_report(monitored_api, tokens, example_request)
+    monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 3)
+    asked = _slow_reads(runtime, monkeypatch, 0.02)
+    spy = _PauseSpy()
+    monkeypatch.setattr(runtime.monitoring, "_stopping", spy)
+
+    status = runtime.monitoring.check()
+    full = runtime.monitoring.report(since=None, until=None, window=None)
+
+    assert [len(ids) for ids in asked] == [3, 1]  # 4 assessments: slices of 3, then the rest
+    # catch_up_share 0.5 (the default): each pause lasts at least as long as its slice took.
+    assert len(spy.pauses) == 1 and spy.pauses[0] >= 0.02
+    assert sorted((a.code, a.subject, a.value) for a in status.alerts) == sorted(
+        (a.code, a.subject, a.value) for a in full.alerts
+    )
+    assert status.alerts
+
+
+def test_a_check_stopped_while_catching_up_keeps_the_last_complete_status(
+    monitored_api, tokens, example_request, monkeypatch
+):
+    import service.watcher
+
+    runtime = monitored_api.app.state.runtime
+    _score_and_report(monitored_api, tokens, example_request)
+    before = runtime.monitoring.status
+    monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 1)
+    asked = _slow_reads(runtime, monkeypatch, 0.0)
+    monkeypatch.setattr(runtime.monitoring, "_stopping", _PauseSpy(stopping=True))
+
+    assert runtime.monitoring.check() is before
+    assert len(asked) == 1  # it stopped at the first pause
+
+
+def test_a_catch_up_share_of_one_never_pauses(
+    registry, make_settings, audit_url, tokens, example_request, monkeypatch
+):
+    import service.watcher
+    from service.app import create_app
+
+    settings = make_settings(
+        tracking_uri=registry.tracking_uri,
+        database_url=audit_url,
+        monitoring=MonitoringSettings(interval_seconds=0, catch_up_share=1.0),
+    )
+    with TestClient(create_app(settings)) as api:
+        runtime = api.app.state.runtime
+        _score_and_report(api, tokens, example_request)
+        monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 1)
+        asked = _slow_reads(runtime, monkeypatch, 0.0)
+        spy = _PauseSpy()
+        monkeypatch.setattr(runtime.monitoring, "_stopping", spy)
+        assert runtime.monitoring.check().error is None
+    assert len(asked) == len(OUTCOMES) and spy.pauses == []
