@@ -12,7 +12,8 @@ DEMO_TRAIN_OPTIONS ?= --cv-folds 0 --no-leave-one-clinic-out --bootstrap 50
 # The simulator's literature report (`synth --report`) is left out of the demo: at 5,000
 # clients sampling noise alone moves some targets out of their ranges (seeds 2 to 6 missed
 # 1 to 3 each), so it would fail the demo for noise. The data tests check every target at
-# 20,000 clients; `make serve DEMO_CLIENTS=20000 SYNTH_REPORT=--report` shows it.
+# 20,000 clients; on a new data directory (an existing one keeps its cohort and champion),
+# `make serve DATA_DIR=/tmp/demo20k DEMO_CLIENTS=20000 SYNTH_REPORT=--report` shows it.
 SYNTH_REPORT ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -16,8 +16,10 @@ def say(text: str) -> None:
     typer.echo(text)
 
 
-def fail(reason: str, *, code: int = 1) -> NoReturn:
-    """Print a one-line reason to stderr and exit non-zero."""
+def fail(reason: str, *, details: Iterable[str] = (), code: int = 1) -> NoReturn:
+    """Print ``details`` (one line each), then a one-line reason, to stderr; exit non-zero."""
+    for line in details:
+        typer.echo(line, err=True)
     typer.echo(f"error: {reason}", err=True)
     raise typer.Exit(code)
 

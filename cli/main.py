@@ -95,6 +95,14 @@ def validate(clients: ClientsOption, sessions: SessionsOption) -> None:
     say(report.summary())
 
 
+def _failures(error: Exception) -> list[str]:
+    """Every failure of an extract that breaks the data contract (as ``validate`` lists
+    them), so that a command refusing it never reports the count alone."""
+    from features.contract import ContractViolation
+
+    return error.report.lines() if isinstance(error, ContractViolation) else []
+
+
 def _training_settings():
     from training.settings import TrainingSettings
 
@@ -180,7 +188,7 @@ def train(
                 engine=engine.value, scheduler=scheduler, override_gate=override_gate,
             )  # fmt: skip
     except (ContractError, ContractViolation, ConnectionError) as error:
-        fail(str(error))
+        fail(str(error), details=_failures(error))
     for outcome, sections in run.result.metrics.items():
         for model, stats in sections["test"].items():
             auroc = stats["auroc"]
@@ -284,7 +292,7 @@ def score(
                 _write_table(scores, out)
                 rows, where = len(scores), str(out)
     except (ContractError, ContractViolation, LookupError, ConnectionError) as error:
-        fail(str(error))
+        fail(str(error), details=_failures(error))
     say(f"scored {rows:,} landmarks with version {version}: {where}")
 
 
@@ -328,7 +336,7 @@ def evaluate(
                 clients, sessions, settings=settings, version=model, oracle=truth
             )
     except (ContractError, ContractViolation, LookupError) as error:
-        fail(str(error))
+        fail(str(error), details=_failures(error))
     say(f"{settings.model_name} version {version}")
     columns = ["outcome", "model", "n", "auroc", "auprc", "brier", "calibration_slope", "ece"]
     say(table[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

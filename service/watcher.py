@@ -174,6 +174,10 @@ class MonitoringWatcher:
         try:
             report = self._period_report(since=now - timedelta(days=period), until=now)
         except _CheckStopped:
+            _log.info(
+                "monitoring check stopped while catching up: the service is stopping",
+                extra={"event": "monitoring_stopped"},
+            )
             return self._status  # the last complete check stands; nothing half-read is shown
         except AuditUnavailableError as error:
             _log.warning(str(error), extra={"event": "monitoring_failed"})
@@ -207,8 +211,8 @@ class MonitoringWatcher:
 
     def start(self) -> None:
         """Check now and then every ``monitoring.interval_seconds``, in a daemon thread."""
+        self._stopping.clear()
         if self._settings.monitoring.interval_seconds > 0:
-            self._stopping.clear()
             self._task.start(first_delay_seconds=0.0)
 
     def stop(self) -> None:

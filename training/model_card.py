@@ -61,13 +61,13 @@ def render_model_card(
         "",
         "## Data",
         "",
+        *([_SYNTHETIC_LINE] if synthetic else []),
         f"- Episodes: {counts['clients']:,}; landmarks (client x session k): "
         f"{counts['landmarks']:,}.",
         f"- Left out of the dropout model: {counts['left_out_referred']:,} referred and "
         f"{counts['left_out_ongoing']:,} ongoing episodes (no label).",
         f"- Left out of the poor-outcome model: {counts['left_out_no_outcome_scores']:,} ended "
         "episodes with fewer than two scores on every outcome measure.",
-        *([_SYNTHETIC_LINE] if synthetic else []),
         *([] if config is None else [_evaluation_line(config)]),
         f"- Fingerprint: `{fingerprint}`",
         "- Held-out test clients: a fixed hash of the client id (the same clients in every",
@@ -97,9 +97,9 @@ def render_model_card(
 
 
 _SYNTHETIC_LINE = (
-    "- Source: a synthetic cohort (`dropout-risk synth`; its `oracle.csv` lies beside the "
-    "extract), not clinical records: the figures below describe the simulator, not any "
-    "clinic, and a small cohort (the demo's) gives wide intervals."
+    "- **Source: a synthetic cohort** (`dropout-risk synth`), not clinical records: the "
+    "figures below describe the simulator, not any clinic, and say nothing about how the "
+    "model performs on real clients. For demonstration and testing only."
 )
 
 

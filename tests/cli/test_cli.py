@@ -36,11 +36,15 @@ def test_validate_accepts_a_valid_extract(tmp_path, clients, sessions):
     assert "extract is valid: 3 clients, 9 sessions" in result.output
 
 
-def test_validate_prints_every_failure_and_exits_non_zero(tmp_path, clients, sessions):
+# train refuses an extract with the same list: never the count of failures alone.
+@pytest.mark.parametrize("command", ["validate", "train"])
+def test_a_broken_extract_gets_every_failure_and_a_non_zero_exit(
+    tmp_path, clients, sessions, command
+):
     clients.at[1, "age"] = "12"
     sessions.at[3, "phq9"] = "30"
     sessions.at[6, "srs"] = "20"
-    result = runner.invoke(app, ["validate", *_write(tmp_path, clients, sessions)])
+    result = runner.invoke(app, [command, *_write(tmp_path, clients, sessions)])
     assert result.exit_code == 1
     assert "clients row 2 (client c2): age: must be at least 16; got '12'" in result.output
     assert "sessions row 4 (client c1): phq9: must be at most 27; got '30'" in result.output
@@ -86,7 +90,7 @@ def test_synth_train_score_evaluate_end_to_end(tmp_path, monkeypatch):
     from training.settings import TrainingSettings
 
     registered, _ = load_model(TrainingSettings(), version="1")
-    assert "- Source: a synthetic cohort (`dropout-risk synth`" in registered.model_card
+    assert "- **Source: a synthetic cohort** (`dropout-risk synth`)" in registered.model_card
     again = runner.invoke(app, ["train", *extract, "--if-no-champion"])
     assert "champion is version 1; nothing to train" in again.output
 

@@ -63,5 +63,6 @@ def test_model_card_says_what_evaluation_a_quick_run_left_out(trained):
 def test_model_card_says_when_its_cohort_is_synthetic(trained):
     synthetic = render_model_card(trained, fingerprint={}, synthetic=True)
     clinical = render_model_card(trained, fingerprint={})
-    assert "- Source: a synthetic cohort (`dropout-risk synth`" in synthetic
+    data = synthetic.split("## Data\n\n", 1)[1]
+    assert data.startswith("- **Source: a synthetic cohort** (`dropout-risk synth`)")
     assert "synthetic" not in clinical

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 
 import pytest
@@ -219,37 +220,50 @@ class _PauseSpy:
         self.stopping = False
 
 
-def _slow_reads(runtime, monkeypatch, seconds: float) -> list[list[str]]:
+def _paced(runtime, monkeypatch, *, slice_size: int, read_seconds: float, stopping=False):
+    """Slices of ``slice_size`` records, each read taking ``read_seconds`` at least; returns
+    the ids of each read and the spy that notes the pauses."""
+    import service.watcher
+
+    monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", slice_size)
     read_scores = runtime.audit.assessment_scores
     asked: list[list[str]] = []
 
     def slow(ids):
         asked.append(list(ids))
-        time.sleep(seconds)
+        time.sleep(read_seconds)
         return read_scores(ids)
 
     monkeypatch.setattr(runtime.audit, "assessment_scores", slow)
-    return asked
-
-
-def test_a_check_catching_up_reads_in_slices_and_pauses_between_them(
-    monitored_api, tokens, example_request, monkeypatch
-):
-    import service.watcher
-
-    runtime = monitored_api.app.state.runtime
-    _score_and_report(monitored_api, tokens, example_request)
-    monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 3)
-    asked = _slow_reads(runtime, monkeypatch, 0.02)
-    spy = _PauseSpy()
+    spy = _PauseSpy(stopping=stopping)
     monkeypatch.setattr(runtime.monitoring, "_stopping", spy)
+    return asked, spy
 
-    status = runtime.monitoring.check()
-    full = runtime.monitoring.report(since=None, until=None, window=None)
+
+@pytest.mark.parametrize(("share", "least_ratio"), [(0.5, 1.0), (0.25, 3.0)])
+def test_a_check_catching_up_reads_in_slices_and_pauses_between_them(
+    registry, make_settings, audit_url, tokens, example_request, monkeypatch, share, least_ratio
+):
+    from service.app import create_app
+
+    settings = make_settings(
+        tracking_uri=registry.tracking_uri,
+        database_url=audit_url,
+        monitoring=MonitoringSettings(
+            interval_seconds=0, catch_up_share=share, min_assessments=1, min_labelled=1,
+            max_calibration_gap=0.01,
+        ),
+    )  # fmt: skip
+    with TestClient(create_app(settings)) as api:
+        runtime = api.app.state.runtime
+        _score_and_report(api, tokens, example_request)
+        asked, spy = _paced(runtime, monkeypatch, slice_size=3, read_seconds=0.02)
+        status = runtime.monitoring.check()
+        full = runtime.monitoring.report(since=None, until=None, window=None)
 
     assert [len(ids) for ids in asked] == [3, 1]  # 4 assessments: slices of 3, then the rest
-    # catch_up_share 0.5 (the default): each pause lasts at least as long as its slice took.
-    assert len(spy.pauses) == 1 and spy.pauses[0] >= 0.02
+    # A share s of the time: a pause of (1 - s) / s times the slice's, which took >= 0.02 s.
+    assert len(spy.pauses) == 1 and spy.pauses[0] >= 0.02 * least_ratio
     assert sorted((a.code, a.subject, a.value) for a in status.alerts) == sorted(
         (a.code, a.subject, a.value) for a in full.alerts
     )
@@ -259,20 +273,23 @@ def test_a_check_catching_up_reads_in_slices_and_pauses_between_them(
 def test_a_check_stopped_while_catching_up_keeps_the_last_complete_status(
     monitored_api, tokens, example_request, monkeypatch
 ):
-    import service.watcher
-
     runtime = monitored_api.app.state.runtime
     _score_and_report(monitored_api, tokens, example_request)
-    before = runtime.monitoring.status
-    monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 1)
-    asked = _slow_reads(runtime, monkeypatch, 0.0)
-    monkeypatch.setattr(runtime.monitoring, "_stopping", _PauseSpy(stopping=True))
+    complete = runtime.monitoring.check()
+    assert complete.alerts and complete.error is None
+    for client_id in ("c-4", "c-5"):  # a backlog of two for the next check
+        body = copy.deepcopy(example_request)
+        body["client"]["client_id"] = client_id
+        assert monitored_api.post(
+            "/v1/risk-assessments", json=body, headers=tokens.header()
+        ).status_code == 200  # fmt: skip
+    asked, _ = _paced(runtime, monkeypatch, slice_size=1, read_seconds=0.0, stopping=True)
 
-    assert runtime.monitoring.check() is before
+    assert runtime.monitoring.check() is complete
     assert len(asked) == 1  # it stopped at the first pause
 
 
-def test_a_catch_up_share_of_one_never_pauses(
+def test_stopping_the_service_wakes_a_check_pausing_in_its_catch_up(
     registry, make_settings, audit_url, tokens, example_request, monkeypatch
 ):
     import service.watcher
@@ -281,14 +298,30 @@ def test_a_catch_up_share_of_one_never_pauses(
     settings = make_settings(
         tracking_uri=registry.tracking_uri,
         database_url=audit_url,
-        monitoring=MonitoringSettings(interval_seconds=0, catch_up_share=1.0),
+        monitoring=MonitoringSettings(interval_seconds=0, catch_up_share=0.1),
     )
     with TestClient(create_app(settings)) as api:
         runtime = api.app.state.runtime
         _score_and_report(api, tokens, example_request)
+        before = runtime.monitoring.status
         monkeypatch.setattr(service.watcher, "_CATCH_UP_SLICE", 1)
-        asked = _slow_reads(runtime, monkeypatch, 0.0)
-        spy = _PauseSpy()
-        monkeypatch.setattr(runtime.monitoring, "_stopping", spy)
-        assert runtime.monitoring.check().error is None
-    assert len(asked) == len(OUTCOMES) and spy.pauses == []
+        first_read = threading.Event()
+        read_scores = runtime.audit.assessment_scores
+
+        def slow(ids):
+            time.sleep(2.0)  # at share 0.1, a pause of at least 18 s follows
+            first_read.set()
+            return read_scores(ids)
+
+        monkeypatch.setattr(runtime.audit, "assessment_scores", slow)
+        finished: list[object] = []
+        checking = threading.Thread(target=lambda: finished.append(runtime.monitoring.check()))
+        checking.start()
+        assert first_read.wait(timeout=30)
+        runtime.monitoring.stop()  # the real event: what the service's shutdown calls
+        checking.join(timeout=15)  # well inside the pause it was in
+
+        assert not checking.is_alive() and finished == [before]
+        monkeypatch.setattr(runtime.audit, "assessment_scores", read_scores)
+        runtime.monitoring.start()  # interval 0: no thread; a check after it runs whole
+        assert runtime.monitoring.check().checked_at is not None
