@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import joblib
@@ -38,6 +39,7 @@ from models.explanations import (
 )
 from models.intervals import VennAbersInterval
 from models.risk_levels import RiskThresholds
+from models.sentence_inputs import ClientHistory, ReferenceProfile
 
 BUNDLE_FORMAT = 1
 
@@ -124,6 +126,12 @@ class RiskModel:
     metadata: dict[str, object] = field(default_factory=dict)
     model_card: str = ""
 
+    @cached_property
+    def reference_profile(self) -> ReferenceProfile:
+        """The training population's score profile (metadata ``reference``), prepared once
+        for every batch the model explains."""
+        return ReferenceProfile(self.metadata.get("reference") if self.metadata else None)
+
     def outcome_model(self, outcome: str) -> OutcomeModel:
         """The model of ``outcome`` (``dropout`` or ``poor_outcome``)."""
         return {"dropout": self.dropout, "poor_outcome": self.poor_outcome}[outcome]
@@ -133,9 +141,9 @@ class RiskModel:
         features = compute_features(history)
         start = start_in_clinical_range(history)
         starts = [None if np.isnan(s) else bool(s) for s in start]
-        reference = self.metadata.get("reference") if self.metadata else None
         per_outcome = {}
         matrix = scoring_matrix(features)
+        clients = ClientHistory.each(history) if factors else []  # read once, for both
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
             explanation = explain(model.booster, model.calibrator, features, matrix=matrix)
@@ -144,8 +152,8 @@ class RiskModel:
             phrases = [outcome_phrase(outcome, s) for s in starts]
             listed = (
                 top_factors(
-                    explanation, features, history, outcome=outcome, limit=factors,
-                    reference=reference, outcome_phrases=phrases,
+                    explanation, features, clients, outcome=outcome, limit=factors,
+                    reference=self.reference_profile, outcome_phrases=phrases,
                 )
                 if factors
                 else [[] for _ in range(len(history))]

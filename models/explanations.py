@@ -18,7 +18,7 @@ Concept effects, the gaps' effect and nothing else sum to ``probability - base``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +28,7 @@ from features.engineering import CONCEPTS, FEATURE_INDEX, FEATURE_NAMES, FEATURE
 from features.history import HistoryBatch
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
 from models.calibration import MarginCalibrator, sigmoid
+from models.sentence_inputs import ClientHistory, ReferenceProfile
 from models.sentences import ConceptEffects, describe
 
 #: Contributions smaller than this (probability scale) are not listed as factors.
@@ -210,11 +211,11 @@ def explain(
 def top_factors(
     explanation: Explanation,
     features: np.ndarray,
-    history: HistoryBatch,
+    history: HistoryBatch | Sequence[ClientHistory],
     *,
     outcome: str,
     limit: int = 5,
-    reference: Mapping[str, object] | None = None,
+    reference: ReferenceProfile | Mapping[str, object] | None = None,
     outcome_phrases: list[str] | None = None,
 ) -> list[list[Factor]]:
     """The largest concept effects of each row as clinician-facing factors.
@@ -222,30 +223,33 @@ def top_factors(
     Args:
         explanation: the rows' contributions.
         features: their feature vectors.
-        history: their histories.
+        history: their histories (or :meth:`ClientHistory.each` of them, read once for
+            both outcomes).
         outcome: ``dropout`` or ``poor_outcome``.
         limit: factors per row at most.
-        reference: the training population's profile (bundle metadata), for level words.
+        reference: the training population's profile (bundle metadata ``reference``, or
+            its :class:`ReferenceProfile`), for level words.
         outcome_phrases: per row, the outcome as the sentence names it ("dropout risk");
             default: :func:`outcome_phrase` without the client's start.
     """
     factors: list[list[Factor]] = []
+    profile = reference if isinstance(reference, ReferenceProfile) else ReferenceProfile(reference)
+    clients = ClientHistory.each(history) if isinstance(history, HistoryBatch) else history
     orders = np.argsort(-np.abs(explanation.concept_effects), axis=1, kind="stable")[:, :limit]
-    for row in range(len(features)):
-        effects = explanation.concept_effects[row]
+    # Read as Python values: indexing numpy one element at a time, for every feature of
+    # every factor, cost more than the sentences.
+    concept_effects = explanation.concept_effects.tolist()
+    for row, (order, effects) in enumerate(zip(orders.tolist(), concept_effects, strict=True)):
         phrase = outcome_phrases[row] if outcome_phrases else outcome_phrase(outcome, None)
         row_factors = []
-        # Read once per row, as Python lists: indexing numpy one element at a time, for
-        # every feature of every factor, cost more than the sentences.
-        row_effects = row_gaps = row_history = None
-        for concept_index in orders[row]:
-            effect = float(effects[concept_index])
+        row_effects = row_gaps = None
+        for concept_index in order:
+            effect = effects[concept_index]
             if abs(effect) < MIN_EFFECT:
                 break
-            if row_history is None:
+            if row_effects is None:
                 row_effects = explanation.feature_effects[row].tolist()
                 row_gaps = explanation.gaps[row].tolist()
-                row_history = history.row(row)
             within = ConceptEffects(
                 concept=_CONCEPT_KEYS[concept_index],
                 effects={
@@ -255,7 +259,7 @@ def top_factors(
                 },
             )
             label, value = describe(
-                within, features[row], row_history, outcome=outcome, reference=reference
+                within, features[row], clients[row], outcome=outcome, reference=profile
             )
             row_factors.append(_factor(within.concept, label, value, effect, phrase))
         factors.append(row_factors)

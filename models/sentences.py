@@ -22,15 +22,17 @@ reported apart (:func:`models.explanations.data_gaps`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from features.engineering import FEATURE_INDEX, FEATURES
-from features.history import HistoryBatch
 from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, Instrument
 from features.recovery import distance_from_expected, expected_score
+from models.sentence_inputs import ClientHistory, ReferenceProfile
 
 RAISES, LOWERS, NEUTRAL = 1, -1, 0
 
@@ -68,8 +70,7 @@ _ALLIANCE_MEASURE = {
 _LOW_DECILE, _HIGH_DECILE = 2, 6
 
 
-@dataclass(frozen=True, slots=True)
-class Statement:
+class Statement(NamedTuple):
     """A candidate description and the way its news points (``RAISES``, ``LOWERS``...)."""
 
     text: str
@@ -90,14 +91,13 @@ class ConceptEffects:
 
     def of(self, *, aspect: str | None = None, measure: str | None = None) -> float:
         """The summed effect of the features of ``aspect`` and ``measure``."""
-        return float(
-            sum(
-                effect
-                for name, effect in self.effects.items()
-                if (aspect is None or _ASPECT_OF[name] == aspect)
-                and (measure is None or measure in _SOURCES_OF[name])
-            )
-        )
+        total = 0  # summed in the effects' order, from 0, as sum() does
+        for name, effect in self.effects.items():
+            if (aspect is None or _ASPECT_OF[name] == aspect) and (
+                measure is None or measure in _SOURCES_OF[name]
+            ):
+                total += effect
+        return float(total)
 
 
 _FEATURE = {f.name: f for f in FEATURES}
@@ -109,24 +109,25 @@ _SOURCES_OF = {f.name: frozenset(f.sources) for f in FEATURES}
 def describe(
     effects: ConceptEffects,
     row: np.ndarray,
-    history: HistoryBatch,
+    history: ClientHistory,
     *,
     outcome: str,
-    reference: Mapping[str, object] | None = None,
+    reference: ReferenceProfile | None = None,
 ) -> tuple[str, str]:
     """``(statement, values)`` for one concept of one client, agreeing with its effect.
 
     Args:
         effects: the client's contributions within the concept.
         row: the client's feature vector.
-        history: the client's history (a batch of one).
+        history: the client's history.
         outcome: ``dropout`` or ``poor_outcome`` (some statements are outcome-specific).
         reference: the training population's profile (bundle metadata ``reference``),
             which tells whether a level is low or high for the clients the model learnt
             from; without it levels are described by their values and cut-offs only.
     """
     sign = RAISES if effects.total > 0 else LOWERS
-    candidates = _candidates(effects, row, history, sign, outcome, reference or {})
+    profile = reference if reference is not None else ReferenceProfile(None)
+    candidates = _candidates(effects, row, history, sign, outcome, profile)
     for statement in candidates:
         if statement.polarity in (sign, NEUTRAL):
             return statement.text, statement.values
@@ -136,11 +137,11 @@ def describe(
 def _candidates(
     effects: ConceptEffects,
     row: np.ndarray,
-    history: HistoryBatch,
+    history: ClientHistory,
     sign: int,
     outcome: str,
-    reference: Mapping[str, object],
-) -> list[Statement]:
+    reference: ReferenceProfile,
+) -> Iterable[Statement]:
     concept = effects.concept
     if concept in _ALLIANCE_MEASURE:
         return _alliance(_ALLIANCE_MEASURE[concept], effects, history, sign, reference)
@@ -163,27 +164,15 @@ def _candidates(
             )
         ]
     if concept == "treatment_stage":
-        k = int(history.as_of_session[0])
+        k = history.as_of_session
         return [Statement(f"Estimate made at session {k}", f"session {k}", NEUTRAL)]
     if concept == "presenting_concern":
-        concern = str(history.primary_concern[0])
+        concern = history.primary_concern
         return [Statement(f"Presenting concern: {concern}", concern, NEUTRAL)]
     return _demographics(effects, history)
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-
-def _scores(measure: str, history: HistoryBatch) -> tuple[np.ndarray, np.ndarray]:
-    """Recorded scores of ``measure`` and their session numbers."""
-    values = history.measures[0, :, MEASURE_COLUMNS.index(measure)]
-    sessions = np.flatnonzero(~np.isnan(values)) + 1
-    return values[sessions - 1], sessions
-
-
-def _ever_recorded(history: HistoryBatch) -> np.ndarray:
-    """Per measure (in :data:`MEASURE_COLUMNS` order), whether it has any recorded score."""
-    return ~np.isnan(history.measures[0]).all(axis=0)
 
 
 def _fmt(measure: str, value: float) -> str:
@@ -202,11 +191,10 @@ def _largest(sized: tuple[float, str]) -> float:
 
 
 def _leading_measure(
-    effects: ConceptEffects, history: HistoryBatch, sign: int, *, row: np.ndarray | None = None
+    effects: ConceptEffects, history: ClientHistory, sign: int, *, row: np.ndarray | None = None
 ) -> str:
     """The recorded measure whose features pull most the concept's way."""
-    seen = _ever_recorded(history)
-    recorded = [m for m, ever in zip(MEASURE_COLUMNS, seen, strict=True) if ever]
+    recorded = history.recorded_measures()
     sized = {m: effects.of(measure=m) for m in recorded if INSTRUMENTS[m].kind == "symptom"}
     if not sized:
         return "phq9"
@@ -223,32 +211,15 @@ def _leading_measure(
     return best
 
 
-def _standing(measure: str, value: float, reference: Mapping[str, object]) -> float | None:
-    """Share of the training population's latest scores below ``value`` (None if unknown).
-
-    Read from the reference profile's decile bins (bundle metadata); a value inside a bin
-    counts half of that bin.
-    """
-    profile = reference.get("features", {}).get(f"{measure}_latest")  # type: ignore[union-attr]
-    if not profile or not profile.get("edges"):
-        return None
-    shares = np.asarray(profile["shares"][:-1], dtype=float)  # the last bin is "not recorded"
-    if shares.sum() <= 0:
-        return None
-    index = int(np.searchsorted(np.asarray(profile["edges"]), value, side="right"))
-    below = shares[:index].sum() + shares[index] / 2
-    return float(below / shares.sum())
-
-
 def _relative_words(
-    instrument: Instrument, value: float, reference: Mapping[str, object]
+    instrument: Instrument, value: float, reference: ReferenceProfile
 ) -> list[tuple[str, int]]:
     """How the score stands among the clients the model learnt from, with its news.
 
     Outer words ("low", "high") for the lowest and highest 30%, "lower/higher than for most
     clients" either side of the middle; the news follows the instrument's direction.
     """
-    standing = _standing(instrument.column, value, reference)
+    standing = reference.standing(instrument.column, value)
     if standing is None or abs(standing - 0.5) < 0.05:
         return []
     lower = standing < 0.5
@@ -268,44 +239,43 @@ def _relative_words(
 def _alliance(
     measure: str,
     effects: ConceptEffects,
-    history: HistoryBatch,
+    history: ClientHistory,
     sign: int,
-    reference: Mapping[str, object],
-) -> list[Statement]:
+    reference: ReferenceProfile,
+) -> Iterator[Statement]:
     instrument = INSTRUMENTS[measure]
     name = instrument.label
-    scores, sessions = _scores(measure, history)
+    scores, sessions = history.scores(measure)
     latest, at = _fmt(measure, scores[-1]), sessions[-1]
-    neutral = Statement(f"{name} is {latest} at session {at}", latest, NEUTRAL)
+    neutral = f"{name} is {latest} at session {at}"
     if len(scores) == 1:
         level = _alliance_level(instrument, scores[-1], at, reference, change="")
         one = " (one score so far)"
-        return [
-            *(Statement(s.text + one, s.values, s.polarity) for s in level),
-            Statement(neutral.text + one, latest, NEUTRAL),
-        ]
+        yield from (Statement(s.text + one, s.values, s.polarity) for s in level)
+        yield Statement(neutral + one, latest, NEUTRAL)
+        return
     first, since = _fmt(measure, scores[0]), sessions[0]
     values = f"{first} -> {latest} (session {since} to {at})"
     change = scores[-1] - scores[0]
     material = abs(change) >= instrument.rupture_drop / 2
     direction = "up" if change > 0 else "down"
     context = f"; {direction} from {first} at session {since}" if material else ""
+    # Written only when reached: the first statement that agrees with the effect is used.
     statements = {
-        "level": _alliance_level(instrument, scores[-1], at, reference, change=context),
-        "change": [_alliance_change(name, first, latest, since, at, change, material)],
-        "rupture": _rupture(measure, scores, sessions),
+        "level": lambda: _alliance_level(instrument, scores[-1], at, reference, change=context),
+        "change": lambda: [_alliance_change(name, first, latest, since, at, change, material)],
+        "rupture": lambda: _rupture(measure, scores, sessions),
     }
-    ordered = _ordered_aspects(effects, ("level", "change", "rupture"), sign)
-    return [s for aspect in ordered for s in statements[aspect]] + [
-        Statement(neutral.text, values, NEUTRAL)
-    ]
+    for aspect in _ordered_aspects(effects, ("level", "change", "rupture"), sign):
+        yield from statements[aspect]()
+    yield Statement(neutral, values, NEUTRAL)
 
 
 def _alliance_level(
     instrument: Instrument,
     score: float,
     session: int,
-    reference: Mapping[str, object],
+    reference: ReferenceProfile,
     *,
     change: str,
 ) -> list[Statement]:
@@ -349,11 +319,11 @@ def _alliance_change(
                      values, polarity)  # fmt: skip
 
 
-def _rupture(measure: str, scores: np.ndarray, sessions: np.ndarray) -> list[Statement]:
+def _rupture(measure: str, scores: list[float], sessions: list[int]) -> list[Statement]:
     """A sharp fall from one recorded score to the next: repaired or not, or none at all."""
     instrument = INSTRUMENTS[measure]
-    falls = scores[:-1] - scores[1:]
-    worst = int(np.argmax(falls))
+    falls = [before - after for before, after in zip(scores, scores[1:])]
+    worst = falls.index(max(falls))  # the first of the largest, as numpy's argmax
     if falls[worst] < instrument.rupture_drop - 1e-9:
         return [
             Statement(
@@ -367,7 +337,8 @@ def _rupture(measure: str, scores: np.ndarray, sessions: np.ndarray) -> list[Sta
     at = sessions[worst + 1]
     values = f"{before} -> {after} (session {sessions[worst]} to {at})"
     repaired = (
-        scores[worst + 2 :].max(initial=-np.inf) >= scores[worst] - instrument.rupture_drop / 2
+        max(scores[worst + 2 :], default=-math.inf)
+        >= scores[worst] - instrument.rupture_drop / 2
     )
     if repaired:
         return [
@@ -411,12 +382,12 @@ def _range_words(instrument: Instrument, score: float) -> tuple[str, int]:
 def _symptom_level(
     measure: str,
     effects: ConceptEffects,
-    history: HistoryBatch,
+    history: ClientHistory,
     sign: int,
-    reference: Mapping[str, object],
+    reference: ReferenceProfile,
 ) -> list[Statement]:
     instrument = INSTRUMENTS[measure]
-    scores, sessions = _scores(measure, history)
+    scores, sessions = history.scores(measure)
     latest, at = _fmt(measure, scores[-1]), sessions[-1]
     words, polarity = _range_words(instrument, scores[-1])
     by_level = Statement(
@@ -453,10 +424,10 @@ def _symptom_level(
     ]
 
 
-def _symptom_change(measure: str, history: HistoryBatch, outcome: str) -> list[Statement]:
+def _symptom_change(measure: str, history: ClientHistory, outcome: str) -> list[Statement]:
     instrument = INSTRUMENTS[measure]
     name = instrument.label
-    scores, sessions = _scores(measure, history)
+    scores, sessions = history.scores(measure)
     if len(scores) < 2:
         latest = _fmt(measure, scores[-1])
         return [
@@ -523,9 +494,9 @@ def _symptom_change(measure: str, history: HistoryBatch, outcome: str) -> list[S
 
 
 def _attendance(
-    effects: ConceptEffects, row: np.ndarray, history: HistoryBatch, sign: int
+    effects: ConceptEffects, row: np.ndarray, history: ClientHistory, sign: int
 ) -> list[Statement]:
-    k = int(history.as_of_session[0])
+    k = history.as_of_session
     missed = int(row[FEATURE_INDEX["missed_sessions"]])
     latest_missed = row[FEATURE_INDEX["latest_missed"]] == 1
     if missed == 0:
@@ -539,7 +510,7 @@ def _attendance(
             f"Missed the latest appointment (session {k})", f"1 of {k} missed", RAISES
         )
     else:
-        where = ", ".join(str(s + 1) for s in np.flatnonzero(history.attended[0] == 0))
+        where = ", ".join(str(s) for s in history.missed_sessions())
         attended = Statement(
             f"Missed {missed} of {k} appointments (session {where})"
             + (", including the latest" if latest_missed else ""),
@@ -572,14 +543,13 @@ def _attendance(
     ]
 
 
-def _demographics(effects: ConceptEffects, history: HistoryBatch) -> list[Statement]:
+def _demographics(effects: ConceptEffects, history: ClientHistory) -> list[Statement]:
     leading = max(effects.effects, key=lambda name: abs(effects.effects[name]))
     if leading == "prior_treatment":
-        prior = history.prior_treatment[0]
-        text = "yes" if prior == 1 else "no"
+        text = "yes" if history.prior_treatment == 1 else "no"
         return [Statement(f"Previous treatment: {text}", text, NEUTRAL)]
     if leading.startswith("gender_"):
-        gender = str(history.gender[0])
+        gender = history.gender
         return [Statement(f"Gender: {gender}", gender, NEUTRAL)]
-    age = int(history.age[0])
+    age = int(history.age)
     return [Statement(f"Age {age}", str(age), NEUTRAL)]
