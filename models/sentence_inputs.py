@@ -154,9 +154,7 @@ class ReferenceProfile:
         index = bisect_right(edges, value)
         return float((below[index] + halves[index]) / total)
 
-    def _prepare(
-        self, measure: str
-    ) -> tuple[list[float], list[float], list[float], float] | None:
+    def _prepare(self, measure: str) -> tuple[list[float], list[float], list[float], float] | None:
         """The bins' edges, the share below each bin, half of each bin's share, and the
         recorded total: summed by numpy, once, as a per-call sum summed them."""
         profile = self._features.get(f"{measure}_latest")

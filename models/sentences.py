@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from features.engineering import FEATURE_INDEX, FEATURES
-from features.instruments import INSTRUMENTS, MEASURE_COLUMNS, Instrument
+from features.instruments import INSTRUMENTS, Instrument
 from features.recovery import distance_from_expected, expected_score
 from models.sentence_inputs import ClientHistory, ReferenceProfile
 
@@ -322,7 +322,7 @@ def _alliance_change(
 def _rupture(measure: str, scores: list[float], sessions: list[int]) -> list[Statement]:
     """A sharp fall from one recorded score to the next: repaired or not, or none at all."""
     instrument = INSTRUMENTS[measure]
-    falls = [before - after for before, after in zip(scores, scores[1:])]
+    falls = [before - after for before, after in zip(scores[:-1], scores[1:], strict=True)]
     worst = falls.index(max(falls))  # the first of the largest, as numpy's argmax
     if falls[worst] < instrument.rupture_drop - 1e-9:
         return [
@@ -337,8 +337,7 @@ def _rupture(measure: str, scores: list[float], sessions: list[int]) -> list[Sta
     at = sessions[worst + 1]
     values = f"{before} -> {after} (session {sessions[worst]} to {at})"
     repaired = (
-        max(scores[worst + 2 :], default=-math.inf)
-        >= scores[worst] - instrument.rupture_drop / 2
+        max(scores[worst + 2 :], default=-math.inf) >= scores[worst] - instrument.rupture_drop / 2
     )
     if repaired:
         return [

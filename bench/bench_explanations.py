@@ -1,0 +1,169 @@
+"""Benchmark: where the time of one explained assessment goes, stage by stage, by batch size.
+
+Loads the champion of an MLflow store and scores landmark histories of a simulated cohort
+(every landmark 1..L of the model, a random sample) through the stages of
+``RiskModel.assess``, each timed on its own: the features, the DMatrix, both boosters'
+TreeSHAP, the rest of both explanations (calibration, concepts, gaps), the factor sentences
+of both outcomes (five each), the clinical signals, and the whole of ``assess``. Each cell
+is microseconds per history, the best of ``--rounds`` rounds (the least disturbed by the
+machine), for batches of 1 (a lone request), 16 (a micro-batch under load) and 256 (batch
+scoring's blocks).
+
+    uv run python bench/bench_explanations.py --tracking-uri sqlite:///data/mlflow.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine_line  # noqa: E402
+
+BATCHES = (1, 16, 256)
+_PARTS_OF_ASSESS = (
+    "features",
+    "DMatrix",
+    "explanations, both (TreeSHAP included)",
+    "factor sentences, both (5 each)",
+    "clinical signals",
+)
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracking-uri", required=True, help="MLflow store with a champion")
+    parser.add_argument("--histories", type=int, default=1024, help="sampled landmarks")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=5)
+    options = parser.parse_args()
+    load_before = os.getloadavg()
+
+    from features.contract import validate_extract
+    from features.landmarks import build_landmarks
+    from models.registry_store import RegistryLocation, download_model
+    from training.registry import champion_version
+    from training.settings import TrainingSettings
+    from training.synth import simulate_cohort
+
+    settings = TrainingSettings(mlflow_tracking_uri=options.tracking_uri)
+    version = champion_version(settings)
+    if version is None:
+        raise SystemExit(f"no champion in {options.tracking_uri}")
+    model = download_model(RegistryLocation(mlflow_tracking_uri=options.tracking_uri), version)
+    cohort = simulate_cohort(n_clients=max(options.histories // 3, 200), seed=options.seed)
+    extract = validate_extract(cohort.clients, cohort.sessions)
+    landmarks = build_landmarks(extract.clients, extract.sessions, max_landmark=model.max_landmark)
+    rng = np.random.default_rng(options.seed)
+    rows = rng.choice(len(landmarks.history), options.histories, replace=False)
+    history = landmarks.history.take(rows)
+
+    stages = _stages(model)
+    table = {name: [] for name in stages}
+    for size in BATCHES:
+        batches = [history.take(np.arange(i, i + size)) for i in range(0, len(history), size)]
+        batches = batches[: max(1, 256 // size)]  # the same 256 histories at every size
+        for name, stage in stages.items():
+            prepared = [stage.prepare(batch) for batch in batches]
+            best = min(_timed(stage.run, prepared) for _ in range(options.rounds))
+            table[name].append(best / (len(batches) * size) * 1e6)
+
+    print(machine_line(load_before))
+    print(
+        f"model version {version}: L = {model.max_landmark}, "
+        f"{model.dropout.booster.num_boosted_rounds()} and "
+        f"{model.poor_outcome.booster.num_boosted_rounds()} trees; histories at landmarks "
+        f"1..{model.max_landmark} of a simulated cohort (seed {options.seed}); "
+        f"best of {options.rounds} rounds"
+    )
+    print()
+    print("| stage | " + " | ".join(f"batch {size} (us per history)" for size in BATCHES) + " |")
+    print("| --- | " + " | ".join("---:" for _ in BATCHES) + " |")
+    for name, cells in table.items():
+        print(f"| {name} | " + " | ".join(f"{cell:,.0f}" for cell in cells) + " |")
+    summed = [
+        sum(cells) for cells in zip(*(table[name] for name in _PARTS_OF_ASSESS), strict=True)
+    ]
+    print()
+    print(
+        "- the stages that make up assess, summed (TreeSHAP counted once, in the "
+        "explanations): " + ", ".join(f"{cell:,.0f}" for cell in summed) + " us per history"
+    )
+
+
+class _Stage:
+    """A stage: what it needs, made untimed from a batch, and the timed call."""
+
+    def __init__(self, prepare: Callable, run: Callable) -> None:
+        self.prepare, self.run = prepare, run
+
+
+def _stages(model) -> dict[str, _Stage]:
+    from features.engineering import compute_features
+    from features.signals import clinical_signals
+    from models.explanations import contributions, explain, scoring_matrix, top_factors
+    from models.sentence_inputs import ClientHistory
+
+    def featurised(batch):
+        features = compute_features(batch)
+        return batch, features, scoring_matrix(features)
+
+    def explained(batch):
+        batch, features, matrix = featurised(batch)
+        explanations = {
+            outcome: explain(m.booster, m.calibrator, features, matrix=matrix)
+            for outcome in ("dropout", "poor_outcome")
+            for m in (model.outcome_model(outcome),)
+        }
+        return batch, features, explanations
+
+    def treeshap(prepared):
+        _, features, matrix = prepared
+        for outcome in ("dropout", "poor_outcome"):
+            contributions(model.outcome_model(outcome).booster, features, matrix=matrix)
+
+    def explanations(prepared):
+        _, features, matrix = prepared
+        for outcome in ("dropout", "poor_outcome"):
+            m = model.outcome_model(outcome)
+            explain(m.booster, m.calibrator, features, matrix=matrix)
+
+    def factors(prepared):
+        batch, features, explained_ = prepared
+        clients = ClientHistory.each(batch)
+        for outcome, explanation in explained_.items():
+            top_factors(
+                explanation, features, clients, outcome=outcome, limit=5,
+                reference=model.reference_profile,
+            )  # fmt: skip
+
+    return {
+        "features": _Stage(lambda b: b, compute_features),
+        "DMatrix": _Stage(compute_features, scoring_matrix),
+        "TreeSHAP, both boosters": _Stage(featurised, treeshap),
+        "explanations, both (TreeSHAP included)": _Stage(featurised, explanations),
+        "factor sentences, both (5 each)": _Stage(explained, factors),
+        "clinical signals": _Stage(
+            lambda b: (compute_features(b), b), lambda p: clinical_signals(*p)
+        ),
+        "whole assess": _Stage(lambda b: b, model.assess),
+    }
+
+
+def _timed(run: Callable, prepared: list) -> float:
+    started = time.perf_counter()
+    for item in prepared:
+        run(item)
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()
