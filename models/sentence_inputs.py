@@ -108,12 +108,10 @@ class ClientHistory:
         if found is None:
             if self._by_measure is None:
                 self._by_measure = self._measures.tolist()
-            values, sessions = [], []
-            for session, value in enumerate(self._by_measure[_COLUMN[measure]], start=1):
-                if value == value:  # not NaN: recorded
-                    values.append(value)
-                    sessions.append(session)
-            found = self._scores[measure] = (values, sessions)
+            slots = self._by_measure[_COLUMN[measure]]
+            # A recorded score is not NaN (NaN != NaN).
+            sessions = [session for session, value in enumerate(slots, start=1) if value == value]
+            found = self._scores[measure] = ([slots[s - 1] for s in sessions], sessions)
         return found
 
     def recorded_measures(self) -> list[str]:

@@ -99,6 +99,15 @@ class ConceptEffects:
                 total += effect
         return float(total)
 
+    def by_aspect(self) -> dict[str, float]:
+        """The summed effect of each aspect's features (as :meth:`of` sums them), in one
+        pass over the effects."""
+        totals: dict[str, float] = {}
+        for name, effect in self.effects.items():
+            aspect = _ASPECT_OF[name]
+            totals[aspect] = totals.get(aspect, 0) + effect
+        return totals
+
 
 _FEATURE = {f.name: f for f in FEATURES}
 # Looked up for every feature of every listed factor of every request: read once here.
@@ -181,7 +190,8 @@ def _fmt(measure: str, value: float) -> str:
 
 def _ordered_aspects(effects: ConceptEffects, aspects: tuple[str, ...], sign: int) -> list[str]:
     """Aspects pulling the concept's way first (largest first), then the others."""
-    sized = [(effects.of(aspect=a), a) for a in aspects]
+    totals = effects.by_aspect()
+    sized = [(float(totals.get(a, 0)), a) for a in aspects]
     agreeing = [a for _, a in sorted(((e, a) for e, a in sized if e * sign > 0), key=_largest)]
     return agreeing + [a for _, a in sized if a not in agreeing]
 
