@@ -19,6 +19,8 @@ from features.history import HistoryBatch
 from features.instruments import MEASURE_COLUMNS
 
 _COLUMN = {measure: j for j, measure in enumerate(MEASURE_COLUMNS)}
+#: A measure's prepared bins: edges, share below each bin, half of each bin, recorded total.
+_Bins = tuple[list[float], list[float], list[float], float]
 
 
 class ClientHistory:
@@ -128,7 +130,8 @@ class ReferenceProfile:
 
     Built from bundle metadata ``reference`` (per feature, decile ``edges`` and the
     ``shares`` of the population in each bin, the last bin being "not recorded"); without
-    one every standing is unknown.
+    one every standing is unknown. A measure's bins are prepared when first asked for; the
+    threads scoring with one model share them (two filling the same entry fill it alike).
     """
 
     __slots__ = ("_features", "_prepared")
@@ -137,8 +140,7 @@ class ReferenceProfile:
         """Profile of ``reference`` (None: no profile)."""
         features = (reference or {}).get("features", {})
         self._features: Mapping[str, Mapping[str, list[float]]] = features  # type: ignore[assignment]
-        self._prepared: dict[str, tuple[list[float], list[float], list[float], float] | None]
-        self._prepared = {}
+        self._prepared: dict[str, _Bins | None] = {}
 
     def standing(self, measure: str, value: float) -> float | None:
         """Share of the population's latest ``measure`` scores below ``value`` (None if
@@ -152,7 +154,7 @@ class ReferenceProfile:
         index = bisect_right(edges, value)
         return float((below[index] + halves[index]) / total)
 
-    def _prepare(self, measure: str) -> tuple[list[float], list[float], list[float], float] | None:
+    def _prepare(self, measure: str) -> _Bins | None:
         """The bins' edges, the share below each bin, half of each bin's share, and the
         recorded total: summed by numpy, once, as a per-call sum summed them."""
         profile = self._features.get(f"{measure}_latest")
