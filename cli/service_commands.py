@@ -44,6 +44,9 @@ def serve(
     if allow_synthetic_model:
         # Through the environment: every worker reads its settings from it.
         os.environ["DROPOUT_RISK_ALLOW_SYNTHETIC_MODEL"] = "true"
+    # A worker's boosters may use its share of the cores: TreeSHAP of a micro-batch then
+    # runs on an otherwise idle core (docs/speed.md). Set explicitly, the setting wins.
+    os.environ.setdefault("DROPOUT_RISK_SCORING_THREADS", str(_scoring_threads(workers)))
     try:
         settings = ServiceSettings()
         settings.token_entries()  # a broken tokens file stops here, with its reason
@@ -76,6 +79,17 @@ def serve(
         # drops the requests that worker had in flight.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+
+
+def _scoring_threads(workers: int) -> int:
+    """The usable cores shared among ``workers`` worker processes, at least one each."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))  # a container's CPU set, where there is one
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
 
 
 def _migrate_the_audit_database(settings: ServiceSettings) -> None:

@@ -132,6 +132,19 @@ class RiskModel:
         for every batch the model explains."""
         return ReferenceProfile(self.metadata.get("reference") if self.metadata else None)
 
+    def use_threads(self, threads: int) -> None:
+        """Let each booster's predictions, TreeSHAP included, use ``threads`` threads.
+
+        A loaded bundle uses one: batch scoring runs a process per core. A service worker
+        that has the machine's cores to itself scores a micro-batch's TreeSHAP about twice
+        as fast on two (docs/speed.md). Call it before the model scores: not while another
+        thread is predicting with it.
+        """
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        for outcome in OUTCOMES:
+            self.outcome_model(outcome).booster.set_param({"nthread": threads})
+
     def outcome_model(self, outcome: str) -> OutcomeModel:
         """The model of ``outcome`` (``dropout`` or ``poor_outcome``)."""
         return {"dropout": self.dropout, "poor_outcome": self.poor_outcome}[outcome]

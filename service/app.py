@@ -172,6 +172,7 @@ def _start(settings: ServiceSettings, metrics_: ServiceMetrics) -> Runtime:
         cache=ModelCache(settings.model_cache_path),
         on_change=lambda _: metrics_.model_switches.inc(),
         allow_synthetic=settings.allow_synthetic_model,
+        scoring_threads=settings.scoring_threads,
     )
     try:
         served = keeper.start()

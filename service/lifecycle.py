@@ -104,6 +104,7 @@ class ModelKeeper:
         cache: ModelCache | None = None,
         on_change: Callable[[ServedModel], None] | None = None,
         allow_synthetic: bool = True,
+        scoring_threads: int = 1,
     ) -> None:
         """Follow ``alias`` of ``location.model_name``; nothing is loaded until :meth:`start`.
 
@@ -116,12 +117,15 @@ class ModelKeeper:
             alias: The alias whose version serves (``champion``).
             cache: Where each loaded model is kept for restarts without the registry.
             on_change: Called with each newly served model (metrics, logs).
+            scoring_threads: Threads each served model's boosters may use
+                (:meth:`RiskModel.use_threads`).
         """
         self._location = location
         self._alias = alias
         self._cache = cache
         self._on_change = on_change
         self._allow_synthetic = allow_synthetic
+        self._scoring_threads = scoring_threads
         self._current: ServedModel | None = None
         self._status = RegistryStatus(reachable=False, checked_at=None, error="not checked yet")
         self._unconfirmed = False  # serving a cached model the registry has not confirmed
@@ -279,6 +283,7 @@ class ModelKeeper:
         self._save_to_cache(served)
 
     def _serve(self, served: ServedModel) -> None:
+        served.model.use_threads(self._scoring_threads)  # before any request can score
         previous = self._current
         self._current = served  # the swap: one reference assignment, atomic
         _log.info(

@@ -80,3 +80,17 @@ def test_the_interval_round_trips_and_contains_every_probability(tmp_path, train
                 theirs.probability_high,
             )
             assert mine.probability_low <= mine.probability <= mine.probability_high
+
+
+def test_boosters_on_several_threads_give_the_same_explained_assessments(trained, cohort):
+    clients, sessions = cohort
+    history = build_landmarks(clients, sessions, max_landmark=5).history.take(np.arange(64))
+    one = trained.model.assess(history)
+    try:
+        trained.model.use_threads(2)
+        two = trained.model.assess(history)
+    finally:
+        trained.model.use_threads(1)
+    assert two == one
+    with pytest.raises(ValueError, match="at least 1"):
+        trained.model.use_threads(0)
