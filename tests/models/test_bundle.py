@@ -88,6 +88,9 @@ def test_boosters_on_several_threads_give_the_same_explained_assessments(trained
     one = trained.model.assess(history)
     try:
         trained.model.use_threads(2)
+        for outcome in ("dropout", "poor_outcome"):
+            config = json.loads(trained.model.outcome_model(outcome).booster.save_config())
+            assert config["learner"]["generic_param"]["nthread"] == "2"
         two = trained.model.assess(history)
     finally:
         trained.model.use_threads(1)
