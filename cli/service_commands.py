@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -82,34 +81,17 @@ def serve(
     )
 
 
-#: cgroup v2's CPU limit of this process's group: "<quota> <period>" or "max <period>".
-CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 #: At most this many threads per worker by default: measured with two (docs/speed.md); a
 #: micro-batch of a few dozen rows gains little from more, and idle threads spin.
 DEFAULT_SCORING_THREADS_CAP = 2
 
 
-def _scoring_threads(workers: int, *, cpu_max: Path = CPU_MAX) -> int:
-    """The usable cores shared among ``workers`` worker processes: at least one each, at
-    most :data:`DEFAULT_SCORING_THREADS_CAP`.
+def _scoring_threads(workers: int) -> int:
+    """The usable cores (:func:`models.batch.usable_cores`) shared among ``workers``
+    worker processes: at least one each, at most :data:`DEFAULT_SCORING_THREADS_CAP`."""
+    from models.batch import usable_cores
 
-    Usable: the CPUs this process may run on, and no more than a container's cgroup v2 CPU
-    quota (``docker --cpus``, a Kubernetes CPU limit), which the CPU count does not show:
-    threads beyond the quota would only be throttled.
-    """
-    import os
-
-    try:
-        cores = len(os.sched_getaffinity(0))  # a container's CPU set, where there is one
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 limit to read: the CPU count stands
-    return max(1, min(DEFAULT_SCORING_THREADS_CAP, cores // workers))
+    return max(1, min(DEFAULT_SCORING_THREADS_CAP, usable_cores() // workers))
 
 
 def _migrate_the_audit_database(settings: ServiceSettings) -> None:

@@ -14,6 +14,7 @@ import math
 import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 import pandas as pd
 
@@ -118,13 +119,33 @@ def score_in_blocks(
 
 
 def default_workers(clients: int) -> int:
-    """Processes worth starting for ``clients`` clients: the cores this process may run on,
-    or 1 below :data:`PARALLEL_FROM_CLIENTS` (starting a process costs seconds)."""
+    """Processes worth starting for ``clients`` clients: the :func:`usable_cores`, or 1
+    below :data:`PARALLEL_FROM_CLIENTS` (starting a process costs seconds)."""
     if clients < PARALLEL_FROM_CLIENTS:
         return 1
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    return usable_cores()
+
+
+#: cgroup v2's CPU limit of this process's group: "<quota> <period>" or "max <period>".
+CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(*, cpu_max: Path = CPU_MAX) -> int:
+    """The cores this process may use: the CPUs it may run on, and no more than a
+    container's cgroup v2 CPU quota (``docker --cpus``, a Kubernetes CPU limit), which the
+    CPU count does not show: processes or threads beyond the quota would only be throttled.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))  # a container's CPU set, where there is one
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit to read: the CPU count stands
+    return cores
 
 
 def _score_block(

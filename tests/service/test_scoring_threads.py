@@ -46,27 +46,15 @@ def test_by_default_a_service_scores_on_one_thread():
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3, 64])
-def test_serve_shares_the_usable_cores_among_its_workers(monkeypatch, tmp_path, workers):
-    monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(4)), raising=False)
-    no_limit = tmp_path / "absent"
-    assert _scoring_threads(workers, cpu_max=no_limit) == max(1, min(2, 4 // workers))
+def test_serve_shares_the_usable_cores_among_its_workers(monkeypatch, workers):
+    monkeypatch.setattr("models.batch.usable_cores", lambda: 4)
+    assert _scoring_threads(workers) == max(1, min(2, 4 // workers))
 
 
-def test_a_large_machine_gets_the_capped_default_which_the_settings_accept(monkeypatch, tmp_path):
+def test_a_large_machine_gets_the_capped_default_which_the_settings_accept(monkeypatch):
     from service.settings import ServiceSettings
 
-    monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(96)), raising=False)
-    threads = _scoring_threads(1, cpu_max=tmp_path / "absent")
+    monkeypatch.setattr("models.batch.usable_cores", lambda: 96)
+    threads = _scoring_threads(1)
     assert threads == 2
     assert ServiceSettings(scoring_threads=threads).scoring_threads == threads
-
-
-@pytest.mark.parametrize(
-    ("cpu_max", "threads"),
-    [("max 100000", 2), ("200000 100000", 2), ("150000 100000", 1), ("50000 100000", 1)],
-)
-def test_a_containers_cpu_quota_caps_the_threads(monkeypatch, tmp_path, cpu_max, threads):
-    monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(4)), raising=False)
-    limit = tmp_path / "cpu.max"
-    limit.write_text(cpu_max + "\n")
-    assert _scoring_threads(1, cpu_max=limit) == threads
