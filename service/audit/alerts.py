@@ -180,14 +180,21 @@ def _key(alert_id: str) -> str:
 
 
 @functools.cache
-def _active_alerts_of_clients() -> Select[Any]:
-    """The active alerts of the clients bound as ``client_ids``: built once, because every
-    scored batch that may raise an alert reads them."""
+def _alerts_of_clients() -> Select[Any]:
+    """Every alert, active or not, of the clients bound as ``client_ids`` in the clinics
+    bound as ``clinic_ids``: built once, because every scored batch that may raise an alert
+    reads them.
+
+    Narrowed by clinic and client only, so that the (clinic_id, client_id) index finds them:
+    with the state in the query too, or without the clinic, SQLite scanned the whole table
+    (12 ms a batch at 100,000 alerts; bench/bench_alert_read.py). A client's alerts are
+    few; which of them are active is decided by the caller.
+    """
     return (
         select(
             AlertRow.clinic_id, AlertRow.client_id, AlertRow.kind, AlertRow.outcome, AlertRow.state
         )
-        .where(AlertRow.state.in_(ACTIVE_ALERT_STATES))
+        .where(AlertRow.clinic_id.in_(bindparam("clinic_ids", expanding=True)))
         .where(AlertRow.client_id.in_(bindparam("client_ids", expanding=True)))
     )
 
@@ -201,7 +208,11 @@ def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     active = {
         (row.clinic_id, row.client_id, row.kind, row.outcome)
         for row in session.execute(
-            _active_alerts_of_clients(), {"client_ids": sorted({a.client_id for a in alerts})}
+            _alerts_of_clients(),
+            {
+                "clinic_ids": sorted({a.clinic_id for a in alerts}),
+                "client_ids": sorted({a.client_id for a in alerts}),
+            },
         )
         if row.state in COVERING_STATES.get(row.kind, ACTIVE_ALERT_STATES)
     }

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+from datetime import UTC, datetime
+
 import pytest
 
 from service.audit import NewAlert
@@ -111,3 +115,63 @@ def test_erasure_removes_the_clients_alerts(store, assess):
         clinic_id=stored.clinic_id, client_id=stored.client_id, erased_by="op", reason="asked"
     )
     assert store.alerts.alerts(clinics=None) == []
+
+
+def test_the_same_client_id_in_another_clinic_is_another_client(store, assess):
+    """Client ids are the clinic's own: an alert in one clinic covers nobody in another."""
+    stored = assess(store)
+    (north,) = store.alerts.raise_alerts([_alert(stored)])
+    south = dataclasses.replace(_alert(stored), clinic_id=f"not-{north.clinic_id}")
+    (raised,) = store.alerts.raise_alerts([south, _alert(stored)])
+    assert (raised.clinic_id, raised.client_id) == (south.clinic_id, north.client_id)
+
+
+def test_the_active_alert_read_finds_the_clients_through_their_index(store, assess):
+    """Every scored batch that may raise an alert reads its clients' alerts, and alerts are
+    kept once closed: the read must seek (clinic, client) in its index, never scan them all
+    (bench/bench_alert_read.py)."""
+    from sqlalchemy import event, text
+
+    from service.audit.tables import AlertRow
+
+    engine = store.alerts._database.engine
+    stored = assess(store)
+    others = [  # other clinics' clients, most of their alerts closed, as after a year
+        vars(_alert(stored))
+        | {
+            "id": str(uuid.uuid4()),
+            "raised_at": datetime.now(UTC),
+            "clinic_id": f"clinic-{index % 200}",
+            "client_id": f"other-{index}",
+            "state": ("open", "resolved", "dismissed", "resolved")[index % 4],
+        }
+        for index in range(2_000)
+    ]
+    with engine.begin() as connection:
+        connection.execute(AlertRow.__table__.insert(), others)
+        connection.execute(text("ANALYZE"))  # the planner chooses with real statistics
+    caught: list[tuple[str, object]] = []
+
+    def catch(_connection, _cursor, statement, parameters, _context, _executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "alerts" in statement:
+            caught.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", catch)
+    try:
+        store.alerts.raise_alerts([_alert(stored), _alert(stored, outcome="poor_outcome")])
+    finally:
+        event.remove(engine, "before_cursor_execute", catch)
+    ((statement, parameters),) = caught
+    with engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            plan = " ".join(row[-1] for row in cursor.fetchall())
+            assert "SEARCH alerts USING INDEX ix_alerts_clinic_id_client_id" in plan, plan
+            assert "client_id=?" in plan, plan
+        else:
+            cursor.execute("EXPLAIN " + statement, parameters)
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "ix_alerts_clinic_id_client_id" in plan, plan
+            condition = plan[plan.index("Index Cond") :]
+            assert "clinic_id" in condition and "client_id" in condition, plan
