@@ -44,9 +44,6 @@ def serve(
     if allow_synthetic_model:
         # Through the environment: every worker reads its settings from it.
         os.environ["DROPOUT_RISK_ALLOW_SYNTHETIC_MODEL"] = "true"
-    # A worker's boosters may use its share of the cores: TreeSHAP of a micro-batch then
-    # runs on an otherwise idle core (docs/speed.md). Set explicitly, the setting wins.
-    os.environ.setdefault("DROPOUT_RISK_SCORING_THREADS", str(_scoring_threads(workers)))
     try:
         settings = ServiceSettings()
         settings.token_entries()  # a broken tokens file stops here, with its reason
@@ -79,19 +76,6 @@ def serve(
         # drops the requests that worker had in flight.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
-
-
-#: At most this many threads per worker by default: measured with two (docs/speed.md); a
-#: micro-batch of a few dozen rows gains little from more, and idle threads spin.
-DEFAULT_SCORING_THREADS_CAP = 2
-
-
-def _scoring_threads(workers: int) -> int:
-    """The usable cores (:func:`models.batch.usable_cores`) shared among ``workers``
-    worker processes: at least one each, at most :data:`DEFAULT_SCORING_THREADS_CAP`."""
-    from models.batch import usable_cores
-
-    return max(1, min(DEFAULT_SCORING_THREADS_CAP, usable_cores() // workers))
 
 
 def _migrate_the_audit_database(settings: ServiceSettings) -> None:

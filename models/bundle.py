@@ -135,10 +135,12 @@ class RiskModel:
     def use_threads(self, threads: int) -> None:
         """Let each booster's predictions, TreeSHAP included, use ``threads`` threads.
 
-        A loaded bundle uses one: batch scoring runs a process per core. A service worker
-        that has the machine's cores to itself scores a micro-batch's TreeSHAP about twice
-        as fast on two (docs/speed.md). Call it before the model scores: not while another
-        thread is predicting with it.
+        A loaded bundle uses one: batch scoring runs a process per core. In process, on an
+        idle machine, a batch of a few dozen rows is explained about 1.4 times as fast on
+        two; in the service, where the HTTP stack and the load share the cores, the idle
+        thread's spinning cost more than that (docs/speed.md), so it serves on one unless
+        configured otherwise. Call it before the model scores: not while another thread is
+        predicting with it.
         """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")

@@ -91,8 +91,9 @@ class ServiceSettings(RegistryLocation):
     #: to fill; an idle server never waits.
     micro_batch_wait_ms: float = Field(default=1.0, ge=0.0, le=50.0)
     #: Threads each worker's boosters may use for a batch's probabilities and TreeSHAP.
-    #: `dropout-risk serve` sets it, when it is not set, to the usable cores shared among
-    #: its workers, at most 2; 1 keeps every prediction on the scoring thread.
+    #: 1 keeps every prediction on the scoring thread: with the HTTP stack, the commits and
+    #: (on one machine) the load on the other cores, a second thread's spinning cost more
+    #: than it saved, at one connection and at sixteen (docs/speed.md).
     scoring_threads: int = Field(default=1, ge=1, le=64)
     #: Once started, freeze the worker's long-lived objects out of the garbage collector's
     #: way and make full collections rarer (service/heap.py): shorter, rarer pauses.

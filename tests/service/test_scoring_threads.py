@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from fastapi.testclient import TestClient
-
-from cli.service_commands import _scoring_threads
 
 
 def _booster_threads(client: TestClient) -> set[int]:
@@ -43,18 +40,3 @@ def test_by_default_a_service_scores_on_one_thread():
     from service.settings import ServiceSettings
 
     assert ServiceSettings.model_fields["scoring_threads"].default == 1
-
-
-@pytest.mark.parametrize("workers", [1, 2, 3, 64])
-def test_serve_shares_the_usable_cores_among_its_workers(monkeypatch, workers):
-    monkeypatch.setattr("models.batch.usable_cores", lambda: 4)
-    assert _scoring_threads(workers) == max(1, min(2, 4 // workers))
-
-
-def test_a_large_machine_gets_the_capped_default_which_the_settings_accept(monkeypatch):
-    from service.settings import ServiceSettings
-
-    monkeypatch.setattr("models.batch.usable_cores", lambda: 96)
-    threads = _scoring_threads(1)
-    assert threads == 2
-    assert ServiceSettings(scoring_threads=threads).scoring_threads == threads
