@@ -6,8 +6,9 @@ batch, featurised, scored and explained in one pass through the model, and commi
 audit store in one transaction (one fsync for the batch, not one per request), off the event
 loop. Requests that arrive meanwhile wait for the next batch, so batches grow with the load
 by themselves: an idle server scores a request at once, with no wait at all. Under load (the
-last batch held more than one request) the drain may wait up to ``max_wait_seconds`` for the
-batch to fill, and a batch never holds more than ``max_batch`` requests.
+last batch held more than one request) the drain may wait up to ``max_wait_seconds`` until as
+many requests as the last batch held are waiting, and a batch never holds more than
+``max_batch`` requests.
 
 No answer leaves before its record is committed: a request's future is resolved only after
 its batch committed, and a failed commit fails every request of that batch with the audit
@@ -120,10 +121,12 @@ class AssessmentBatcher:
             self._pending.clear()
 
     async def _fill(self) -> None:
-        """Wait, at most ``max_wait``, for more requests to join a batch that is not full."""
+        """Wait, at most ``max_wait``, for as many requests as the last batch held (at most
+        ``max_batch``): the clients that were answered together tend to come back together,
+        and once they have, waiting longer only idles the scoring thread."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_wait
-        while len(self._pending) < self._max_batch:
+        while len(self._pending) < min(self._last_size, self._max_batch):
             left = deadline - loop.time()
             if left <= 0:
                 return

@@ -88,7 +88,7 @@ class ServiceSettings(RegistryLocation):
     #: most this many (service/batching.py); 1 scores each alone.
     micro_batch_max: int = Field(default=64, ge=1, le=1024)
     #: Under load only (the last batch held several requests), how long a batch may wait
-    #: to fill; an idle server never waits.
+    #: for as many requests as the last one held; an idle server never waits.
     micro_batch_wait_ms: float = Field(default=1.0, ge=0.0, le=50.0)
     #: Threads each worker's boosters may use for a batch's probabilities and TreeSHAP.
     #: 1 keeps every prediction on the scoring thread: with the HTTP stack, the commits and

@@ -107,6 +107,24 @@ def test_an_idle_server_scores_a_lone_request_at_once_without_waiting():
     assert elapsed < 0.05  # it did not wait for a batch to fill
 
 
+def test_under_load_a_batch_waits_only_until_as_many_as_last_time_have_come():
+    """Clients answered together come back together: once as many requests as the last
+    batch held are waiting, the batch is scored, without waiting out ``max_wait``."""
+    recorder = _Recorder()
+    batcher = _batcher(recorder, wait=1.0)  # a long wait, which a full batch never takes
+    names = [f"c{i}" for i in range(4)]
+
+    async def two_rounds():
+        await _many(batcher, names)  # arrive together, scored together: the last size is 4
+        started = time.perf_counter()
+        await _many(batcher, names)
+        return time.perf_counter() - started
+
+    elapsed = asyncio.run(two_rounds())
+    assert [len(batch) for batch in recorder.batches] == [4, 4]
+    assert elapsed < 0.5, elapsed  # it did not wait the second round's full second
+
+
 def test_a_failed_commit_fails_every_request_of_its_batch_with_the_audit_503():
     recorder = _Recorder(fail_commit=True)
     answers = asyncio.run(_many(_batcher(recorder), ["a", "b", "c"]))
