@@ -20,7 +20,7 @@ from typing import Any
 
 from features.signals import SAFETY_SIGNALS
 from features.vocabulary import OUTCOMES
-from service.audit import AuditStore, StoredAlert, StoredAssessment
+from service.audit import AuditStore, ScorePoint, StoredAlert, StoredAssessment
 from service.audit.records import ACTIVE_ALERT_STATES
 
 #: The urgency of an entry, in the order a clinician should attend to them.
@@ -121,15 +121,24 @@ def read_caseload(
         AuditUnavailableError: The database could not be read.
     """
     episodes = _open_episodes(audit, clinics=clinics)
+    # Only each open episode's latest answer is read whole: the trends need the scores alone.
+    latest = {
+        record.assessment_id: record
+        for record in audit.assessments_with_ids(
+            [points[-1].assessment_id for points in episodes.values()]
+        )
+    }
     every_alert = audit.alerts.alerts(clinics=clinics)
     active: dict[tuple[str, str], list[StoredAlert]] = defaultdict(list)
     for alert in every_alert:
         if alert.state in ACTIVE_ALERT_STATES:
             active[(alert.clinic_id, alert.client_id)].append(alert)
     entries = [
-        _entry(assessments, active.get(key, []))
-        for key, assessments in episodes.items()
-        if therapist_id is None or _therapist(assessments[-1]) == therapist_id
+        _entry(points, latest[points[-1].assessment_id], active.get(key, []))
+        for key, points in episodes.items()
+        # An assessment erased since the scores were read is not listed.
+        if points[-1].assessment_id in latest
+        and (therapist_id is None or _therapist(latest[points[-1].assessment_id]) == therapist_id)
     ]
     entries.sort(key=_urgency_order)
     listed = {(entry.clinic_id, entry.client_id) for entry in entries}
@@ -157,18 +166,11 @@ def read_caseload(
 
 def _open_episodes(
     audit: AuditStore, *, clinics: frozenset[str] | None
-) -> dict[tuple[str, str], list[StoredAssessment]]:
-    """Each open episode's assessments, oldest first, by clinic and client."""
-    ended: dict[tuple[str, str], datetime] = {}
-    for outcome in audit.outcomes(clinics=clinics):
-        if outcome.termination != "ongoing":
-            ended[(outcome.clinic_id, outcome.client_id)] = outcome.created_at
-    episodes: dict[tuple[str, str], list[StoredAssessment]] = defaultdict(list)
-    for assessment in audit.assessments(clinics=clinics):
-        key = (assessment.clinic_id, assessment.client_id)
-        if key in ended and assessment.created_at <= ended[key]:
-            continue  # an episode reported as ended
-        episodes[key].append(assessment)
+) -> dict[tuple[str, str], list[ScorePoint]]:
+    """Each open episode's assessments (their scores), oldest first, by clinic and client."""
+    episodes: dict[tuple[str, str], list[ScorePoint]] = defaultdict(list)
+    for point in audit.open_episode_points(clinics=clinics):
+        episodes[(point.clinic_id, point.client_id)].append(point)
     return dict(episodes)
 
 
@@ -176,19 +178,21 @@ def _therapist(assessment: StoredAssessment) -> str:
     return str(assessment.request.get("client", {}).get("therapist_id", ""))
 
 
-def _entry(assessments: list[StoredAssessment], alerts: list[StoredAlert]) -> CaseloadEntry:
-    latest = assessments[-1]
-    previous = assessments[-2].response if len(assessments) > 1 else None
+def _entry(
+    points: list[ScorePoint], latest: StoredAssessment, alerts: list[StoredAlert]
+) -> CaseloadEntry:
+    """The entry of an episode: its scores, oldest first, and its latest answer whole."""
+    previous = points[-2] if len(points) > 1 else None
     response = latest.response
     risks = {outcome: _risk(response, previous, outcome) for outcome in OUTCOMES}
     signals = [dict(signal) for signal in response.get("signals", [])]
     trend = [
         TrendPoint(
-            session=int(a.as_of_session),
-            dropout=float(a.response["dropout"]["probability"]),
-            poor_outcome=float(a.response["poor_outcome"]["probability"]),
+            session=int(point.as_of_session),
+            dropout=float(point.dropout),
+            poor_outcome=float(point.poor_outcome),
         )
-        for a in assessments
+        for point in points
     ]
     return CaseloadEntry(
         client_id=latest.client_id,
@@ -205,12 +209,12 @@ def _entry(assessments: list[StoredAssessment], alerts: list[StoredAlert]) -> Ca
     )
 
 
-def _risk(response: dict[str, Any], previous: dict[str, Any] | None, outcome: str) -> RiskNow:
+def _risk(response: dict[str, Any], previous: ScorePoint | None, outcome: str) -> RiskNow:
     now = response[outcome]
     probability = float(now["probability"])
     change = None
     if previous is not None:
-        change = round(probability - float(previous[outcome]["probability"]), 4)
+        change = round(probability - float(getattr(previous, outcome)), 4)
     factors = now.get("factors") or []
     return RiskNow(
         probability=probability,

@@ -212,6 +212,32 @@ class StoredAlert:
 
 
 @dataclass(frozen=True)
+class ScorePoint:
+    """A stored assessment as a trend needs it: whose, when, and both probabilities.
+
+    The database reads the probabilities out of the stored answer, so that listing every
+    assessment of a clinic does not decode every 5 KB document (``AuditStore.score_points``).
+
+    Attributes:
+        assessment_id: The assessment's UUID.
+        clinic_id: The client's clinic.
+        client_id: The client.
+        created_at: When it was recorded, timezone-aware UTC.
+        as_of_session: The session it was made as of.
+        dropout: The dropout probability it gave.
+        poor_outcome: The poor-outcome probability it gave.
+    """
+
+    assessment_id: str
+    clinic_id: str
+    client_id: str
+    created_at: datetime
+    as_of_session: int
+    dropout: float
+    poor_outcome: float
+
+
+@dataclass(frozen=True)
 class AlertStep:
     """One step taken on an alert: to which state, by whom, when, with what note."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from features.vocabulary import OUTCOMES, TERMINATIONS
@@ -22,7 +22,7 @@ from monitoring.records import StoredAssessment, StoredOutcome
 from service.audit.access import ApiTokenStore, ReadLog
 from service.audit.alerts import AlertStore, raise_in
 from service.audit.cds import CdsRecords
-from service.audit.database import AuditDatabase, insert_rows
+from service.audit.database import STREAM_BATCH, AuditDatabase, insert_rows
 from service.audit.engine import create_audit_engine
 from service.audit.erasure import Eraser
 from service.audit.migrate import upgrade_database
@@ -31,6 +31,7 @@ from service.audit.records import (
     CanonicalText,
     NewAlert,
     NewAssessment,
+    ScorePoint,
     StoredAlert,
     canonical_json,
     input_sha256,
@@ -345,6 +346,66 @@ class AuditStore:
         if clinics is not None:
             query = query.where(AssessmentRow.clinic_id.in_(sorted(clinics)))
         return self._database.stream(query, what="audit records")
+
+    def open_episode_points(
+        self, *, clinics: frozenset[str] | None = None
+    ) -> Iterator[ScorePoint]:
+        """The assessments of every open episode of ``clinics`` (None: every clinic), oldest
+        first, each as a :class:`ScorePoint`: what a caseload lists.
+
+        An episode ends with a reported outcome other than ``ongoing``: an assessment
+        recorded at or before such a report of its client belongs to an ended episode and is
+        left out (a client assessed after it has a new episode). The database leaves those
+        out and reads the probabilities out of the stored answers, so that the whole
+        history of a clinic is neither sent nor decoded (bench/bench_caseload.py).
+
+        Yields:
+            Points in ``created_at`` order, fetched in batches as iteration proceeds.
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        probabilities = [
+            AssessmentRow.response[(outcome, "probability")].as_float() for outcome in OUTCOMES
+        ]
+        ended = exists().where(
+            OutcomeRow.clinic_id == AssessmentRow.clinic_id,
+            OutcomeRow.client_id == AssessmentRow.client_id,
+            OutcomeRow.termination != "ongoing",
+            OutcomeRow.created_at >= AssessmentRow.created_at,
+        )
+        query = (
+            _narrowed(AssessmentRow, since=None, until=None)
+            .with_only_columns(
+                AssessmentRow.assessment_id,
+                AssessmentRow.clinic_id,
+                AssessmentRow.client_id,
+                AssessmentRow.created_at,
+                AssessmentRow.as_of_session,
+                *probabilities,
+            )
+            .where(~ended)
+        )
+        if clinics is not None:
+            query = query.where(AssessmentRow.clinic_id.in_(sorted(clinics)))
+        with self._database.reading("read the open episodes' scores") as session:
+            for row in session.execute(query.execution_options(yield_per=STREAM_BATCH)):
+                yield ScorePoint(*row)
+
+    def assessments_with_ids(self, assessment_ids: Sequence[str]) -> list[StoredAssessment]:
+        """The stored assessments with these ids, whole (those no longer stored are left out,
+        in no particular order).
+
+        Raises:
+            AuditUnavailableError: The database could not be read.
+        """
+        records = []
+        for start in range(0, len(assessment_ids), _IDS_PER_QUERY):
+            batch = sorted(assessment_ids[start : start + _IDS_PER_QUERY])
+            query = select(AssessmentRow).where(AssessmentRow.assessment_id.in_(batch))
+            with self._database.reading("read audit records") as session:
+                records.extend(row.to_record() for row in session.scalars(query))
+        return records
 
     def assessment_ids(self, *, since: datetime, until: datetime) -> set[str]:
         """The ids of every assessment created in [since, until) (timezone-aware), of

@@ -169,6 +169,56 @@ def test_monitoring_reads_ids_then_only_the_scores_of_the_records_it_lacks(store
         assert isinstance(light.response["dropout"]["probability"], float)
 
 
+def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(
+    store, assess, make_request, make_response
+):
+    first, second = assess(store, client_id="c-001"), assess(store, client_id="c-002")
+    elsewhere = str(uuid.uuid4())
+    request = make_request(client_id="c-003")
+    request["client"]["clinic_id"] = "south"
+    store.record_assessment(
+        assessment_id=elsewhere,
+        client_id="c-003",
+        as_of_session=4,
+        model_name="dropout-risk",
+        model_version="3",
+        request=request,
+        response=make_response(assessment_id=elsewhere, client_id="c-003"),
+    )
+    clinic = frozenset({first.clinic_id})
+
+    points = list(store.open_episode_points(clinics=clinic))
+    assert [p.assessment_id for p in points] == [first.assessment_id, second.assessment_id]
+    for point, full in zip(points, [first, second], strict=True):
+        assert (point.clinic_id, point.client_id, point.created_at, point.as_of_session) == (
+            full.clinic_id,
+            full.client_id,
+            full.created_at,
+            full.as_of_session,
+        )
+        assert (point.dropout, point.poor_outcome) == (
+            full.response["dropout"]["probability"],
+            full.response["poor_outcome"]["probability"],
+        )
+        assert isinstance(point.dropout, float)
+    assert len(list(store.open_episode_points())) == 3  # None: every clinic
+
+    # An ending closes the episode; "ongoing" does not; an assessment after it opens anew.
+    for termination, end in (("ongoing", None), ("completed", date(2026, 5, 1))):
+        store.record_outcome(
+            client_id="c-001", clinic_id=first.clinic_id, termination=termination,
+            end_date=end, reported_by="t",
+        )  # fmt: skip
+    again = assess(store, client_id="c-001")
+    points = list(store.open_episode_points(clinics=clinic))
+    assert [p.assessment_id for p in points] == [second.assessment_id, again.assessment_id]
+
+    # More ids than one query binds and an unknown id: the stored ones, whole.
+    asked = [str(uuid.uuid4()) for _ in range(600)] + [second.assessment_id, first.assessment_id]
+    read = sorted(store.assessments_with_ids(asked), key=lambda r: r.created_at)
+    assert read == [first, second]
+
+
 def test_records_survive_a_new_store(audit_url, assess):
     with AuditStore.open(audit_url) as first_store:
         written = [assess(first_store, client_id=f"c-{n}") for n in range(3)]
