@@ -71,17 +71,27 @@ def make_response() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def assess(make_request, make_response) -> Callable[..., Any]:
-    """Record one assessment in a store: ``assess(store, client_id=..., model_version=...)``."""
+    """Record one assessment in a store: ``assess(store, client_id=..., model_version=...,
+    clinic_id=...)`` (the example's clinic unless named)."""
 
-    def _assess(store: AuditStore, *, client_id: str = "c-001", model_version: str = "3"):
+    def _assess(
+        store: AuditStore,
+        *,
+        client_id: str = "c-001",
+        model_version: str = "3",
+        clinic_id: str | None = None,
+    ):
         assessment_id = str(uuid.uuid4())
+        request = make_request(client_id=client_id)
+        if clinic_id is not None:
+            request["client"]["clinic_id"] = clinic_id
         return store.record_assessment(
             assessment_id=assessment_id,
             client_id=client_id,
             as_of_session=2,
             model_name="dropout-risk",
             model_version=model_version,
-            request=make_request(client_id=client_id),
+            request=request,
             response=make_response(assessment_id=assessment_id, client_id=client_id),
         )
 

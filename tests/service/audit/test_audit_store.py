@@ -169,22 +169,9 @@ def test_monitoring_reads_ids_then_only_the_scores_of_the_records_it_lacks(store
         assert isinstance(light.response["dropout"]["probability"], float)
 
 
-def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(
-    store, assess, make_request, make_response
-):
+def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(store, assess):
     first, second = assess(store, client_id="c-001"), assess(store, client_id="c-002")
-    elsewhere = str(uuid.uuid4())
-    request = make_request(client_id="c-003")
-    request["client"]["clinic_id"] = "south"
-    store.record_assessment(
-        assessment_id=elsewhere,
-        client_id="c-003",
-        as_of_session=4,
-        model_name="dropout-risk",
-        model_version="3",
-        request=request,
-        response=make_response(assessment_id=elsewhere, client_id="c-003"),
-    )
+    assess(store, client_id="c-003", clinic_id="south")
     clinic = frozenset({first.clinic_id})
 
     points = list(store.open_episode_points(clinics=clinic))
