@@ -171,7 +171,15 @@ def test_monitoring_reads_ids_then_only_the_scores_of_the_records_it_lacks(store
 
 def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(store, assess):
     first, second = assess(store, client_id="c-001"), assess(store, client_id="c-002")
-    assess(store, client_id="c-003", clinic_id="south")
+    south = assess(store, client_id="c-003", clinic_id="south")
+    # Client ids are the clinic's own: another clinic's c-003 ending ends nothing here.
+    store.record_outcome(
+        client_id="c-003", clinic_id=first.clinic_id, termination="dropout",
+        end_date=date(2026, 5, 1), reported_by="t",
+    )  # fmt: skip
+    assert [p.assessment_id for p in store.open_episode_points(clinics=frozenset({"south"}))] == [
+        south.assessment_id
+    ]
     clinic = frozenset({first.clinic_id})
 
     points = list(store.open_episode_points(clinics=clinic))
@@ -190,12 +198,16 @@ def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(sto
         assert isinstance(point.dropout, float)
     assert len(list(store.open_episode_points())) == 3  # None: every clinic
 
-    # An ending closes the episode; "ongoing" does not; an assessment after it opens anew.
-    for termination, end in (("ongoing", None), ("completed", date(2026, 5, 1))):
+    # "ongoing" ends nothing; an ending closes the episode; an assessment after it opens anew.
+    def report(termination: str, end: date | None) -> list[str]:
         store.record_outcome(
             client_id="c-001", clinic_id=first.clinic_id, termination=termination,
             end_date=end, reported_by="t",
         )  # fmt: skip
+        return [p.assessment_id for p in store.open_episode_points(clinics=clinic)]
+
+    assert report("ongoing", None) == [first.assessment_id, second.assessment_id]
+    assert report("completed", date(2026, 5, 1)) == [second.assessment_id]
     again = assess(store, client_id="c-001")
     points = list(store.open_episode_points(clinics=clinic))
     assert [p.assessment_id for p in points] == [second.assessment_id, again.assessment_id]
