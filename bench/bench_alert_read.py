@@ -68,12 +68,13 @@ def _measure(url: str, size: int, rounds: int, reads: int) -> tuple[float, str]:
 
     from service.audit import AuditStore, NewAssessment
     from service.audit.alerts import raise_in
+    from service.audit.engine import create_audit_engine
     from service.audit.records import NewAlert
     from service.audit.tables import AlertRow
     from tests.support.assessment_bodies import example_request
 
     audit = AuditStore.open(url)
-    engine = audit.alerts._database.engine
+    engine = create_audit_engine(url)
     try:
         with engine.begin() as connection:  # a database passed in is emptied first
             connection.execute(AlertRow.__table__.delete())
@@ -139,6 +140,7 @@ def _measure(url: str, size: int, rounds: int, reads: int) -> tuple[float, str]:
         plan = _sqlite_plan(engine, session_of=lambda: Session(engine), batch=batch)
         return best * 1e6, plan
     finally:
+        engine.dispose()
         audit.close()
 
 

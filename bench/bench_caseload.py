@@ -89,12 +89,13 @@ def _measure(
     url: str, answer: dict, clients: int, sessions: int, options: argparse.Namespace
 ) -> tuple[int, int, float]:
     from service.audit import AuditStore
+    from service.audit.engine import create_audit_engine
     from service.audit.records import canonical_json, input_sha256
     from service.audit.tables import AssessmentRow, OutcomeRow
     from service.caseload import read_caseload
 
     audit = AuditStore.open(url)
-    engine = audit.alerts._database.engine
+    engine = create_audit_engine(url)
     try:
         with engine.begin() as connection:  # a database passed in is emptied first
             for table in ("alert_steps", "alerts", "outcomes", "assessments"):
@@ -158,6 +159,7 @@ def _measure(
             listed = len(caseload.entries)
         return len(assessments), listed, best * 1e3
     finally:
+        engine.dispose()
         audit.close()
 
 

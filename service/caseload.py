@@ -125,7 +125,7 @@ def read_caseload(
     latest = {
         record.assessment_id: record
         for record in audit.assessments_with_ids(
-            [points[-1].assessment_id for points in episodes.values()]
+            [points[-1].assessment_id for points in episodes.values()], clinics=clinics
         )
     }
     every_alert = audit.alerts.alerts(clinics=clinics)

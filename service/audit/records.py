@@ -215,8 +215,9 @@ class StoredAlert:
 class ScorePoint:
     """A stored assessment as a trend needs it: whose, when, and both probabilities.
 
-    The database reads the probabilities out of the stored answer, so that listing every
-    assessment of a clinic does not decode every 5 KB document (``AuditStore.score_points``).
+    The database reads the probabilities out of the stored answer, so that listing a
+    clinic's open episodes does not decode every 5 KB document
+    (``AuditStore.open_episode_points``).
 
     Attributes:
         assessment_id: The assessment's UUID.

@@ -365,9 +365,6 @@ class AuditStore:
         Raises:
             AuditUnavailableError: The database could not be read.
         """
-        probabilities = [
-            AssessmentRow.response[(outcome, "probability")].as_float() for outcome in OUTCOMES
-        ]
         ended = exists().where(
             OutcomeRow.clinic_id == AssessmentRow.clinic_id,
             OutcomeRow.client_id == AssessmentRow.client_id,
@@ -382,7 +379,7 @@ class AuditStore:
                 AssessmentRow.client_id,
                 AssessmentRow.created_at,
                 AssessmentRow.as_of_session,
-                *probabilities,
+                *(_probability(outcome) for outcome in OUTCOMES),
             )
             .where(~ended)
         )
@@ -392,17 +389,21 @@ class AuditStore:
             for row in session.execute(query.execution_options(yield_per=STREAM_BATCH)):
                 yield ScorePoint(*row)
 
-    def assessments_with_ids(self, assessment_ids: Sequence[str]) -> list[StoredAssessment]:
-        """The stored assessments with these ids, whole (those no longer stored are left out,
-        in no particular order).
+    def assessments_with_ids(
+        self, assessment_ids: Sequence[str], *, clinics: frozenset[str] | None
+    ) -> list[StoredAssessment]:
+        """The stored assessments with these ids, whole, of ``clinics`` only (None: any
+        clinic); those no longer stored, or another clinic's, are left out, in no particular
+        order.
 
         Raises:
             AuditUnavailableError: The database could not be read.
         """
         records = []
-        for start in range(0, len(assessment_ids), _IDS_PER_QUERY):
-            batch = sorted(assessment_ids[start : start + _IDS_PER_QUERY])
+        for batch in _id_batches(assessment_ids):
             query = select(AssessmentRow).where(AssessmentRow.assessment_id.in_(batch))
+            if clinics is not None:
+                query = query.where(AssessmentRow.clinic_id.in_(sorted(clinics)))
             with self._database.reading("read audit records") as session:
                 records.extend(row.to_record() for row in session.scalars(query))
         return records
@@ -431,16 +432,16 @@ class AuditStore:
             AuditUnavailableError: The database could not be read.
         """
         scores = [
-            AssessmentRow.response[(outcome, field)].as_float()
-            if field == "probability"
-            else AssessmentRow.response[(outcome, field)].as_string()
+            column
             for outcome in OUTCOMES
-            for field in ("probability", "risk_level")
+            for column in (
+                _probability(outcome),
+                AssessmentRow.response[(outcome, "risk_level")].as_string(),
+            )
         ]
         names = [f.name for f in dataclasses.fields(StoredAssessment) if f.name != "response"]
         columns = [getattr(AssessmentRow, name) for name in names]
-        for start in range(0, len(assessment_ids), _IDS_PER_QUERY):
-            batch = sorted(assessment_ids[start : start + _IDS_PER_QUERY])
+        for batch in _id_batches(assessment_ids):
             query = select(*columns, *scores).where(AssessmentRow.assessment_id.in_(batch))
             with self._database.reading("read audit records") as session:
                 rows = session.execute(query).all()
@@ -468,6 +469,18 @@ class AuditStore:
         if clinics is not None:
             query = query.where(OutcomeRow.clinic_id.in_(sorted(clinics)))
         return self._database.stream(query, what="audit records")
+
+
+def _probability(outcome: str) -> Any:
+    """The stored answer's probability of ``outcome``, read by the database (a float)."""
+    return AssessmentRow.response[(outcome, "probability")].as_float()
+
+
+def _id_batches(assessment_ids: Sequence[str]) -> Iterator[list[str]]:
+    """``assessment_ids`` in sorted batches of at most :data:`_IDS_PER_QUERY` (one query's
+    bound parameters)."""
+    for start in range(0, len(assessment_ids), _IDS_PER_QUERY):
+        yield sorted(assessment_ids[start : start + _IDS_PER_QUERY])
 
 
 def _clinic_of(request: dict[str, Any]) -> str:

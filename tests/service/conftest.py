@@ -12,9 +12,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from service.audit import AuditStore
 from tests.support.assessment_bodies import example_request as example_body
 from tests.support.registry import Registry, register_trained, registry_settings
 from tests.support.tokens import Tokens, make_tokens
+
+# --- the audit store ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(audit_url: str) -> Iterator[AuditStore]:
+    """An open, migrated audit store on ``audit_url`` (each backend in turn)."""
+    with AuditStore.open(audit_url) as opened:
+        yield opened
+
 
 # --- a registered model -------------------------------------------------------------------
 

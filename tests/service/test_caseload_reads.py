@@ -5,20 +5,10 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import date
 
-import pytest
-
-from service.audit import AuditStore
 from service.caseload import read_caseload
 from tests.support.caseload import client_body
-
-
-@pytest.fixture
-def store(audit_url) -> Iterator[AuditStore]:
-    with AuditStore.open(audit_url) as opened:
-        yield opened
 
 
 def _assess(store, client_id, *, dropout, therapist="t-1", clinic="north", session=1) -> str:
@@ -61,16 +51,19 @@ def test_only_each_open_episodes_latest_answer_is_read_whole(store, monkeypatch)
     _assess(store, "c-elsewhere", dropout=0.9, clinic="south")
 
     asked: list[str] = []
+    narrowed_to: list[frozenset[str] | None] = []
     whole = store.assessments_with_ids
 
-    def spying(ids):
+    def spying(ids, *, clinics):
         asked.extend(ids)
-        return whole(ids)
+        narrowed_to.append(clinics)
+        return whole(ids, clinics=clinics)
 
     monkeypatch.setattr(store, "assessments_with_ids", spying)
     caseload = read_caseload(store, clinics=frozenset({"north"}), therapist_id=None)
 
     assert sorted(asked) == sorted([ongoing, back])
+    assert narrowed_to == [frozenset({"north"})]  # whole answers of the caller's clinics only
     entries = {entry.client_id: entry for entry in caseload.entries}
     assert set(entries) == {"c-ongoing", "c-back"}
     assert [point.dropout for point in entries["c-ongoing"].trend] == [0.31, 0.35, 0.42]
@@ -88,8 +81,8 @@ def test_an_assessment_erased_after_the_scores_were_read_is_not_listed(store, mo
     _assess(store, "c-002", dropout=0.4)
     whole = store.assessments_with_ids
 
-    def erased_meanwhile(ids):
-        return [record for record in whole(ids) if record.client_id != "c-002"]
+    def erased_meanwhile(ids, *, clinics):
+        return [record for record in whole(ids, clinics=clinics) if record.client_id != "c-002"]
 
     monkeypatch.setattr(store, "assessments_with_ids", erased_meanwhile)
     caseload = read_caseload(store, clinics=frozenset({"north"}), therapist_id=None)

@@ -7,20 +7,13 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from service.audit import AuditStore
 from service.schemas import AssessmentRequest
-
-
-@pytest.fixture
-def store(audit_url: str) -> Iterator[AuditStore]:
-    """An open, migrated audit store on ``audit_url``."""
-    with AuditStore.open(audit_url) as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -126,15 +126,17 @@ def test_the_same_client_id_in_another_clinic_is_another_client(store, assess):
     assert (raised.clinic_id, raised.client_id) == (south.clinic_id, north.client_id)
 
 
-def test_the_active_alert_read_finds_the_clients_through_their_index(store, assess):
+def test_the_active_alert_read_finds_the_clients_through_their_index(store, assess, audit_url):
     """Every scored batch that may raise an alert reads its clients' alerts, and alerts are
     kept once closed: the read must seek (clinic, client) in its index, never scan them all
     (bench/bench_alert_read.py)."""
     from sqlalchemy import event, text
+    from sqlalchemy.orm import Session
 
+    from service.audit.alerts import raise_in
+    from service.audit.engine import create_audit_engine
     from service.audit.tables import AlertRow
 
-    engine = store.alerts._database.engine
     stored = assess(store)
     others = [  # other clinics' clients, most of their alerts closed, as after a year
         vars(_alert(stored))
@@ -147,31 +149,34 @@ def test_the_active_alert_read_finds_the_clients_through_their_index(store, asse
         }
         for index in range(2_000)
     ]
-    with engine.begin() as connection:
-        connection.execute(AlertRow.__table__.insert(), others)
-        connection.execute(text("ANALYZE"))  # the planner chooses with real statistics
+    engine = create_audit_engine(audit_url)
     caught: list[tuple[str, object]] = []
 
     def catch(_connection, _cursor, statement, parameters, _context, _executemany):
         if statement.lstrip().upper().startswith("SELECT") and "alerts" in statement:
             caught.append((statement, parameters))
 
-    event.listen(engine, "before_cursor_execute", catch)
     try:
-        store.alerts.raise_alerts([_alert(stored), _alert(stored, outcome="poor_outcome")])
-    finally:
+        with engine.begin() as connection:
+            connection.execute(AlertRow.__table__.insert(), others)
+            connection.execute(text("ANALYZE"))  # the planner chooses with real statistics
+        event.listen(engine, "before_cursor_execute", catch)
+        with Session(engine) as session:  # the read a scored batch makes, then rolled back
+            raise_in(session, [_alert(stored), _alert(stored, outcome="poor_outcome")])
         event.remove(engine, "before_cursor_execute", catch)
-    ((statement, parameters),) = caught
-    with engine.connect() as connection:
-        cursor = connection.connection.cursor()
-        if engine.dialect.name == "sqlite":
-            cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
-            plan = " ".join(row[-1] for row in cursor.fetchall())
-            assert "SEARCH alerts USING INDEX ix_alerts_clinic_id_client_id" in plan, plan
-            assert "client_id=?" in plan, plan
-        else:
-            cursor.execute("EXPLAIN " + statement, parameters)
-            plan = " ".join(row[0] for row in cursor.fetchall())
-            assert "ix_alerts_clinic_id_client_id" in plan, plan
-            condition = plan[plan.index("Index Cond") :]
-            assert "clinic_id" in condition and "client_id" in condition, plan
+        ((statement, parameters),) = caught
+        with engine.connect() as connection:
+            cursor = connection.connection.cursor()
+            if engine.dialect.name == "sqlite":
+                cursor.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                plan = " ".join(row[-1] for row in cursor.fetchall())
+                assert "SEARCH alerts USING INDEX ix_alerts_clinic_id_client_id" in plan, plan
+                assert "client_id=?" in plan, plan
+            else:
+                cursor.execute("EXPLAIN " + statement, parameters)
+                plan = " ".join(row[0] for row in cursor.fetchall())
+                assert "ix_alerts_clinic_id_client_id" in plan, plan
+                condition = plan[plan.index("Index Cond") :]
+                assert "clinic_id" in condition and "client_id" in condition, plan
+    finally:
+        engine.dispose()

@@ -214,8 +214,12 @@ def test_a_caseload_reads_the_open_episodes_scores_and_only_the_latest_whole(sto
 
     # More ids than one query binds and an unknown id: the stored ones, whole.
     asked = [str(uuid.uuid4()) for _ in range(600)] + [second.assessment_id, first.assessment_id]
-    read = sorted(store.assessments_with_ids(asked), key=lambda r: r.created_at)
+    read = sorted(store.assessments_with_ids(asked, clinics=None), key=lambda r: r.created_at)
     assert read == [first, second]
+    # Another clinic's record is not read, whatever ids are asked.
+    asked.append(south.assessment_id)
+    assert store.assessments_with_ids(asked, clinics=frozenset({"south"})) == [south]
+    assert south not in store.assessments_with_ids(asked, clinics=clinic)
 
 
 def test_records_survive_a_new_store(audit_url, assess):

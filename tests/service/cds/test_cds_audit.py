@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -15,13 +14,6 @@ from service.audit.engine import create_audit_engine
 from service.audit.tables import TokenIdRow
 
 EHR = "https://ehr.example.org"
-
-
-@pytest.fixture
-def store(audit_url: str) -> Iterator[AuditStore]:
-    """An open, migrated audit store on each backend in turn."""
-    with AuditStore.open(audit_url) as opened:
-        yield opened
 
 
 def _assessment(store: AuditStore) -> str:
