@@ -129,6 +129,8 @@ class Recorder:
                         request=scoring.request.model_dump(mode="json"),
                         response=response.model_dump(mode="json"),
                         caller=scoring.caller,
+                        # Serialised by its model (the text the caller gets), not again.
+                        response_json=response.model_dump_json(),
                     )
                     for scoring, response in zip(scorings, responses, strict=True)
                 ],

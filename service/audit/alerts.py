@@ -15,12 +15,11 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
-from service.audit.database import AuditDatabase
+from service.audit.database import AuditDatabase, column_rows
 from service.audit.records import (
     ACTIVE_ALERT_STATES,
     COVERING_STATES,
@@ -73,8 +72,8 @@ class AlertStore:
         """
         if not alerts:
             return []
-        with self._database.writing("raise the alerts") as session:
-            return raise_in(session, alerts)
+        with self._database.writing_rows("raise the alerts") as connection:
+            return raise_in(connection, alerts)
 
     def alerts(
         self,
@@ -164,11 +163,13 @@ class AlertStore:
             return row.to_record()
 
 
-def _insert_new(session: Session) -> Any:
-    """An INSERT of alerts in the session's dialect (both have ON CONFLICT DO NOTHING)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql_insert(AlertRow)
-    return sqlite_insert(AlertRow)
+@functools.cache
+def _insert_new(dialect: str) -> Any:
+    """An INSERT of alerts in ``dialect`` (both have ON CONFLICT DO NOTHING) returning the
+    ids it inserted, built once; its rows are keyed by column (:func:`column_rows`)."""
+    table = AlertRow.__table__
+    insert_in = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert_in(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _key(alert_id: str) -> str:
@@ -199,7 +200,7 @@ def _alerts_of_clients() -> Select[Any]:
     )
 
 
-def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
+def raise_in(connection: Connection, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     """:meth:`AlertStore.raise_alerts` inside the caller's write transaction (the
     assessments that raise them are committed in the same one)."""
     if not alerts:
@@ -207,7 +208,7 @@ def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
     raised_at = datetime.now(UTC)
     active = {
         (row.clinic_id, row.client_id, row.kind, row.outcome)
-        for row in session.execute(
+        for row in connection.execute(
             _alerts_of_clients(),
             {
                 "clinic_ids": sorted({a.clinic_id for a in alerts}),
@@ -226,15 +227,10 @@ def raise_in(session: Session, alerts: Sequence[NewAlert]) -> list[StoredAlert]:
             StoredAlert(alert_id=str(uuid.uuid4()), raised_at=raised_at, state="open", **vars(new))
         )
     if raised:
-        rows = [record_values(alert) for alert in raised]
+        rows = column_rows(AlertRow, [record_values(alert) for alert in raised])
         # Another replica may have raised the same problem since the read above:
         # the unique index refuses the second, which is then not reported as raised.
-        inserted = {
-            alert_id
-            for (alert_id,) in session.execute(
-                _insert_new(session).on_conflict_do_nothing().returning(AlertRow.alert_id),
-                rows,
-            )
-        }
+        insert = _insert_new(connection.dialect.name)
+        inserted = {alert_id for (alert_id,) in connection.execute(insert, rows)}
         raised = [alert for alert in raised if alert.alert_id in inserted]
     return raised

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 
-from service.audit.records import canonical_json
+from service.audit.records import stored_json
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 """How long an SQLite writer waits for another's commit before giving up."""
@@ -49,7 +49,7 @@ def create_audit_engine(url: str | URL) -> Engine:
     """
     parsed = make_url(url)
     # Statement parameters carry client ids and scores: keep them out of errors and logs.
-    common: dict[str, Any] = {"json_serializer": canonical_json, "hide_parameters": True}
+    common: dict[str, Any] = {"json_serializer": stored_json, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, common=common)
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:

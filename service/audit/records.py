@@ -67,6 +67,9 @@ class NewAssessment:
         request: The request body, JSON-compatible.
         response: The response body, JSON-compatible.
         caller: Who asked for it (a token's name, or an EHR's issuer and tenant).
+        response_json: ``response``'s JSON text when the caller has it already (the
+            service: its response model's JSON, the text it sends), stored as is instead of
+            serialising ``response`` again; None: stored as ``response``'s canonical JSON.
     """
 
     assessment_id: str
@@ -77,6 +80,7 @@ class NewAssessment:
     request: dict[str, Any]
     response: dict[str, Any]
     caller: str = "unknown"
+    response_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,21 +255,39 @@ class AlertStep:
     note: str | None
 
 
-class CanonicalText(str):
-    """A document's :func:`canonical_json` text, already computed.
+class JsonText(str):
+    """A document's JSON text, already serialised (a response by the pydantic model that
+    built it, the text that is sent).
 
-    Handed to a JSON column in place of the document, it is stored as is: the text an
-    assessment was checked and hashed by is the text written, serialised once, not again by
-    the database driver.
+    Handed to a JSON column in place of the document, it is stored as is, not serialised
+    again by the database driver.
     """
+
+
+class CanonicalText(JsonText):
+    """A document's :func:`canonical_json` text, already computed: the text an assessment's
+    request was checked and hashed by is the text written.
+    """
+
+
+def stored_json(document: Any) -> str:
+    """The audit engine's JSON serialiser: a :class:`JsonText` as is, any other document as
+    its :func:`canonical_json`.
+
+    Raises:
+        ValueError: As :func:`canonical_json`.
+    """
+    if isinstance(document, JsonText):
+        return document
+    return canonical_json(document)
 
 
 def canonical_json(document: Any) -> str:
     """The one text of a JSON document: sorted keys, no spaces, UTF-8 kept as is.
 
     Two requests that differ only in key order or whitespace get the same text, hence the
-    same :func:`input_sha256`. This is also the audit engine's JSON serialiser, which is
-    why a :class:`CanonicalText` comes back unchanged.
+    same :func:`input_sha256`. The audit engine serialises documents with it (through
+    :func:`stored_json`), and a :class:`CanonicalText` comes back unchanged.
 
     Args:
         document: A JSON-compatible value (dicts, lists, strings, numbers, booleans, None),

@@ -29,6 +29,7 @@ from service.audit.migrate import upgrade_database
 from service.audit.records import (
     AuditUnavailableError,
     CanonicalText,
+    JsonText,
     NewAlert,
     NewAssessment,
     ScorePoint,
@@ -196,7 +197,11 @@ class AuditStore:
             # Serialised once, here, before anything is written: this refuses a request or
             # response JSON cannot hold, and the same texts are hashed and stored.
             request_text = CanonicalText(canonical_json(new.request))
-            response_text = CanonicalText(canonical_json(new.response))
+            response_text = (
+                JsonText(new.response_json)
+                if new.response_json is not None
+                else CanonicalText(canonical_json(new.response))
+            )
             record = StoredAssessment(
                 assessment_id=_uuid_text(new.assessment_id),
                 created_at=created_at,
@@ -215,9 +220,9 @@ class AuditStore:
                 record_values(record) | {"request": request_text, "response": response_text}
             )
         what = "the assessment" if len(records) == 1 else f"{len(records)} assessments"
-        with self._database.writing(f"commit {what}") as session:
-            insert_rows(session, AssessmentRow, rows)
-            raised = raise_in(session, alerts)
+        with self._database.writing_rows(f"commit {what}") as connection:
+            insert_rows(connection, AssessmentRow, rows)
+            raised = raise_in(connection, alerts)
         return records, raised
 
     def get_assessment(

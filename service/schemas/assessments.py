@@ -213,8 +213,15 @@ class AssessmentRequest(BaseModel):
         return self
 
 
+#: A non-finite number is refused when an answer is built: JSON cannot carry it, and the
+#: answer's own JSON is what is sent and stored (pydantic would write it as null).
+_FINITE = ConfigDict(allow_inf_nan=False)
+
+
 class FactorOut(BaseModel):
     """One contribution to a client's estimate, in the clinician's words."""
+
+    model_config = _FINITE
 
     feature: str = Field(description="Clinical concept, e.g. client_alliance, attendance.")
     label: str = Field(description="What was seen, in a few words.")
@@ -226,6 +233,8 @@ class FactorOut(BaseModel):
 
 class ExplanationOut(BaseModel):
     """The whole explanation of one estimate: it sums exactly to the probability."""
+
+    model_config = _FINITE
 
     base_probability: float = Field(
         description="The model's estimate before this client's data (its bias)."
@@ -241,6 +250,8 @@ class ExplanationOut(BaseModel):
 
 class OutcomeRiskOut(BaseModel):
     """One outcome's calibrated estimate."""
+
+    model_config = _FINITE
 
     probability: float = Field(ge=0, le=1, description="Calibrated: 0.3 = about 3 in 10.")
     probability_interval: tuple[float, float] = Field(

@@ -114,3 +114,28 @@ def _plain(value):
     if value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+@pytest.mark.parametrize(
+    "path", ["probability_interval.1", "factors.0.effect", "explanation.concepts.attendance"]
+)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_an_answer_holding_a_non_finite_number_is_refused_when_built(trained, path, value):
+    """The answer's own JSON is what is sent and stored: pydantic would write NaN as null,
+    so a non-finite number must fail the answer, not reach the clinic or the audit."""
+    from service.schemas import OutcomeRiskOut
+
+    answer = assess(
+        trained.model, AssessmentRequest.model_validate(EXAMPLE), model_name="m", model_version="1"
+    )
+    dropout = answer.dropout.model_dump()
+    target = dropout
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    if isinstance(target, tuple):
+        target = dropout[parents[0]] = list(target)
+    target[int(last) if last.isdigit() else last] = value
+    OutcomeRiskOut.model_validate(answer.dropout.model_dump())  # as built, it is valid
+    with pytest.raises(ValidationError, match="finite"):
+        OutcomeRiskOut.model_validate(dropout)

@@ -131,7 +131,6 @@ def test_the_active_alert_read_finds_the_clients_through_their_index(store, asse
     kept once closed: the read must seek (clinic, client) in its index, never scan them all
     (bench/bench_alert_read.py)."""
     from sqlalchemy import event, text
-    from sqlalchemy.orm import Session
 
     from service.audit.alerts import raise_in
     from service.audit.engine import create_audit_engine
@@ -161,8 +160,8 @@ def test_the_active_alert_read_finds_the_clients_through_their_index(store, asse
             connection.execute(AlertRow.__table__.insert(), others)
             connection.execute(text("ANALYZE"))  # the planner chooses with real statistics
         event.listen(engine, "before_cursor_execute", catch)
-        with Session(engine) as session:  # the read a scored batch makes, then rolled back
-            raise_in(session, [_alert(stored), _alert(stored, outcome="poor_outcome")])
+        with engine.connect() as connection:  # the read a scored batch makes, rolled back
+            raise_in(connection, [_alert(stored), _alert(stored, outcome="poor_outcome")])
         event.remove(engine, "before_cursor_execute", catch)
         ((statement, parameters),) = caught
         with engine.connect() as connection:

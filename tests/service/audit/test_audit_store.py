@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -81,6 +82,45 @@ def test_unknown_assessment_is_none(store, assess):
     assess(store)
     assert store.get_assessment(str(uuid.uuid4())) is None
     assert store.get_assessment("not-a-uuid") is None
+
+
+def test_a_response_given_as_its_json_text_is_stored_as_that_text(
+    store, make_request, make_response, audit_url
+):
+    """The service hands over its answer's JSON (the text it sends), not a document to
+    serialise again: that text is what is stored, and reads back as the same document."""
+    from service.audit import NewAssessment
+
+    assessment_id = str(uuid.uuid4())
+    response = make_response(assessment_id=assessment_id)
+    sent = json.dumps(response, separators=(", ", ": "))  # not the canonical spelling
+    (recorded,) = store.record_assessments(
+        [
+            NewAssessment(
+                assessment_id=assessment_id,
+                client_id="c-001",
+                as_of_session=2,
+                model_name="dropout-risk",
+                model_version="3",
+                request=make_request(),
+                response=response,
+                response_json=sent,
+            )
+        ]
+    )
+    assert store.get_assessment(assessment_id).response == response == recorded.response
+    engine = create_audit_engine(audit_url)
+    try:
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT response FROM assessments WHERE id = :id"), {"id": assessment_id}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    if engine.dialect.name == "sqlite":
+        assert stored == sent  # as given, not re-serialised (PostgreSQL's JSONB parses it)
+    else:
+        assert stored == response
 
 
 def test_assessment_id_is_stored_in_canonical_form(store, make_request):
