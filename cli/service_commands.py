@@ -35,6 +35,11 @@ def serve(
     on synthetic data unless --allow-synthetic-model is given."""
     import os
 
+    # First, before anything loads XGBoost, whose OpenMP reads its settings when loaded (in
+    # this process and the workers it starts); set explicitly, the environment wins.
+    for name, value in scoring_environment(workers).items():
+        os.environ.setdefault(name, value)
+
     import uvicorn
 
     from service.model_cache import ModelCache
@@ -76,6 +81,26 @@ def serve(
         # drops the requests that worker had in flight.
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
+
+
+#: At most this many scoring threads per worker by default: a micro-batch of a few dozen
+#: rows gains little from more (docs/speed.md).
+DEFAULT_SCORING_THREADS_CAP = 2
+
+
+def scoring_environment(workers: int) -> dict[str, str]:
+    """The environment ``serve`` gives its workers unless it is set already.
+
+    Each worker's boosters may use its share of the usable cores
+    (:func:`models.cores.usable_cores`; at least one, at most
+    :data:`DEFAULT_SCORING_THREADS_CAP`) for batches of a few requests, and OpenMP's idle
+    threads sleep instead of spinning: spinning took the core that the HTTP stack and the
+    commits needed (docs/speed.md).
+    """
+    from models.cores import usable_cores
+
+    threads = max(1, min(DEFAULT_SCORING_THREADS_CAP, usable_cores() // workers))
+    return {"DROPOUT_RISK_SCORING_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
 
 
 def _migrate_the_audit_database(settings: ServiceSettings) -> None:

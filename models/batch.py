@@ -11,10 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 
 import pandas as pd
 
@@ -23,6 +21,7 @@ from features.history import HistoryBatch
 from features.landmarks import landmark_points
 from features.vocabulary import DEFAULT_FACTORS, OUTCOMES
 from models.bundle import RiskModel
+from models.cores import usable_cores
 
 SCORE_COLUMNS = (
     "client_id",
@@ -124,28 +123,6 @@ def default_workers(clients: int) -> int:
     if clients < PARALLEL_FROM_CLIENTS:
         return 1
     return usable_cores()
-
-
-#: cgroup v2's CPU limit of this process's group: "<quota> <period>" or "max <period>".
-CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-
-
-def usable_cores(*, cpu_max: Path = CPU_MAX) -> int:
-    """The cores this process may use: the CPUs it may run on, and no more than a
-    container's cgroup v2 CPU quota (``docker --cpus``, a Kubernetes CPU limit), which the
-    CPU count does not show: processes or threads beyond the quota would only be throttled.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))  # a container's CPU set, where there is one
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = cpu_max.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(quota) // int(period)))
-    except (OSError, ValueError):
-        pass  # no cgroup v2 limit to read: the CPU count stands
-    return cores
 
 
 def _score_block(

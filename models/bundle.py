@@ -116,6 +116,15 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _WideBoosters:
+    """Copies of the boosters that predict on several threads, and the smallest batch (in
+    rows) they are used for (:meth:`RiskModel.use_threads`)."""
+
+    boosters: dict[str, xgb.Booster] = field(default_factory=dict)
+    from_rows: int = 1
+
+
 @dataclass(frozen=True)
 class RiskModel:
     """Both outcome models and what is needed to use and describe them."""
@@ -125,6 +134,9 @@ class RiskModel:
     max_landmark: int
     metadata: dict[str, object] = field(default_factory=dict)
     model_card: str = ""
+    _wide: _WideBoosters = field(
+        default_factory=_WideBoosters, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def reference_profile(self) -> ReferenceProfile:
@@ -132,20 +144,40 @@ class RiskModel:
         for every batch the model explains."""
         return ReferenceProfile(self.metadata.get("reference") if self.metadata else None)
 
-    def use_threads(self, threads: int) -> None:
-        """Let each booster's predictions, TreeSHAP included, use ``threads`` threads.
+    def use_threads(self, threads: int, *, from_rows: int = 1) -> None:
+        """Let each booster's predictions, TreeSHAP included, use ``threads`` threads for
+        batches of at least ``from_rows`` histories; smaller ones stay on one thread.
 
-        A loaded bundle uses one: batch scoring runs a process per core. In process, on an
-        idle machine, a batch of 16 to 256 rows is explained 1.3 to 1.4 times as fast on
-        two; in the service, where the HTTP stack and the load share the cores, the idle
-        thread's spinning cost more than that (docs/speed.md), so it serves on one unless
-        configured otherwise. Call it before the model scores: not while another thread is
-        predicting with it.
+        A loaded bundle uses one: batch scoring runs a process per core. A team of threads
+        costs a wake-up per prediction (about 0.2 ms a request with OpenMP's passive wait,
+        more than one row's trees), while a batch of 16 is explained about a quarter faster
+        on two (docs/speed.md): the service scores batches from a few rows up on its share
+        of the cores, and single requests on one thread. Boosters are never reconfigured
+        while serving: batches from ``from_rows`` use copies set up here. Call it before
+        the model scores: not while another thread is predicting with it.
         """
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
+        if from_rows < 1:
+            raise ValueError(f"from_rows must be at least 1, not {from_rows}")
+        several = threads > 1 and from_rows > 1
         for outcome in OUTCOMES:
-            self.outcome_model(outcome).booster.set_param({"nthread": threads})
+            booster = self.outcome_model(outcome).booster
+            booster.set_param({"nthread": 1 if several else threads})
+            if several:
+                wide = booster.copy()
+                wide.set_param({"nthread": threads})
+                self._wide.boosters[outcome] = wide
+        if not several:
+            self._wide.boosters.clear()
+        self._wide.from_rows = from_rows
+
+    def booster_for(self, outcome: str, rows: int) -> xgb.Booster:
+        """The booster of ``outcome`` that predicts a batch of ``rows`` histories (on the
+        threads :meth:`use_threads` gave batches of that size)."""
+        if rows >= self._wide.from_rows and outcome in self._wide.boosters:
+            return self._wide.boosters[outcome]
+        return self.outcome_model(outcome).booster
 
     def outcome_model(self, outcome: str) -> OutcomeModel:
         """The model of ``outcome`` (``dropout`` or ``poor_outcome``)."""
@@ -161,7 +193,8 @@ class RiskModel:
         clients = ClientHistory.each(history) if factors else []  # read once, for both
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
-            explanation = explain(model.booster, model.calibrator, features, matrix=matrix)
+            booster = self.booster_for(outcome, len(history))
+            explanation = explain(booster, model.calibrator, features, matrix=matrix)
             levels = model.thresholds.level(explanation.probability)
             lows, highs = model.interval.bounds(explanation.probability)
             phrases = [outcome_phrase(outcome, s) for s in starts]

@@ -55,6 +55,11 @@ REGISTRY_REQUEST_DEFAULTS = {
 }
 
 
+#: Batches of at least this many requests are predicted on the scoring threads; smaller ones
+#: on one: waking a team of threads costs more than a few rows' trees (docs/speed.md).
+THREADED_BATCH_ROWS = 4
+
+
 @dataclass(frozen=True)
 class ServedModel:
     """A loaded bundle and what identifies and describes it."""
@@ -117,8 +122,8 @@ class ModelKeeper:
             alias: The alias whose version serves (``champion``).
             cache: Where each loaded model is kept for restarts without the registry.
             on_change: Called with each newly served model (metrics, logs).
-            scoring_threads: Threads each served model's boosters may use
-                (:meth:`RiskModel.use_threads`).
+            scoring_threads: Threads each served model's boosters may use for a batch of
+                at least :data:`THREADED_BATCH_ROWS` requests (:meth:`RiskModel.use_threads`).
         """
         self._location = location
         self._alias = alias
@@ -283,7 +288,8 @@ class ModelKeeper:
         self._save_to_cache(served)
 
     def _serve(self, served: ServedModel) -> None:
-        served.model.use_threads(self._scoring_threads)  # before any request can score
+        # Before any request can score: batches of a few requests on the scoring threads.
+        served.model.use_threads(self._scoring_threads, from_rows=THREADED_BATCH_ROWS)
         previous = self._current
         self._current = served  # the swap: one reference assignment, atomic
         _log.info(

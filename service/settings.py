@@ -90,10 +90,10 @@ class ServiceSettings(RegistryLocation):
     #: Under load only (the last batch held several requests), how long a batch may wait
     #: for as many requests as the last one held; an idle server never waits.
     micro_batch_wait_ms: float = Field(default=1.0, ge=0.0, le=50.0)
-    #: Threads each worker's boosters may use for a batch's probabilities and TreeSHAP.
-    #: 1 keeps every prediction on the scoring thread: with the HTTP stack, the commits and
-    #: (on one machine) the load on the other cores, a second thread's spinning cost more
-    #: than it saved, at one connection and at sixteen (docs/speed.md).
+    #: Threads each worker's boosters may use for a batch's probabilities and TreeSHAP
+    #: (batches of a few requests; a single request is scored on one). 1 keeps every
+    #: prediction on the scoring thread. ``dropout-risk serve`` sets the worker's share of
+    #: the usable cores, at most 2, with OpenMP's passive wait (docs/speed.md).
     scoring_threads: int = Field(default=1, ge=1, le=64)
     #: Once started, freeze the worker's long-lived objects out of the garbage collector's
     #: way and make full collections rarer (service/heap.py): shorter, rarer pauses.

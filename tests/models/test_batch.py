@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +12,6 @@ from models.batch import (
     default_workers,
     score_extract,
     score_in_blocks,
-    usable_cores,
 )
 
 
@@ -65,18 +62,3 @@ def test_one_process_scores_a_small_extract_and_the_cores_a_big_one(monkeypatch)
     monkeypatch.setattr("models.batch.usable_cores", lambda: 3)
     assert default_workers(PARALLEL_FROM_CLIENTS - 1) == 1
     assert default_workers(PARALLEL_FROM_CLIENTS) == 3
-
-
-def test_the_usable_cores_are_the_cpu_set_without_a_cgroup_limit(tmp_path):
-    assert usable_cores(cpu_max=tmp_path / "absent") == len(os.sched_getaffinity(0))
-
-
-@pytest.mark.parametrize(
-    ("cpu_max", "cores"),
-    [("max 100000", 4), ("200000 100000", 2), ("150000 100000", 1), ("50000 100000", 1)],
-)
-def test_a_containers_cpu_quota_caps_the_usable_cores(monkeypatch, tmp_path, cpu_max, cores):
-    monkeypatch.setattr("os.sched_getaffinity", lambda _: set(range(4)), raising=False)
-    limit = tmp_path / "cpu.max"
-    limit.write_text(cpu_max + "\n")
-    assert usable_cores(cpu_max=limit) == cores

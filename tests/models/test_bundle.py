@@ -86,14 +86,28 @@ def test_boosters_on_several_threads_give_the_same_explained_assessments(trained
     clients, sessions = cohort
     history = build_landmarks(clients, sessions, max_landmark=5).history.take(np.arange(64))
     one = trained.model.assess(history)
+
+    def threads(outcome: str, rows: int) -> str:
+        booster = trained.model.booster_for(outcome, rows)
+        return json.loads(booster.save_config())["learner"]["generic_param"]["nthread"]
+
     try:
         trained.model.use_threads(2)
-        for outcome in ("dropout", "poor_outcome"):
-            config = json.loads(trained.model.outcome_model(outcome).booster.save_config())
-            assert config["learner"]["generic_param"]["nthread"] == "2"
+        assert {threads(o, r) for o in ("dropout", "poor_outcome") for r in (1, 64)} == {"2"}
         two = trained.model.assess(history)
+        trained.model.use_threads(2, from_rows=8)  # batches from 8 rows on two threads
+        for outcome in ("dropout", "poor_outcome"):
+            assert (threads(outcome, 1), threads(outcome, 7)) == ("1", "1")
+            assert (threads(outcome, 8), threads(outcome, 64)) == ("2", "2")
+        wide = trained.model.assess(history)
+        narrow = [trained.model.assess(history.take(np.arange(i, i + 4)))[0] for i in (0, 4)]
     finally:
         trained.model.use_threads(1)
+    assert {threads(o, r) for o in ("dropout", "poor_outcome") for r in (1, 64)} == {"1"}
     assert two == one
+    assert wide == one
+    assert narrow == [one[0], one[4]]
     with pytest.raises(ValueError, match="at least 1"):
         trained.model.use_threads(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        trained.model.use_threads(2, from_rows=0)
