@@ -94,20 +94,12 @@ def test_a_response_given_as_its_json_text_is_stored_as_that_text(
     assessment_id = str(uuid.uuid4())
     response = make_response(assessment_id=assessment_id)
     sent = json.dumps(response, separators=(", ", ": "))  # not the canonical spelling
-    (recorded,) = store.record_assessments(
-        [
-            NewAssessment(
-                assessment_id=assessment_id,
-                client_id="c-001",
-                as_of_session=2,
-                model_name="dropout-risk",
-                model_version="3",
-                request=make_request(),
-                response=response,
-                response_json=sent,
-            )
-        ]
-    )
+    fields = {"client_id": "c-001", "as_of_session": 2, "model_name": "dropout-risk"}
+    given = NewAssessment(
+        assessment_id, **fields, model_version="3", request=make_request(), response=response,
+        response_json=sent,
+    )  # fmt: skip
+    (recorded,) = store.record_assessments([given])
     assert store.get_assessment(assessment_id).response == response == recorded.response
     engine = create_audit_engine(audit_url)
     try:
