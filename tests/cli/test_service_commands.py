@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from cli.service_commands import scoring_environment
 from service.audit import AuditStore
 from service.security import TokenBook, hash_token
 from service.settings import ServiceSettings
@@ -23,6 +24,10 @@ def data_dir(tmp_path, monkeypatch):
     for variable in ("DROPOUT_RISK_TOKENS_FILE", "DROPOUT_RISK_API_TOKENS", "DATABASE_URL"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("DROPOUT_RISK_DATA_DIR", str(tmp_path))
+    # serve sets its scoring environment unless it is set: set here, it ends with the test
+    # instead of leaking into the tests after it.
+    for variable, value in scoring_environment(workers=1).items():
+        monkeypatch.setenv(variable, value)
     return tmp_path
 
 
