@@ -69,7 +69,8 @@ class NewAssessment:
         caller: Who asked for it (a token's name, or an EHR's issuer and tenant).
         response_json: ``response``'s JSON text when the caller has it already (the
             service: its response model's JSON, the text it sends), stored as is instead of
-            serialising ``response`` again; None: stored as ``response``'s canonical JSON.
+            serialising ``response`` again, so it must be that document's JSON (the
+            returned record holds ``response``); None: stored as its canonical JSON.
     """
 
     assessment_id: str

@@ -194,8 +194,9 @@ class AuditStore:
         created_at = datetime.now(UTC)
         records, rows = [], []
         for new in assessments:
-            # Serialised once, here, before anything is written: this refuses a request or
-            # response JSON cannot hold, and the same texts are hashed and stored.
+            # Serialised once, before anything is written: here, which refuses a request or
+            # response JSON cannot hold, or by the caller (a response's `response_json`,
+            # whose model refused it), and the same texts are hashed and stored.
             request_text = CanonicalText(canonical_json(new.request))
             response_text = (
                 JsonText(new.response_json)
