@@ -1,7 +1,8 @@
 """Per-prediction explanations a clinician can read in ten seconds.
 
-1. Exact TreeSHAP contributions from XGBoost itself (``pred_contribs``): per feature, in
-   the booster's log-odds, summing with the bias to the margin.
+1. Exact TreeSHAP contributions from XGBoost itself (``pred_contribs``, called through its
+   C API: :mod:`models.tree_shap`): per feature, in the booster's log-odds, summing with
+   the bias to the margin.
 2. Scaled by the calibrator's slope they sum to the calibrated log-odds; converted to the
    probability scale so that they add up exactly to the difference between this client's
    probability and the model's base probability (each feature gets its share of that
@@ -30,6 +31,7 @@ from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
 from models.calibration import MarginCalibrator, sigmoid
 from models.sentence_inputs import ClientHistory, ReferenceProfile
 from models.sentences import ConceptEffects, describe
+from models.tree_shap import ScoringMatrix, tree_contributions
 
 #: Contributions smaller than this (probability scale) are not listed as factors.
 MIN_EFFECT = 0.001
@@ -142,18 +144,18 @@ def data_gaps(features: np.ndarray) -> list[list[str]]:
 _ROWS_PER_THREAD = 256
 
 
-def scoring_matrix(features: np.ndarray) -> xgb.DMatrix:
-    """The DMatrix of ``features`` (rows in :data:`FEATURE_NAMES` order), built once and
-    shared by both outcomes' boosters: building it costs about as much as the trees of a
-    few rows."""
+def scoring_matrix(features: np.ndarray) -> ScoringMatrix:
+    """The XGBoost matrix of ``features`` (rows in :data:`FEATURE_NAMES` order), built once
+    and shared by both outcomes' boosters: building it costs about as much as the trees of
+    a few rows."""
     # One thread for a few rows: waking OpenMP's team costs more than the rows, and on a
     # busy machine its barrier can wait milliseconds; big batches use every core.
     threads = 1 if len(features) <= _ROWS_PER_THREAD else -1
-    return xgb.DMatrix(features, missing=np.nan, nthread=threads)
+    return ScoringMatrix(features, threads=threads)
 
 
 def contributions(
-    booster: xgb.Booster, features: np.ndarray, *, matrix: xgb.DMatrix | None = None
+    booster: xgb.Booster, features: np.ndarray, *, matrix: ScoringMatrix | None = None
 ) -> np.ndarray:
     """Exact TreeSHAP values (log-odds) with the bias in the last column.
 
@@ -164,7 +166,7 @@ def contributions(
     """
     if matrix is None:
         matrix = scoring_matrix(features)
-    return booster.predict(matrix, pred_contribs=True, validate_features=False)
+    return tree_contributions(booster, matrix)
 
 
 def explain(
@@ -172,7 +174,7 @@ def explain(
     calibrator: MarginCalibrator,
     features: np.ndarray,
     *,
-    matrix: xgb.DMatrix | None = None,
+    matrix: ScoringMatrix | None = None,
 ) -> Explanation:
     """Contributions of every row on the probability scale, by concept and data gaps.
 
