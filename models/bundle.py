@@ -31,6 +31,7 @@ from models.explanations import (
     Factor,
     data_gaps,
     explain,
+    gap_mask,
     outcome_name,
     outcome_phrase,
     scoring_matrix,
@@ -189,12 +190,12 @@ class RiskModel:
         start = start_in_clinical_range(history)
         starts = [None if np.isnan(s) else bool(s) for s in start]
         per_outcome = {}
-        matrix = scoring_matrix(features)
+        matrix, gaps = scoring_matrix(features), gap_mask(features)  # shared by both
         clients = ClientHistory.each(history) if factors else []  # read once, for both
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
             booster = self.booster_for(outcome, len(history))
-            explanation = explain(booster, model.calibrator, features, matrix=matrix)
+            explanation = explain(booster, model.calibrator, features, matrix=matrix, gaps=gaps)
             levels = model.thresholds.level(explanation.probability)
             lows, highs = model.interval.bounds(explanation.probability)
             phrases = [outcome_phrase(outcome, s) for s in starts]

@@ -175,10 +175,12 @@ def explain(
     features: np.ndarray,
     *,
     matrix: ScoringMatrix | None = None,
+    gaps: np.ndarray | None = None,
 ) -> Explanation:
     """Contributions of every row on the probability scale, by concept and data gaps.
 
-    ``matrix``: the :func:`scoring_matrix` of ``features``, when the caller has built it.
+    ``matrix`` and ``gaps``: the :func:`scoring_matrix` and :func:`gap_mask` of
+    ``features``, when the caller has them already (both outcomes share them).
     """
     # In double precision: the parts must add up to the probability to float64 accuracy.
     shap = contributions(booster, features, matrix=matrix).astype(np.float64)
@@ -195,7 +197,8 @@ def explain(
             np.abs(gap) > 1e-9, (probability - base) / gap, probability * (1 - probability)
         )
     feature_effects = calibrator.slope * shap[:, :-1] * secant[:, None]
-    gaps = gap_mask(features)
+    if gaps is None:
+        gaps = gap_mask(features)
     recorded = np.where(gaps, 0.0, feature_effects)
     grouped = np.zeros((len(features), len(_CONCEPT_KEYS)))
     np.add.at(grouped.T, _CONCEPT_OF_FEATURE, recorded.T)

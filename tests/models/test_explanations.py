@@ -116,3 +116,19 @@ def test_data_gaps_name_what_was_never_recorded(sample):
         for m, column in enumerate(MEASURE_COLUMNS):
             never = bool(np.isnan(measures[:, m]).all())
             assert (INSTRUMENTS[column].label in names) == never
+
+
+def test_a_given_gap_mask_is_the_one_used(trained, sample):
+    # Both outcomes share the batch's mask (models.bundle): the one given must be used.
+    _, features = sample
+    model = trained.model.dropout
+    alone = explain(model.booster, model.calibrator, features)
+    shared = explain(model.booster, model.calibrator, features, gaps=gap_mask(features))
+    np.testing.assert_array_equal(shared.concept_effects, alone.concept_effects)
+    np.testing.assert_array_equal(shared.gap_effect, alone.gap_effect)
+    none = np.zeros_like(alone.gaps)
+    no_gaps = explain(model.booster, model.calibrator, features, gaps=none)
+    assert not no_gaps.gap_effect.any()
+    np.testing.assert_allclose(
+        no_gaps.concept_effects.sum(axis=1), alone.probability - alone.base_probability
+    )
