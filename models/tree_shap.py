@@ -10,7 +10,10 @@ through these calls, for the same numbers. XGBoost computes everything either wa
 only the Python glue differs.
 
 The results are exactly those of ``Booster.predict(matrix, pred_contribs=True)``
-(``tests/models/test_tree_shap.py`` checks it), on the booster's own threads.
+(``tests/models/test_tree_shap.py`` checks it), on the booster's own threads. The loaded
+library and its error check (``xgboost.core._LIB``, ``_check_call``) are private names of
+XGBoost's Python package, the ones its own wrappers use: the version range in
+``pyproject.toml`` holds them, and those tests fail on an upgrade that moves them.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from xgboost.core import _LIB, _check_call, c_bst_ulong
 _CONTRIBUTIONS = json.dumps(
     {"type": 2, "training": False, "iteration_begin": 0, "iteration_end": 0, "strict_shape": False}
 ).encode()
-_TYPESTR = {np.dtype(np.float32): "<f4", np.dtype(np.float64): "<f8"}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class ScoringMatrix:
@@ -42,7 +45,7 @@ class ScoringMatrix:
         the copy (-1: every core)."""
         if features.ndim != 2:
             raise ValueError(f"features must be a 2-D array, not {features.ndim}-D")
-        if features.dtype not in _TYPESTR:
+        if features.dtype not in _FLOATS:
             features = features.astype(np.float64)
         features = np.ascontiguousarray(features)
         self.rows = features.shape[0]
@@ -51,7 +54,7 @@ class ScoringMatrix:
                 "data": [features.__array_interface__["data"][0], True],
                 "shape": list(features.shape),
                 "strides": None,
-                "typestr": _TYPESTR[features.dtype],
+                "typestr": features.dtype.str,  # byte order included
                 "version": 3,
             }
         ).encode()

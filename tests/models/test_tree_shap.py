@@ -86,6 +86,11 @@ def test_the_matrix_owns_a_copy_of_the_rows(booster):
     assert matrix.rows == 5
 
 
+def test_no_rows_give_no_contributions(booster):
+    values = tree_contributions(booster, ScoringMatrix(np.zeros((0, _FEATURES)), threads=1))
+    assert values.shape == (0, _FEATURES + 1)
+
+
 def test_a_one_dimensional_array_is_refused():
     with pytest.raises(ValueError, match="2-D"):
         ScoringMatrix(np.zeros(_FEATURES), threads=1)
