@@ -63,7 +63,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 from bench import bentoml_peer, mlserver_peer
 from bench.machine import machine_line
@@ -71,6 +70,7 @@ from tests.support.assessment_bodies import request_pool
 from tests.support.load import loop_factory
 from tests.support.quick_model import train_and_register
 from tests.support.servers import free_port
+from tests.support.throughput import Result, median_ratio, pooled, ratio_words, ratios
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_NAME = "dropout-risk"
@@ -95,26 +95,6 @@ class Server:
     port: int
     log: Path
     requests: list[bytes] = field(default_factory=list)
-
-
-@dataclass
-class Result:
-    """One measured run of one server at one concurrency."""
-
-    server: str
-    concurrency: int
-    latencies: list[float]
-    errors: int
-    elapsed: float
-    warmup_ok: int = 0  # 200 answers to the (discarded) warm-up requests
-    round: int = 0  # with --rounds: which pass over the servers it belongs to
-
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies) / self.elapsed if self.elapsed > 0 else 0.0
-
-    def percentile_ms(self, q: float) -> float:
-        return float(np.percentile(self.latencies, q)) * 1000 if self.latencies else math.nan
 
 
 # --- the model ------------------------------------------------------------------------------
@@ -343,44 +323,6 @@ def check_once(ours: Server, theirs: Server, body: dict, row: list, token: str) 
 # --- the report -----------------------------------------------------------------------------
 
 
-def pooled(results: list[Result]) -> dict[tuple[str, int], Result]:
-    """Per (server, concurrency), every round's requests as one result (latencies and errors
-    summed, elapsed times added, so its throughput is over all rounds)."""
-    merged: dict[tuple[str, int], Result] = {}
-    for r in results:
-        key = (r.server, r.concurrency)
-        if key not in merged:
-            merged[key] = Result(r.server, r.concurrency, [], 0, 0.0)
-        merged[key].latencies.extend(r.latencies)
-        merged[key].errors += r.errors
-        merged[key].elapsed += r.elapsed
-        merged[key].warmup_ok += r.warmup_ok
-    return merged
-
-
-def ratios(results: list[Result], peer: str, concurrency: int) -> list[float]:
-    """Ours' throughput over ``peer``'s at ``concurrency``, one ratio per round in which both
-    were measured (each round measures the servers back to back)."""
-    by_key = {(r.server, r.concurrency, r.round): r for r in results}
-    found = []
-    for round_ in sorted({r.round for r in results}):
-        ours = by_key.get(("ours", concurrency, round_))
-        theirs = by_key.get((peer, concurrency, round_))
-        if ours is not None and theirs is not None and theirs.throughput:
-            found.append(ours.throughput / theirs.throughput)
-    return found
-
-
-def _ratio_words(found: list[float]) -> str:
-    """``4.20x``, or with several rounds the median and each round's: ``4.20x (3.90-4.50x:
-    3.90, 4.20, 4.50)``."""
-    middle = float(np.median(found))
-    if len(found) == 1:
-        return f"{middle:.2f}x"
-    each = ", ".join(f"{r:.2f}" for r in found)
-    return f"{middle:.2f}x (median of {len(found)} rounds: {each})"
-
-
 def print_table(results: list[Result]) -> None:
     rounds = len({r.round for r in results})
     if rounds > 1:
@@ -399,7 +341,7 @@ def print_table(results: list[Result]) -> None:
     print()
     for concurrency in dict.fromkeys(r.concurrency for r in results):
         words = [
-            f"ours / {peer} = {_ratio_words(found)}"
+            f"ours / {peer} = {ratio_words(found)}"
             for peer in PEERS
             if (found := ratios(results, peer, concurrency))
         ]
@@ -418,8 +360,7 @@ def print_targets(results: list[Result]) -> None:
             f"p99 {one.percentile_ms(99):.2f} ms (target <= 15)"
         )
     for peer, concurrency, target in (("mlflow", 1, 5), ("mlflow", 16, 10), ("mlserver", 16, 0.5)):
-        if found := ratios(results, peer, concurrency):
-            median = float(np.median(found))
+        if (median := median_ratio(results, peer, concurrency)) is not None:
             lines.append(f"ours / {peer} at {concurrency}: {median:.2f}x (target >= {target}x)")
     print("\ntargets:\n" + "\n".join(f"- {line}" for line in lines))
 

@@ -1,10 +1,10 @@
-"""bench/bench_service.py's arithmetic: rounds pooled, ratios taken within each round."""
+"""tests/support/throughput.py: rounds pooled, ratios taken within each round."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.bench_service import Result, pooled, print_targets, ratios
+from tests.support.throughput import Result, median_ratio, pooled, ratio_words, ratios
 
 
 def _run(server: str, concurrency: int, round_: int, *, answered: int, seconds: float):
@@ -37,15 +37,18 @@ def test_ratios_are_taken_within_each_round():
     ]
     assert ratios(results, "mlflow", 1) == pytest.approx([2.0, 10.0])
     assert ratios(results, "mlserver", 1) == []
+    assert median_ratio(results, "mlserver", 1) is None
     # Pooled throughputs would give 390/3 over 70/2 = 3.7x; rounds keep each pair together.
 
 
-def test_targets_report_the_median_of_the_rounds(capsys):
+def test_the_median_of_the_rounds_is_reported_with_each_round():
     results = []
     for round_, theirs in enumerate((50, 20, 40)):  # ours 100/s: 2x, 5x, 2.5x
         results += [
             _run("ours", 1, round_, answered=100, seconds=1.0),
             _run("mlflow", 1, round_, answered=theirs, seconds=1.0),
         ]
-    print_targets(results)
-    assert "ours / mlflow at 1: 2.50x (target >= 5x)" in capsys.readouterr().out
+    assert median_ratio(results, "mlflow", 1) == pytest.approx(2.5)
+    found = ratios(results, "mlflow", 1)
+    assert ratio_words(found) == "2.50x (median of 3 rounds: 2.00, 5.00, 2.50)"
+    assert ratio_words(found[:1]) == "2.00x"
