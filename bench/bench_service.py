@@ -418,6 +418,8 @@ def main() -> None:
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
     )
     options = parser.parse_args()
+    if options.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     load_before = os.getloadavg()
     started = time.perf_counter()
