@@ -19,6 +19,7 @@ XGBoost's Python package, the ones its own wrappers use: the version range in
 from __future__ import annotations
 
 import ctypes
+import functools
 import json
 
 import numpy as np
@@ -58,11 +59,12 @@ class ScoringMatrix:
                 "version": 3,
             }
         ).encode()
-        config = json.dumps(
-            {"missing": float("nan"), "nthread": threads, "data_split_mode": 0}
-        ).encode()
         self._handle = ctypes.c_void_p()
-        _check_call(_LIB.XGDMatrixCreateFromDense(interface, config, ctypes.byref(self._handle)))
+        _check_call(
+            _LIB.XGDMatrixCreateFromDense(
+                interface, _matrix_config(threads), ctypes.byref(self._handle)
+            )
+        )
 
     @property
     def handle(self) -> ctypes.c_void_p:
@@ -73,6 +75,13 @@ class ScoringMatrix:
         if getattr(self, "_handle", None) is not None and self._handle.value is not None:
             _LIB.XGDMatrixFree(self._handle)
             self._handle = None
+
+
+@functools.cache
+def _matrix_config(threads: int) -> bytes:
+    """XGBoost's settings for a matrix built on ``threads`` threads, written once per count
+    (the service asks for 1 or -1), not per request."""
+    return json.dumps({"missing": float("nan"), "nthread": threads, "data_split_mode": 0}).encode()
 
 
 def tree_contributions(booster: xgb.Booster, matrix: ScoringMatrix) -> np.ndarray:
