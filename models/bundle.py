@@ -41,6 +41,7 @@ from models.explanations import (
 from models.intervals import VennAbersInterval
 from models.risk_levels import RiskThresholds
 from models.sentence_inputs import ClientHistory, ReferenceProfile
+from models.shap_tables import ShapTables
 
 BUNDLE_FORMAT = 1
 
@@ -64,6 +65,12 @@ class OutcomeModel:
         """Calibrated probability of the outcome for each feature row (of ``features[rows]``,
         predicted block by block)."""
         return self.calibrator.probability(booster_margin(self.booster, features, rows=rows))
+
+    @cached_property
+    def shap_tables(self) -> ShapTables | None:
+        """The booster's TreeSHAP tables (None: XGBoost explains it), built on first use;
+        :meth:`RiskModel.load` builds them before a loaded model scores."""
+        return ShapTables.of(self.booster)
 
 
 @dataclass(frozen=True)
@@ -190,12 +197,18 @@ class RiskModel:
         start = start_in_clinical_range(history)
         starts = [None if np.isnan(s) else bool(s) for s in start]
         per_outcome = {}
-        matrix, gaps = scoring_matrix(features), gap_mask(features)  # shared by both
+        tables = {outcome: self.outcome_model(outcome).shap_tables for outcome in OUTCOMES}
+        # Shared by both outcomes; XGBoost's matrix only for a booster without tables.
+        matrix = None if None not in tables.values() else scoring_matrix(features)
+        gaps = gap_mask(features)
         clients = ClientHistory.each(history) if factors else []  # read once, for both
         for outcome in OUTCOMES:
             model = self.outcome_model(outcome)
             booster = self.booster_for(outcome, len(history))
-            explanation = explain(booster, model.calibrator, features, matrix=matrix, gaps=gaps)
+            explanation = explain(
+                booster, model.calibrator, features, matrix=matrix, gaps=gaps,
+                tables=tables[outcome],
+            )  # fmt: skip
             levels = model.thresholds.level(explanation.probability)
             lows, highs = model.interval.bounds(explanation.probability)
             phrases = [outcome_phrase(outcome, s) for s in starts]
@@ -320,6 +333,7 @@ class RiskModel:
                     base_rate=float(entry["base_rate"]),
                     interval=VennAbersInterval.from_dict(entry["interval"]),
                 )
+                models[outcome].shap_tables  # noqa: B018 - built now, not by the first request
             card_path = directory / "model_card.md"
             card = card_path.read_text() if card_path.exists() else ""
         except IncompatibleModelError:

@@ -1,8 +1,9 @@
 """Per-prediction explanations a clinician can read in ten seconds.
 
-1. Exact TreeSHAP contributions from XGBoost itself (``pred_contribs``, called through its
-   C API: :mod:`models.tree_shap`): per feature, in the booster's log-odds, summing with
-   the bias to the margin.
+1. Exact TreeSHAP contributions: per feature, in the booster's log-odds, summing with the
+   bias to the margin; XGBoost's own values, from per-leaf tables (:mod:`models.shap_tables`)
+   or from XGBoost (``pred_contribs``, called through its C API: :mod:`models.tree_shap`)
+   for a booster that has none.
 2. Scaled by the calibrator's slope they sum to the calibrated log-odds; converted to the
    probability scale so that they add up exactly to the difference between this client's
    probability and the model's base probability (each feature gets its share of that
@@ -31,6 +32,7 @@ from features.instruments import INSTRUMENTS, MEASURE_COLUMNS
 from models.calibration import MarginCalibrator, sigmoid
 from models.sentence_inputs import ClientHistory, ReferenceProfile
 from models.sentences import ConceptEffects, describe
+from models.shap_tables import ShapTables
 from models.tree_shap import ScoringMatrix, tree_contributions
 
 #: Contributions smaller than this (probability scale) are not listed as factors.
@@ -155,15 +157,23 @@ def scoring_matrix(features: np.ndarray) -> ScoringMatrix:
 
 
 def contributions(
-    booster: xgb.Booster, features: np.ndarray, *, matrix: ScoringMatrix | None = None
+    booster: xgb.Booster,
+    features: np.ndarray,
+    *,
+    matrix: ScoringMatrix | None = None,
+    tables: ShapTables | None = None,
 ) -> np.ndarray:
     """Exact TreeSHAP values (log-odds) with the bias in the last column.
 
     ``features`` are in :data:`FEATURE_NAMES` order (the feature function's output); the
     booster's names are checked once, when a bundle loads, because attaching and checking
-    80 names on every call costs about as much as the trees of a single row. ``matrix``:
-    their :func:`scoring_matrix`, when the caller has built it already.
+    80 names on every call costs about as much as the trees of a single row. ``tables``:
+    the booster's :class:`ShapTables`, which give the same values several times faster;
+    without them XGBoost computes them, from ``matrix`` (their :func:`scoring_matrix`)
+    when the caller has built it already.
     """
+    if tables is not None:
+        return tables.contributions(features)
     if matrix is None:
         matrix = scoring_matrix(features)
     return tree_contributions(booster, matrix)
@@ -176,14 +186,16 @@ def explain(
     *,
     matrix: ScoringMatrix | None = None,
     gaps: np.ndarray | None = None,
+    tables: ShapTables | None = None,
 ) -> Explanation:
     """Contributions of every row on the probability scale, by concept and data gaps.
 
     ``matrix`` and ``gaps``: the :func:`scoring_matrix` and :func:`gap_mask` of
-    ``features``, when the caller has them already (both outcomes share them).
+    ``features``, when the caller has them already (both outcomes share them); ``tables``:
+    the booster's :class:`ShapTables` (see :func:`contributions`).
     """
     # In double precision: the parts must add up to the probability to float64 accuracy.
-    shap = contributions(booster, features, matrix=matrix).astype(np.float64)
+    shap = contributions(booster, features, matrix=matrix, tables=tables).astype(np.float64)
     margin = shap.sum(axis=1)
     bias = shap[:, -1]
     log_odds = calibrator.log_odds(margin)

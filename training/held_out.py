@@ -96,7 +96,12 @@ def evaluate_held_out(
         labels, *fitted.model.interval.bounds(scores["xgboost"])
     )
     explained = at_most(np.arange(len(features)), IMPORTANCE_ROWS, seed=config.seed)
-    explanation = explain(fitted.model.booster, fitted.model.calibrator, features[explained])
+    explanation = explain(
+        fitted.model.booster,
+        fitted.model.calibrator,
+        features[explained],
+        tables=fitted.model.shap_tables,
+    )
     # What each risk level meant on these clients travels with the model (card, API, cards).
     thresholds = summarise_levels(
         fitted.model.thresholds,

@@ -1,0 +1,110 @@
+"""The compiled loops of :mod:`models.shap_tables` (numba), imported only when tables are built.
+
+Importing numba takes most of a second, which a command that never explains (``token``,
+``synth``) should not pay; so this module is imported by :func:`models.shap_tables.kernel`
+on first use, and its compiled code is cached on disk (``cache=True``: numba's
+``__pycache__`` next to this file, or its user cache directory when that is read-only).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def leaf_table(value: float, zero_fractions: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``(2**d, d)``: a leaf's TreeSHAP share of each of its ``d`` path features, for every
+    pattern of path features the row follows (bit ``k`` set: it follows every split on
+    feature ``k``).
+
+    ``zero_fractions[k]``: the share of the training cover that goes the leaf's way at the
+    splits on feature ``k`` (product over the path); ``weights[s]``: the Shapley weight
+    ``s! (d - s - 1)! / d!`` of a coalition of ``s`` other features. With ``o`` the pattern's
+    bits and ``z`` the zero fractions, feature ``i`` gets, summing over the coalitions ``S``
+    of the other features the row follows (``S`` within ``{k != i: o_k = 1}``):
+
+        value * (o_i - z_i) * sum_S weights[|S|] * prod_{k != i, k not in S} z_k
+
+    The sum over coalitions is read off the polynomial prod_{k followed} (z_k + t), whose
+    coefficient of t**s sums the products of the ``z`` left out of every coalition of size s.
+    """
+    d = zero_fractions.shape[0]
+    table = np.zeros((1 << d, d))
+    coefficients = np.zeros(d + 1)
+    for pattern in range(1 << d):
+        for i in range(d):
+            coefficients[:] = 0.0
+            coefficients[0] = 1.0
+            followed = 0
+            left_out = 1.0  # product of z over the features not followed (i aside)
+            for k in range(d):
+                if k == i:
+                    continue
+                if (pattern >> k) & 1:
+                    # Multiply the polynomial by (z_k + t).
+                    for s in range(followed + 1, 0, -1):
+                        coefficients[s] = coefficients[s] * zero_fractions[k] + coefficients[s - 1]
+                    coefficients[0] *= zero_fractions[k]
+                    followed += 1
+                else:
+                    left_out *= zero_fractions[k]
+            total = 0.0
+            for s in range(followed + 1):
+                total += weights[s] * coefficients[s]
+            follows_i = (pattern >> i) & 1
+            table[pattern, i] = value * (follows_i - zero_fractions[i]) * left_out * total
+    return table
+
+
+@numba.njit(cache=True, nogil=True)
+def add_contributions(
+    rows: np.ndarray,
+    node_start: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    default_left: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    slot: np.ndarray,
+    width: np.ndarray,
+    table_start: np.ndarray,
+    features_start: np.ndarray,
+    leaf_features: np.ndarray,
+    tables: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Add every tree's TreeSHAP values of each row of ``rows`` (float32) to ``out``.
+
+    Nodes are numbered per tree from ``node_start[t]``, each parent before its children. A
+    split carries down to its children the path features the row has failed so far (a bit
+    per path slot): the child the row does not take adds the split's slot. A leaf reads the
+    table row of the pattern its path features leave, and adds it to its features.
+    XGBoost's rule for a split: go left when ``x < threshold``, or when ``x`` is missing
+    and the split's default is left.
+    """
+    most_nodes = 0
+    for t in range(node_start.shape[0] - 1):
+        most_nodes = max(most_nodes, node_start[t + 1] - node_start[t])
+    failed = np.zeros(most_nodes, dtype=np.int64)
+    for r in range(rows.shape[0]):
+        for t in range(node_start.shape[0] - 1):
+            first = node_start[t]
+            failed[0] = 0
+            for j in range(node_start[t + 1] - first):
+                node = first + j
+                if left[node] < 0:  # a leaf
+                    d = width[node]
+                    if d == 0:
+                        continue
+                    pattern = ((1 << d) - 1) & ~failed[j]
+                    row_of_table = table_start[node] + pattern * d
+                    named = features_start[node]
+                    for k in range(d):
+                        out[r, leaf_features[named + k]] += tables[row_of_table + k]
+                else:
+                    x = rows[r, feature[node]]
+                    missing_left = np.isnan(x) & default_left[node]
+                    goes_left = np.int64((x < threshold[node]) | missing_left)
+                    failed[left[node]] = failed[j] | ((1 - goes_left) << slot[node])
+                    failed[right[node]] = failed[j] | (goes_left << slot[node])
