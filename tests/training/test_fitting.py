@@ -93,8 +93,8 @@ def test_global_importance_explains_a_bounded_sample_of_held_out_rows(trained, m
     explained = []
     monkeypatch.setattr(held_out, "IMPORTANCE_ROWS", 25)
     monkeypatch.setattr(
-        held_out, "explain", lambda booster, calibrator, rows: explained.append(len(rows))
-        or explain(booster, calibrator, rows),
+        held_out, "explain", lambda booster, calibrator, rows, **given: explained.append(len(rows))
+        or explain(booster, calibrator, rows, **given),
     )  # fmt: skip
     labels = (rng.random(60) < 0.3).astype(float)
     result = held_out.evaluate_held_out(

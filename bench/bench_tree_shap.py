@@ -1,0 +1,151 @@
+"""Benchmark: exact TreeSHAP by XGBoost and from per-leaf tables, by model size and batch size.
+
+For each booster: the champion's two (from an MLflow store, explaining feature rows of
+simulated landmark histories), and boosters of the project's settings (depth 4, monotone
+where the project constrains) with as many trees as models grow at 100,000 and 1,000,000
+clients (``--trees``), trained on those rows with random labels (TreeSHAP's cost depends on
+the trees' shapes and the rows, not on what they learnt). For batches of 1 (a lone
+request), 16 (a micro-batch) and ``--block`` rows (batch scoring), it times XGBoost's
+contributions (its matrix and ``pred_contribs`` through the C API, one thread, as
+``models.tree_shap``) and the tables' (``models.shap_tables``), alternating the two in
+``--rounds`` rounds, and prints the fastest round per row and per tree and row, the ratio
+and the largest difference between the two.
+
+    uv run python bench/bench_tree_shap.py --tracking-uri sqlite:///data/mlflow.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.machine import machine_line  # noqa: E402
+
+
+def main() -> None:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tracking-uri", required=True, help="MLflow store with a champion")
+    parser.add_argument("--trees", type=int, nargs="*", default=[500, 1600])
+    parser.add_argument("--block", type=int, default=5000, help="rows of the largest batch")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=5)
+    options = parser.parse_args()
+    load_before = os.getloadavg()
+
+    import xgboost as xgb
+
+    from features.engineering import FEATURE_NAMES, monotone_constraints
+    from models.estimators import BoosterSettings
+    from models.registry_store import RegistryLocation, download_model
+    from models.shap_tables import ShapTables
+    from models.tree_shap import ScoringMatrix, tree_contributions
+    from training.registry import champion_version
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings(mlflow_tracking_uri=options.tracking_uri)
+    version = champion_version(settings)
+    if version is None:
+        raise SystemExit(f"no champion in {options.tracking_uri}")
+    model = download_model(RegistryLocation(mlflow_tracking_uri=options.tracking_uri), version)
+    rows = _feature_rows(max(options.block, 2_000), options.seed)
+
+    boosters: dict[str, xgb.Booster] = {
+        f"champion v{version}, {outcome}": model.outcome_model(outcome).booster
+        for outcome in ("dropout", "poor_outcome")
+    }
+    rng = np.random.default_rng(options.seed)
+    for trees in options.trees:
+        params = BoosterSettings(threads=os.cpu_count() or 1).params("poor_outcome")
+        params["monotone_constraints"] = (
+            "(" + ",".join(map(str, monotone_constraints("poor_outcome"))) + ")"
+        )
+        labels = rng.random(len(rows)) < 0.3
+        boosters[f"depth 4, {trees} trees"] = xgb.train(
+            params,
+            xgb.DMatrix(rows, label=labels, feature_names=list(FEATURE_NAMES)),
+            num_boost_round=trees,
+        )
+
+    print(machine_line(load_before))
+    print(
+        f"rows: feature rows of simulated landmark histories (seed {options.seed}); "
+        f"fastest of {options.rounds} alternated rounds; one thread each"
+    )
+    print()
+    print(
+        "| booster | trees | built in | rows per call | XGBoost µs/row | tables µs/row "
+        "| XGBoost ns per tree and row | tables ns | XGBoost / tables | largest difference |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, booster in boosters.items():
+        booster.set_param({"nthread": 1})
+        trees = booster.num_boosted_rounds()
+        started = time.perf_counter()
+        tables = ShapTables.of(booster)
+        built = time.perf_counter() - started
+        if tables is None:
+            raise SystemExit(f"{name}: no tables (see the log)")
+        for batch in (1, 16, options.block):
+            chunk = rows[:batch]
+            calls = max(1, 4_000 // batch)
+
+            def by_xgboost(chunk=chunk, booster=booster):
+                return tree_contributions(booster, ScoringMatrix(chunk, threads=1))
+
+            def by_tables(chunk=chunk, tables=tables):
+                return tables.contributions(chunk)
+
+            timings = _alternated({"xgboost": by_xgboost, "tables": by_tables}, calls,
+                                  options.rounds)  # fmt: skip
+            difference = np.max(np.abs(by_tables().astype(np.float64) - by_xgboost()))
+            xgb_row, table_row = (timings[k] / batch * 1e6 for k in ("xgboost", "tables"))
+            print(
+                f"| {name} | {trees} | {built:.2f} s | {batch} | {xgb_row:,.1f} | "
+                f"{table_row:,.1f} | {xgb_row / trees * 1e3:,.0f} | "
+                f"{table_row / trees * 1e3:,.0f} | {xgb_row / table_row:.1f}x | "
+                f"{difference:.1e} |"
+            )
+    print()
+    print(machine_line(load_before))
+
+
+def _alternated(
+    ways: dict[str, Callable[[], object]], calls: int, rounds: int
+) -> dict[str, float]:
+    """Seconds per call of each way, the fastest of ``rounds``, the ways taking turns."""
+    best = dict.fromkeys(ways, float("inf"))
+    for _ in range(rounds):
+        for name, way in ways.items():
+            way()  # warm
+            started = time.perf_counter()
+            for _ in range(calls):
+                way()
+            best[name] = min(best[name], (time.perf_counter() - started) / calls)
+    return best
+
+
+def _feature_rows(count: int, seed: int) -> np.ndarray:
+    """Feature rows of simulated landmark histories (every landmark 1..12), ``count`` of them."""
+    from features.contract import validate_extract
+    from features.engineering import compute_features
+    from features.landmarks import build_landmarks
+    from training.synth import simulate_cohort
+
+    cohort = simulate_cohort(n_clients=max(500, count // 4), seed=seed)
+    extract = validate_extract(cohort.clients, cohort.sessions)
+    history = build_landmarks(extract.clients, extract.sessions, max_landmark=12).history
+    picked = np.random.default_rng(seed).permutation(len(history))[:count]
+    return compute_features(history.take(np.sort(picked)))
+
+
+if __name__ == "__main__":
+    main()
