@@ -2,12 +2,13 @@
 
 Loads the champion of an MLflow store and scores landmark histories of a simulated cohort
 (every landmark 1..L of the model, a random sample) through the stages of
-``RiskModel.assess``, each timed on its own: the features, the DMatrix, both boosters'
-TreeSHAP, the rest of both explanations (calibration, concepts, gaps), the factor sentences
-of both outcomes (five each), the clinical signals, and the whole of ``assess``. Each cell
-is microseconds per history, the best of ``--rounds`` rounds (the least disturbed by the
-machine), for batches of 1 (a lone request), 16 (a micro-batch under load) and 256 (batch
-scoring's blocks).
+``RiskModel.assess``, each timed on its own: the features, the DMatrix (built only for a
+booster without TreeSHAP tables), both boosters' TreeSHAP (from their tables, as ``assess``
+computes it), the rest of both explanations (calibration, concepts, gaps), the factor
+sentences of both outcomes (five each), the clinical signals, and the whole of ``assess``.
+Each cell is microseconds per history, the best of ``--rounds`` rounds (the least disturbed
+by the machine), for batches of 1 (a lone request), 16 (a micro-batch under load) and 256
+(batch scoring's blocks).
 
     uv run python bench/bench_explanations.py --tracking-uri sqlite:///data/mlflow.db
 """
@@ -89,9 +90,8 @@ def main() -> None:
     print("| --- | " + " | ".join("---:" for _ in BATCHES) + " |")
     for name, cells in table.items():
         print(f"| {name} | " + " | ".join(f"{cell:,.0f}" for cell in cells) + " |")
-    summed = [
-        sum(cells) for cells in zip(*(table[name] for name in _PARTS_OF_ASSESS), strict=True)
-    ]
+    parts = [p for p in _PARTS_OF_ASSESS if p != "DMatrix" or _needs_matrix(model)]
+    summed = [sum(cells) for cells in zip(*(table[name] for name in parts), strict=True)]
     print()
     print(
         "- the stages that make up assess, summed (TreeSHAP counted once, in the "
@@ -106,6 +106,11 @@ class _Stage:
         self.prepare, self.run = prepare, run
 
 
+def _needs_matrix(model) -> bool:
+    """Whether ``assess`` builds XGBoost's matrix: only for a booster without tables."""
+    return any(model.outcome_model(o).shap_tables is None for o in ("dropout", "poor_outcome"))
+
+
 def _stages(model) -> dict[str, _Stage]:
     from features.engineering import compute_features
     from features.signals import clinical_signals
@@ -114,12 +119,14 @@ def _stages(model) -> dict[str, _Stage]:
 
     def featurised(batch):
         features = compute_features(batch)
-        return batch, features, scoring_matrix(features)
+        return batch, features, scoring_matrix(features) if _needs_matrix(model) else None
 
     def explained(batch):
         batch, features, matrix = featurised(batch)
         explanations = {
-            outcome: explain(m.booster, m.calibrator, features, matrix=matrix)
+            outcome: explain(
+                m.booster, m.calibrator, features, matrix=matrix, tables=m.shap_tables
+            )
             for outcome in ("dropout", "poor_outcome")
             for m in (model.outcome_model(outcome),)
         }
@@ -128,13 +135,14 @@ def _stages(model) -> dict[str, _Stage]:
     def treeshap(prepared):
         _, features, matrix = prepared
         for outcome in ("dropout", "poor_outcome"):
-            contributions(model.outcome_model(outcome).booster, features, matrix=matrix)
+            m = model.outcome_model(outcome)
+            contributions(m.booster, features, matrix=matrix, tables=m.shap_tables)
 
     def explanations(prepared):
         _, features, matrix = prepared
         for outcome in ("dropout", "poor_outcome"):
             m = model.outcome_model(outcome)
-            explain(m.booster, m.calibrator, features, matrix=matrix)
+            explain(m.booster, m.calibrator, features, matrix=matrix, tables=m.shap_tables)
 
     def factors(prepared):
         batch, features, explained_ = prepared

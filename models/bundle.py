@@ -153,8 +153,9 @@ class RiskModel:
         return ReferenceProfile(self.metadata.get("reference") if self.metadata else None)
 
     def use_threads(self, threads: int, *, from_rows: int = 1) -> None:
-        """Let each booster's predictions, TreeSHAP included, use ``threads`` threads for
-        batches of at least ``from_rows`` histories; smaller ones stay on one thread.
+        """Let each booster's predictions (TreeSHAP included where XGBoost computes it: a
+        booster without tables) use ``threads`` threads for batches of at least
+        ``from_rows`` histories; smaller ones stay on one thread.
 
         A loaded bundle uses one: batch scoring runs a process per core. A team of threads
         costs a wake-up per prediction (about 0.2 ms a request with OpenMP's passive wait,
