@@ -26,6 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.champion import load_champion, simulated_histories  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
 
 BATCHES = (1, 16, 256)
@@ -46,26 +47,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seed", type=int, default=5)
     options = parser.parse_args()
+    if options.histories < max(BATCHES):
+        parser.error(f"--histories must be at least {max(BATCHES)}, the largest batch")
     load_before = os.getloadavg()
 
-    from features.contract import validate_extract
-    from features.landmarks import build_landmarks
-    from models.registry_store import RegistryLocation, download_model
-    from training.registry import champion_version
-    from training.settings import TrainingSettings
-    from training.synth import simulate_cohort
-
-    settings = TrainingSettings(mlflow_tracking_uri=options.tracking_uri)
-    version = champion_version(settings)
-    if version is None:
-        raise SystemExit(f"no champion in {options.tracking_uri}")
-    model = download_model(RegistryLocation(mlflow_tracking_uri=options.tracking_uri), version)
-    cohort = simulate_cohort(n_clients=max(options.histories // 3, 200), seed=options.seed)
-    extract = validate_extract(cohort.clients, cohort.sessions)
-    landmarks = build_landmarks(extract.clients, extract.sessions, max_landmark=model.max_landmark)
+    version, model = load_champion(options.tracking_uri)
+    histories = simulated_histories(
+        max(options.histories // 3, 200), seed=options.seed, max_landmark=model.max_landmark
+    )
     rng = np.random.default_rng(options.seed)
-    rows = rng.choice(len(landmarks.history), options.histories, replace=False)
-    history = landmarks.history.take(rows)
+    history = histories.take(rng.choice(len(histories), options.histories, replace=False))
 
     stages = _stages(model)
     table = {name: [] for name in stages}

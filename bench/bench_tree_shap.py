@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.champion import load_champion, simulated_histories  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
 
 
@@ -43,20 +44,16 @@ def main() -> None:
 
     import xgboost as xgb
 
-    from features.engineering import FEATURE_NAMES, monotone_constraints
+    from features.engineering import FEATURE_NAMES, compute_features, monotone_constraints
     from models.estimators import BoosterSettings
-    from models.registry_store import RegistryLocation, download_model
     from models.shap_tables import ShapTables
     from models.tree_shap import ScoringMatrix, tree_contributions
-    from training.registry import champion_version
-    from training.settings import TrainingSettings
 
-    settings = TrainingSettings(mlflow_tracking_uri=options.tracking_uri)
-    version = champion_version(settings)
-    if version is None:
-        raise SystemExit(f"no champion in {options.tracking_uri}")
-    model = download_model(RegistryLocation(mlflow_tracking_uri=options.tracking_uri), version)
-    rows = _feature_rows(max(options.block, 2_000), options.seed)
+    version, model = load_champion(options.tracking_uri)
+    count = max(options.block, 2_000)
+    histories = simulated_histories(max(500, count // 4), seed=options.seed, max_landmark=12)
+    picked = np.random.default_rng(options.seed).permutation(len(histories))[:count]
+    rows = compute_features(histories.take(np.sort(picked)))
 
     boosters: dict[str, xgb.Booster] = {
         f"champion v{version}, {outcome}": model.outcome_model(outcome).booster
@@ -131,20 +128,6 @@ def _alternated(
                 way()
             best[name] = min(best[name], (time.perf_counter() - started) / calls)
     return best
-
-
-def _feature_rows(count: int, seed: int) -> np.ndarray:
-    """Feature rows of simulated landmark histories (every landmark 1..12), ``count`` of them."""
-    from features.contract import validate_extract
-    from features.engineering import compute_features
-    from features.landmarks import build_landmarks
-    from training.synth import simulate_cohort
-
-    cohort = simulate_cohort(n_clients=max(500, count // 4), seed=seed)
-    extract = validate_extract(cohort.clients, cohort.sessions)
-    history = build_landmarks(extract.clients, extract.sessions, max_landmark=12).history
-    picked = np.random.default_rng(seed).permutation(len(history))[:count]
-    return compute_features(history.take(np.sort(picked)))
 
 
 if __name__ == "__main__":
