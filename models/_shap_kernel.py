@@ -2,8 +2,11 @@
 
 Importing numba takes most of a second, which a command that never explains (``token``,
 ``synth``) should not pay; so this module is imported by :func:`models.shap_tables.kernel`
-on first use, and its compiled code is cached on disk (``cache=True``: numba's
-``__pycache__`` next to this file, or its user cache directory when that is read-only).
+on first use, and its compiled code is cached on disk (``cache=True``): in ``__pycache__``
+next to this file, else in numba's user cache directory (under ``HOME``), else in
+``NUMBA_CACHE_DIR``. Where none of them is writable numba refuses to import this module:
+the tables are then not built (logged at ERROR) and XGBoost explains every booster, several
+times slower (docs/operations.md).
 """
 
 from __future__ import annotations

@@ -92,18 +92,24 @@ class ShapTables:
     @classmethod
     def of(cls, booster: xgb.Booster) -> ShapTables | None:
         """The tables of ``booster``, checked against XGBoost on probe rows; None (logged)
-        when its trees do not fit tables or the check fails, so XGBoost explains it."""
+        when its trees do not fit tables, they cannot be built or compiled, or the check
+        fails, so XGBoost explains it.
+
+        The probe rows catch what would be wrong in many trees (a changed model format, a
+        compiled kernel that misbehaves), not every single split: the tests compare the
+        tables with XGBoost split by split.
+        """
         try:
             tables = cls.build(booster)
+            probe = tables.probe_rows(np.random.default_rng(0))
+            expected = tree_contributions(booster, ScoringMatrix(probe, threads=1))
+            farthest = float(np.max(np.abs(tables.contributions(probe) - expected), initial=0))
         except UnsupportedBoosterError as error:
             logger.info("TreeSHAP by XGBoost for this booster: %s", error)
             return None
         except Exception:  # the tables only save time: XGBoost is always there
             logger.exception("TreeSHAP tables could not be built: XGBoost explains this booster")
             return None
-        probe = tables.probe_rows(np.random.default_rng(0))
-        expected = tree_contributions(booster, ScoringMatrix(probe, threads=1))
-        farthest = float(np.max(np.abs(tables.contributions(probe) - expected), initial=0.0))
         if not farthest <= _PROBE_TOLERANCE:
             logger.error(
                 "TreeSHAP tables differ from XGBoost by %.3g on probe rows: XGBoost explains "
@@ -140,7 +146,10 @@ class ShapTables:
                 f"the booster expects {self.features} features, the rows have {features.shape[1]}"
             )
         # XGBoost keeps features as float32 and compares them with float32 thresholds.
-        rows = np.ascontiguousarray(features, dtype=np.float32)
+        with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused just below
+            rows = np.ascontiguousarray(features, dtype=np.float32)
+        if np.isinf(rows).any():  # refused as XGBoost refuses them
+            raise ValueError("features contain an infinite value (or one beyond float32)")
         out = np.zeros((rows.shape[0], self.features + 1))
         kernel().add_contributions(
             rows, self.node_start, self.feature, self.threshold, self.default_left,
@@ -174,7 +183,10 @@ def _gradient_boosted_trees(model: dict) -> list[dict]:
         raise UnsupportedBoosterError("several trees per round")
     if any(int(group) != 0 for group in booster["model"]["tree_info"]):
         raise UnsupportedBoosterError("trees of several outputs")
-    return booster["model"]["trees"]
+    trees = booster["model"]["trees"]
+    if any(int(tree["tree_param"].get("size_leaf_vector", 1)) > 1 for tree in trees):
+        raise UnsupportedBoosterError("trees of several outputs (vector leaves)")
+    return trees
 
 
 class _Columns:

@@ -124,6 +124,27 @@ def test_boosters_the_tables_do_not_fit_are_left_to_xgboost(params, reason, capl
     assert reason in caplog.text
 
 
+def test_trees_with_vector_leaves_are_left_to_xgboost():
+    rng = np.random.default_rng(0)
+    booster = xgb.train(
+        {"tree_method": "hist", "multi_strategy": "multi_output_tree", "nthread": 1},
+        xgb.DMatrix(rng.normal(size=(500, 4)), label=rng.normal(size=(500, 2))),
+        num_boost_round=2,
+    )
+    with pytest.raises(UnsupportedBoosterError, match="vector leaves"):
+        ShapTables.build(booster)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, 1e39])
+def test_infinite_values_are_refused_as_xgboost_refuses_them(value):
+    booster, rows = _booster(1, features=4, depth=3, rounds=3, missing=0.0)
+    rows[0, 2] = value
+    with pytest.raises(ValueError, match="infinite"):
+        ShapTables.build(booster).contributions(rows)
+    with pytest.raises(xgb.core.XGBoostError, match="inf"):
+        _xgboost(booster, rows)
+
+
 def test_tables_that_disagree_with_xgboost_are_not_used(monkeypatch, caplog):
     booster, _ = _booster(2, features=4, depth=3, rounds=5)
     assert ShapTables.of(booster) is not None
@@ -134,13 +155,16 @@ def test_tables_that_disagree_with_xgboost_are_not_used(monkeypatch, caplog):
     assert "differ from XGBoost" in caplog.text
 
 
-def test_a_failure_to_build_leaves_the_booster_to_xgboost(monkeypatch, caplog):
+@pytest.mark.parametrize("step", ["build", "contributions"])
+def test_a_failure_to_build_or_run_leaves_the_booster_to_xgboost(step, monkeypatch, caplog):
     booster, _ = _booster(2, features=4, depth=3, rounds=5)
 
-    def broken(_booster):
+    def broken(*_args):
         raise RuntimeError("no compiler today")
 
-    monkeypatch.setattr(ShapTables, "build", broken)
+    # Building the tables, or their first use on the probe rows (numba compiles or loads
+    # its cached code then): either failing leaves the booster to XGBoost.
+    monkeypatch.setattr(ShapTables, step, broken)
     with caplog.at_level(logging.ERROR, logger="models.shap_tables"):
         assert ShapTables.of(booster) is None
     assert "no compiler today" in caplog.text
