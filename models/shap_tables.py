@@ -12,13 +12,14 @@ feature ``i`` is a function of the ``d`` bits ``o`` alone (the formula in
 :func:`models._shap_kernel.leaf_table`). So every leaf's share for each of its ``2**d``
 patterns is computed once, when the tables are built (the idea of Fast TreeSHAP v2: Yang,
 arXiv:2109.09847), and a row costs a comparison per split and a table row per leaf: about
-0.2 µs a tree and row on the same machine, 6-12 times less than XGBoost.
+0.15-0.25 µs a tree and row on the same machine, 5-17 times less than XGBoost
+(``bench/bench_tree_shap.py``).
 
 The values are XGBoost's own to float32 rounding: ``tests/models/test_shap_tables.py`` checks
 them against ``Booster.predict(..., pred_contribs=True)`` on random boosters (hypothesis),
 and :meth:`ShapTables.of` checks them again on probe rows for each booster it builds
 tables for. The bias (last column) is XGBoost's. Boosters the tables do not fit (categorical
-splits, several trees per round or per class, paths with more than
+splits, several trees per round or per class, vector leaves, paths with more than
 :data:`MAX_PATH_FEATURES` features, tables over :data:`MAX_TABLE_VALUES` values) get no
 tables, and XGBoost explains them (:mod:`models.tree_shap`).
 """
