@@ -69,8 +69,8 @@ def median_ratio(results: list[Result], peer: str, concurrency: int) -> float | 
 
 
 def ratio_words(found: list[float]) -> str:
-    """``4.20x``, or with several rounds the median and each round's: ``4.20x (3.90-4.50x:
-    3.90, 4.20, 4.50)``."""
+    """``4.20x``, or with several rounds the median and each round's: ``4.20x (median of 3
+    rounds: 3.90, 4.20, 4.50)``."""
     middle = float(np.median(found))
     if len(found) == 1:
         return f"{middle:.2f}x"
