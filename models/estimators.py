@@ -101,6 +101,16 @@ class _RowBlocks(xgb.DataIter):
         self._next = 0
 
 
+def _selected_rows(
+    features: np.ndarray, labels: np.ndarray, rows: np.ndarray | None
+) -> np.ndarray:
+    """``rows`` (all rows of ``features`` if None), checked against ``labels``' length."""
+    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
+    if len(rows) != len(labels):
+        raise ValueError("labels must have one entry per selected row")
+    return rows
+
+
 def training_matrix(
     features: np.ndarray,
     labels: np.ndarray,
@@ -120,9 +130,7 @@ def training_matrix(
     rows. A validation matrix takes the training matrix as ``reference`` (its bins). The
     scratch directory goes with the matrix.
     """
-    rows = np.arange(len(features)) if rows is None else np.asarray(rows)
-    if len(rows) != len(labels):
-        raise ValueError("labels must have one entry per selected row")
+    rows = _selected_rows(features, labels, rows)
     scratch = tempfile.TemporaryDirectory(prefix="dropout-risk-xgboost-")
     blocks = _RowBlocks(
         features, np.asarray(labels, dtype=np.float32), rows, cache=f"{scratch.name}/pages"
@@ -130,6 +138,33 @@ def training_matrix(
     matrix = xgb.ExtMemQuantileDMatrix(blocks, ref=reference, max_bin=max_bin, missing=np.nan)
     weakref.finalize(matrix, scratch.cleanup)
     return matrix
+
+
+def evaluation_matrix(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    rows: np.ndarray | None = None,
+    threads: int | None = None,
+) -> xgb.DMatrix:
+    """The early-stopping matrix of ``features[rows]`` (all rows by default): plain values,
+    in memory.
+
+    Not binned like :func:`training_matrix`: XGBoost scores its validation log-loss every
+    round, and from a binned matrix (external or in memory) a round took twice as long as
+    from a plain one (0.60-0.70 s against 0.33 s at a million clients: 4.0M fit and about
+    0.67M validation landmarks, 2 cores) for the same log-loss, so the same stopping round
+    and trees. A validation split is an eighth of the training clients, so its copy is small
+    beside the feature matrix. ``labels`` belong to the selected rows.
+    """
+    rows = _selected_rows(features, labels, rows)
+    return xgb.DMatrix(
+        features[rows],
+        label=np.asarray(labels, dtype=np.float32),
+        missing=np.nan,
+        feature_names=list(FEATURE_NAMES),
+        nthread=threads,
+    )
 
 
 def fit_booster(
@@ -152,8 +187,8 @@ def fit_booster(
     train = training_matrix(
         train_features, train_labels, rows=train_rows, max_bin=settings.max_bin
     )
-    valid = training_matrix(
-        valid_features, valid_labels, rows=valid_rows, reference=train, max_bin=settings.max_bin
+    valid = evaluation_matrix(
+        valid_features, valid_labels, rows=valid_rows, threads=settings.threads
     )
     booster = xgb.train(
         settings.params(outcome),
@@ -163,6 +198,12 @@ def fit_booster(
         early_stopping_rounds=settings.early_stopping_rounds,
         verbose_eval=False,
     )
+    return up_to_best_iteration(booster, outcome=outcome)
+
+
+def up_to_best_iteration(booster: xgb.Booster, *, outcome: str) -> xgb.Booster:
+    """The trees of an early-stopped ``booster`` up to its best iteration, which it records
+    (attribute ``best_iteration``) with its ``outcome``."""
     best = booster.best_iteration
     trimmed = booster[: best + 1]
     trimmed.set_attr(best_iteration=str(best), outcome=outcome)

@@ -4,7 +4,8 @@
 partitions from Parquet and featurised on the workers (:mod:`training.partitions`); each
 booster is trained with XGBoost's own Dask interface (``xgboost.dask``): early stopping on
 the validation clients, then a refit on fit and validation clients together with the chosen
-rounds scaled up (:func:`training.fitting.refit_rounds`), as on one machine. Calibration
+rounds scaled up (:func:`training.fitting.refit_rounds`), unless the cohort is large enough
+to keep the early-stopped booster (:func:`training.fitting.refits`), as on one machine. Calibration
 and risk levels come from margins predicted on the cluster, of which only the vectors are
 gathered (:func:`training.fitting.calibrated_outcome`). The held-out test clients
 (:func:`training.fitting.is_test_client`, the same clients as on one machine) are gathered
@@ -33,8 +34,15 @@ from xgboost import dask as dxgb
 
 from features.engineering import FEATURE_NAMES
 from features.vocabulary import OUTCOMES
+from models.estimators import up_to_best_iteration
 from models.profile import reference_profile
-from training.fitting import FittedOutcome, TrainingConfig, calibrated_outcome, refit_rounds
+from training.fitting import (
+    FittedOutcome,
+    TrainingConfig,
+    calibrated_outcome,
+    refit_rounds,
+    refits,
+)
 from training.held_out import evaluate_held_out
 from training.partitions import (
     PARTS,
@@ -215,15 +223,20 @@ def _fit(
         early_stopping_rounds=config.booster.early_stopping_rounds,
         verbose_eval=False,
     )["booster"]
-    fitted_rows, learnt_rows, base_rate = client.compute(
-        [fit.shape[0], learnt.shape[0], learnt[outcome].mean()], sync=True
+    fitted_rows, learnt_rows, fit_rate, learnt_rate = client.compute(
+        [fit.shape[0], learnt.shape[0], fit[outcome].mean(), learnt[outcome].mean()], sync=True
     )
-    rounds = refit_rounds(stopped, fitted=int(fitted_rows), learnt=int(learnt_rows))
-    booster = dxgb.train(
-        client, params, _matrix(client, learnt, outcome), num_boost_round=rounds,
-        verbose_eval=False,
-    )["booster"]  # fmt: skip
-    booster.set_attr(rounds=str(rounds), outcome=outcome)
+    if refits(int(fitted_rows), config=config):
+        rounds = refit_rounds(stopped, fitted=int(fitted_rows), learnt=int(learnt_rows))
+        booster = dxgb.train(
+            client, params, _matrix(client, learnt, outcome), num_boost_round=rounds,
+            verbose_eval=False,
+        )["booster"]  # fmt: skip
+        booster.set_attr(rounds=str(rounds), outcome=outcome)
+        base_rate = learnt_rate
+    else:
+        booster = up_to_best_iteration(stopped, outcome=outcome)
+        base_rate = fit_rate
     *calibration_rows, calibration_clients = _margins(client, booster, calibration, outcome)
     *validation_rows, validation_clients = _margins(client, booster, validation, outcome)
     model = calibrated_outcome(

@@ -68,7 +68,7 @@ def render_model_card(
         f"{counts['left_out_ongoing']:,} ongoing episodes (no label).",
         f"- Left out of the poor-outcome model: {counts['left_out_no_outcome_scores']:,} ended "
         "episodes with fewer than two scores on every outcome measure.",
-        *([] if config is None else [_evaluation_line(config)]),
+        *([] if config is None else [_evaluation_line(config), _boosters_line(result, config)]),
         f"- Fingerprint: `{fingerprint}`",
         "- Held-out test clients: a fixed hash of the client id (the same clients in every",
         "  retraining), never seen in fitting, early stopping or calibration.",
@@ -118,6 +118,25 @@ def _evaluation_line(config: TrainingConfig) -> str:
     return (
         f"- Evaluation run: {cv}; {loco}; {config.bootstrap} bootstrap replicates for the "
         f"intervals; landmarks 1-{config.max_landmark}."
+    )
+
+
+def _boosters_line(result: TrainingResult, config: TrainingConfig) -> str:
+    """How the served boosters were grown: learning rate, trees, refitted or early-stopped."""
+    grown = []
+    for outcome in OUTCOMES:
+        booster = result.model.outcome_model(outcome).booster
+        how = (
+            "refitted on fit and validation clients"
+            if booster.attr("rounds") is not None
+            else "early-stopped on the validation clients, not refitted (at least "
+            f"{config.keep_stopped_from:,} fit landmarks)"
+        )
+        name = outcome.replace("_", "-")
+        grown.append(f"{name} model {booster.num_boosted_rounds():,} trees, {how}")
+    return (
+        f"- Boosters: depth {config.booster.max_depth}, learning rate "
+        f"{config.booster.learning_rate:g}; " + "; ".join(grown) + "."
     )
 
 

@@ -113,3 +113,23 @@ def test_a_scheduler_needs_the_dask_engine(parquet_extract):
     result = runner.invoke(app, ["train", *parquet_extract, "--scheduler", "tcp://127.0.0.1:9"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "error: --scheduler needs --engine dask"
+
+
+def test_learning_rate_reaches_the_boosters_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.setenv("DROPOUT_RISK_DATA_DIR", str(tmp_path / "data"))
+    seen = []
+
+    def capture(*_, config, **__):
+        seen.append(config)
+        raise KeyboardInterrupt  # stop before training: only the options are tested here
+
+    monkeypatch.setattr("training.run.train_and_register", capture)
+    files = ["--clients", "c.csv", "--sessions", "s.csv"]
+    for options in ([], ["--learning-rate", "0.3"]):
+        runner.invoke(app, ["train", *files, *options])
+    default, faster = seen
+    assert default.booster == BoosterSettings()
+    assert faster.booster == BoosterSettings(learning_rate=0.3)
+    assert faster == TrainingConfig(booster=BoosterSettings(learning_rate=0.3))
+    refused = runner.invoke(app, ["train", *files, "--learning-rate", "1.5"])
+    assert refused.exit_code == 2 and len(seen) == 2

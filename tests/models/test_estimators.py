@@ -103,3 +103,38 @@ def test_the_baseline_predicts_in_blocks_what_it_predicts_at_once(rows_of_a_matr
         baseline_probability(model, features), model.predict_proba(features)[:, 1], rtol=1e-12
     )
     assert baseline_probability(model, features[:0]).shape == (0,)
+
+
+def test_early_stopping_on_plain_validation_values_grows_the_binned_matrix_s_trees():
+    """The validation split is read as plain values (faster each round): the log-loss, the
+    stopping round and the trees are those a binned validation matrix gives."""
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(3000, len(FEATURE_NAMES))).astype(np.float32)
+    logit = 2 * features[:, 0] - 1.5 * features[:, 1] + features[:, 2] * features[:, 3]
+    features[rng.random(features.shape) < 0.1] = np.nan
+    labels = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(float)
+    settings = BoosterSettings(max_rounds=300, early_stopping_rounds=10, threads=1)
+    fit, valid = np.arange(0, 3000, 3), np.arange(1, 3000, 3)
+    stopped = fit_booster(
+        outcome="dropout", train_features=features, train_labels=labels[fit],
+        valid_features=features, valid_labels=labels[valid], settings=settings,
+        train_rows=fit, valid_rows=valid,
+    )  # fmt: skip
+    train = training_matrix(features, labels[fit], rows=fit)
+    binned = training_matrix(features, labels[valid], rows=valid, reference=train)
+    reference = xgb.train(
+        settings.params("dropout"), train, num_boost_round=settings.max_rounds,
+        evals=[(binned, "validation")], early_stopping_rounds=settings.early_stopping_rounds,
+        verbose_eval=False,
+    )  # fmt: skip
+    assert 10 < reference.best_iteration < 200  # stopped early, after learning something
+    assert int(stopped.attr("best_iteration")) == reference.best_iteration
+    np.testing.assert_array_equal(
+        stopped.inplace_predict(features, predict_type="margin"),
+        reference[: reference.best_iteration + 1].inplace_predict(features, predict_type="margin"),
+    )
+    plain = estimators.evaluation_matrix(features, labels[valid], rows=valid)
+    assert plain.num_row() == len(valid) and plain.feature_names == list(FEATURE_NAMES)
+    np.testing.assert_array_equal(plain.get_label(), labels[valid])
+    with pytest.raises(ValueError, match="one entry per selected row"):
+        estimators.evaluation_matrix(features, labels, rows=valid)

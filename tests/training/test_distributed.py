@@ -7,6 +7,7 @@ three row-range parts per table, not grouped by client, so co-partitioning is ex
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -140,6 +141,18 @@ def test_the_dask_run_matches_the_single_machine_path(extract, dask_run):
     assert sorted(_fingerprint_of(dask_run)["files"]) == sorted(
         parquet_files(clients_dir) | parquet_files(sessions_dir)
     )
+
+
+@pytest.mark.slow
+def test_a_cohort_past_keep_stopped_from_serves_the_early_stopped_boosters(extract, scheduler):
+    clients, _, clients_dir, sessions_dir = extract
+    config = dataclasses.replace(CONFIG, keep_stopped_from=1)  # every cohort is "large"
+    result = train_on_cluster(clients_dir, sessions_dir, config=config, scheduler=scheduler).result
+    for outcome in ("dropout", "poor_outcome"):
+        booster = result.model.outcome_model(outcome).booster
+        assert booster.attr("rounds") is None  # not refitted ...
+        assert booster.num_boosted_rounds() == int(booster.attr("best_iteration")) + 1
+        assert result.metrics[outcome]["test"]["xgboost"]["auroc"].value > 0.65
 
 
 def _fingerprint_of(dask_run) -> dict:

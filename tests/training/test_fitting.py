@@ -48,6 +48,30 @@ def test_fitting_on_selected_rows_equals_fitting_on_their_copy():
     )
 
 
+def test_the_booster_is_refitted_below_keep_stopped_from_fit_landmarks_only():
+    features, labels, clients = _rows()
+    fit_landmarks = 2250  # three quarters of the clients, three landmarks each
+    boosters = {}
+    for keep_stopped_from in (fit_landmarks + 1, fit_landmarks):
+        config = light_config(
+            booster=dataclasses.replace(light_config().booster, max_rounds=40),
+            keep_stopped_from=keep_stopped_from,
+        )
+        fitted = fit_outcome(
+            "dropout", features, labels, clients, config=config, rng=np.random.default_rng(1),
+            with_logistic=False,
+        )  # fmt: skip
+        boosters[keep_stopped_from] = fitted.model.booster
+    refitted, stopped = boosters[fit_landmarks + 1], boosters[fit_landmarks]
+    assert refitted.attr("rounds") is not None and stopped.attr("rounds") is None
+    best = int(stopped.attr("best_iteration"))
+    assert stopped.num_boosted_rounds() == best + 1
+    # The refit grows the early-stopped count scaled to a seventh more landmarks.
+    assert int(refitted.attr("rounds")) == int(np.ceil((best + 1) * 2625 / fit_landmarks))
+    assert fitting.refits(999, config=TrainingConfig(keep_stopped_from=1000))
+    assert not fitting.refits(1000, config=TrainingConfig(keep_stopped_from=1000))
+
+
 def test_the_baseline_learns_from_at_most_baseline_rows_landmarks(monkeypatch):
     features, labels, clients = _rows()
     fit, valid, _ = split_clients(clients, (0.75, 0.125, 0.125), np.random.default_rng(0))

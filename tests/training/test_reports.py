@@ -66,3 +66,27 @@ def test_model_card_says_when_its_cohort_is_synthetic(trained):
     data = synthetic.split("## Data\n\n", 1)[1]
     assert data.startswith("- **Source: a synthetic cohort** (`dropout-risk synth`)")
     assert "synthetic" not in clinical
+
+
+def test_model_card_says_how_its_boosters_were_grown(trained):
+    dropout, poor_outcome = (
+        trained.model.outcome_model(o).booster for o in ("dropout", "poor_outcome")
+    )
+    refitted = render_model_card(trained, fingerprint={}, config=light_config())
+    assert (
+        f"- Boosters: depth 4, learning rate 0.1; dropout model "
+        f"{dropout.num_boosted_rounds():,} trees, refitted on fit and validation clients; "
+        f"poor-outcome model {poor_outcome.num_boosted_rounds():,} trees, refitted"
+    ) in refitted
+    rounds = [booster.attr("rounds") for booster in (dropout, poor_outcome)]
+    for booster in (dropout, poor_outcome):
+        booster.set_attr(rounds=None)  # as an early-stopped booster carries it
+    try:
+        kept = render_model_card(trained, fingerprint={}, config=light_config())
+    finally:  # the fixture is shared
+        for booster, count in zip((dropout, poor_outcome), rounds, strict=True):
+            booster.set_attr(rounds=count)
+    assert (
+        "trees, early-stopped on the validation clients, not refitted (at least 1,000,000 "
+        "fit landmarks)"
+    ) in kept
