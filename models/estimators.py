@@ -116,7 +116,6 @@ def training_matrix(
     labels: np.ndarray,
     *,
     rows: np.ndarray | None = None,
-    reference: xgb.ExtMemQuantileDMatrix | None = None,
     max_bin: int = 256,
 ) -> xgb.ExtMemQuantileDMatrix:
     """The histogram-binned training matrix of ``features[rows]`` (all rows by default), in
@@ -127,7 +126,7 @@ def training_matrix(
     that XGBoost reads back every round, so it takes disk instead of memory: about 11 bytes
     per value, as the index of a matrix with missing values is sparse. The booster is the
     one an in-memory matrix of the same blocks gives. ``labels`` belong to the selected
-    rows. A validation matrix takes the training matrix as ``reference`` (its bins). The
+    rows. The early-stopping split is not binned (:func:`evaluation_matrix`). The
     scratch directory goes with the matrix.
     """
     rows = _selected_rows(features, labels, rows)
@@ -135,7 +134,7 @@ def training_matrix(
     blocks = _RowBlocks(
         features, np.asarray(labels, dtype=np.float32), rows, cache=f"{scratch.name}/pages"
     )
-    matrix = xgb.ExtMemQuantileDMatrix(blocks, ref=reference, max_bin=max_bin, missing=np.nan)
+    matrix = xgb.ExtMemQuantileDMatrix(blocks, max_bin=max_bin, missing=np.nan)
     weakref.finalize(matrix, scratch.cleanup)
     return matrix
 

@@ -121,7 +121,9 @@ def test_early_stopping_on_plain_validation_values_grows_the_binned_matrix_s_tre
         train_rows=fit, valid_rows=valid,
     )  # fmt: skip
     train = training_matrix(features, labels[fit], rows=fit)
-    binned = training_matrix(features, labels[valid], rows=valid, reference=train)
+    binned = xgb.QuantileDMatrix(  # the training matrix's bins, as it was read before
+        features[valid], label=labels[valid], ref=train, feature_names=list(FEATURE_NAMES)
+    )
     reference = xgb.train(
         settings.params("dropout"), train, num_boost_round=settings.max_rounds,
         evals=[(binned, "validation")], early_stopping_rounds=settings.early_stopping_rounds,
