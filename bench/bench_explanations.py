@@ -81,7 +81,7 @@ def main() -> None:
     print("| --- | " + " | ".join("---:" for _ in BATCHES) + " |")
     for name, cells in table.items():
         print(f"| {name} | " + " | ".join(f"{cell:,.0f}" for cell in cells) + " |")
-    parts = [p for p in _PARTS_OF_ASSESS if p != "DMatrix" or _needs_matrix(model)]
+    parts = [p for p in _PARTS_OF_ASSESS if p != "DMatrix" or model.needs_scoring_matrix]
     summed = [sum(cells) for cells in zip(*(table[name] for name in parts), strict=True)]
     print()
     print(
@@ -97,11 +97,6 @@ class _Stage:
         self.prepare, self.run = prepare, run
 
 
-def _needs_matrix(model) -> bool:
-    """Whether ``assess`` builds XGBoost's matrix: only for a booster without tables."""
-    return any(model.outcome_model(o).shap_tables is None for o in ("dropout", "poor_outcome"))
-
-
 def _stages(model) -> dict[str, _Stage]:
     from features.engineering import compute_features
     from features.signals import clinical_signals
@@ -110,7 +105,7 @@ def _stages(model) -> dict[str, _Stage]:
 
     def featurised(batch):
         features = compute_features(batch)
-        return batch, features, scoring_matrix(features) if _needs_matrix(model) else None
+        return batch, features, scoring_matrix(features) if model.needs_scoring_matrix else None
 
     def explained(batch):
         batch, features, matrix = featurised(batch)

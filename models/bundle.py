@@ -152,6 +152,11 @@ class RiskModel:
         for every batch the model explains."""
         return ReferenceProfile(self.metadata.get("reference") if self.metadata else None)
 
+    @property
+    def needs_scoring_matrix(self) -> bool:
+        """Whether explaining needs XGBoost's matrix: some booster has no TreeSHAP tables."""
+        return any(self.outcome_model(outcome).shap_tables is None for outcome in OUTCOMES)
+
     def use_threads(self, threads: int, *, from_rows: int = 1) -> None:
         """Let each booster's predictions (TreeSHAP included where XGBoost computes it: a
         booster without tables) use ``threads`` threads for batches of at least
@@ -198,9 +203,8 @@ class RiskModel:
         start = start_in_clinical_range(history)
         starts = [None if np.isnan(s) else bool(s) for s in start]
         per_outcome = {}
-        tables = {outcome: self.outcome_model(outcome).shap_tables for outcome in OUTCOMES}
         # Shared by both outcomes; XGBoost's matrix only for a booster without tables.
-        matrix = None if None not in tables.values() else scoring_matrix(features)
+        matrix = scoring_matrix(features) if self.needs_scoring_matrix else None
         gaps = gap_mask(features)
         clients = ClientHistory.each(history) if factors else []  # read once, for both
         for outcome in OUTCOMES:
@@ -208,7 +212,7 @@ class RiskModel:
             booster = self.booster_for(outcome, len(history))
             explanation = explain(
                 booster, model.calibrator, features, matrix=matrix, gaps=gaps,
-                tables=tables[outcome],
+                tables=model.shap_tables,
             )  # fmt: skip
             levels = model.thresholds.level(explanation.probability)
             lows, highs = model.interval.bounds(explanation.probability)

@@ -178,6 +178,7 @@ def test_a_loaded_model_explains_with_its_tables_as_xgboost_would(tmp_path, trai
     for outcome in ("dropout", "poor_outcome"):
         assert with_tables.outcome_model(outcome).__dict__["shap_tables"] is not None  # at load
         without.outcome_model(outcome).__dict__["shap_tables"] = None  # XGBoost explains
+    assert not with_tables.needs_scoring_matrix and without.needs_scoring_matrix
     for ours, theirs in zip(with_tables.assess(history), without.assess(history), strict=True):
         for outcome in ("dropout", "poor_outcome"):
             mine, reference = getattr(ours, outcome), getattr(theirs, outcome)
