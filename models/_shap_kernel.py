@@ -7,6 +7,12 @@ next to this file, else in numba's user cache directory (under ``HOME``), else i
 ``NUMBA_CACHE_DIR``. Where none of them is writable numba refuses to import this module:
 the tables are then not built (logged at ERROR) and XGBoost explains every booster, several
 times slower (docs/operations.md).
+
+Two loops add the same contributions in the same order, so their results are identical:
+:func:`add_contributions` takes one row at a time through every tree, the faster for one or
+two rows (a lone request); :func:`add_block_contributions` takes :data:`BLOCK_ROWS` rows at a
+time through each node, so that its innermost loops run over rows, which the compiler turns
+into vector instructions: 3-8 times faster from a few dozen rows on (docs/speed.md).
 """
 
 from __future__ import annotations
@@ -111,3 +117,83 @@ def add_contributions(
                     goes_left = np.int64((x < threshold[node]) | missing_left)
                     failed[left[node]] = failed[j] | ((1 - goes_left) << slot[node])
                     failed[right[node]] = failed[j] | (goes_left << slot[node])
+
+
+#: Rows :func:`add_block_contributions` takes through the trees at a time: their values,
+#: paths and sums stay in the processor's cache (64 rows of 100 features: about 80 KB).
+BLOCK_ROWS = 64
+
+
+@numba.njit(cache=True, nogil=True)
+def add_block_contributions(
+    rows: np.ndarray,
+    node_start: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    default_left: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    slot: np.ndarray,
+    width: np.ndarray,
+    table_start: np.ndarray,
+    features_start: np.ndarray,
+    leaf_features: np.ndarray,
+    tables: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """As :func:`add_contributions`, :data:`BLOCK_ROWS` rows at a time.
+
+    Each node is taken once per block rather than once per row, and its loop over the
+    block's rows has no branch: a split compares a column of the block's values with its
+    threshold, a leaf reads one table row per row of the block. Every row's contributions
+    are added tree by tree, leaf by leaf and feature by feature, as in
+    :func:`add_contributions`, so the sums are the same to the last bit.
+    """
+    n, columns = rows.shape
+    most_nodes = 0
+    for t in range(node_start.shape[0] - 1):
+        most_nodes = max(most_nodes, node_start[t + 1] - node_start[t])
+    block = min(BLOCK_ROWS, max(n, 1))
+    failed = np.zeros((most_nodes, block), dtype=np.int32)
+    values = np.empty((columns, block), dtype=np.float32)  # the block's rows, by column
+    added = np.zeros((out.shape[1], block))
+    table_row = np.empty(block, dtype=np.int64)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        for column in range(columns):
+            for i in range(m):
+                values[column, i] = rows[start + i, column]
+        added[:, :m] = 0.0
+        for t in range(node_start.shape[0] - 1):
+            first = node_start[t]
+            for i in range(m):
+                failed[0, i] = 0
+            for j in range(node_start[t + 1] - first):
+                node = first + j
+                if left[node] < 0:  # a leaf
+                    d = width[node]
+                    if d == 0:
+                        continue
+                    followed_all = (1 << d) - 1
+                    for i in range(m):
+                        table_row[i] = table_start[node] + (followed_all & ~failed[j, i]) * d
+                    named = features_start[node]
+                    for k in range(d):
+                        target = leaf_features[named + k]
+                        for i in range(m):
+                            added[target, i] += tables[table_row[i] + k]
+                else:
+                    column = feature[node]
+                    cut = threshold[node]
+                    missing_left = default_left[node]
+                    bit = np.int32(1) << slot[node]
+                    to_left, to_right = left[node], right[node]
+                    for i in range(m):
+                        x = values[column, i]
+                        goes_left = (x < cut) | (np.isnan(x) & missing_left)
+                        parent = failed[j, i]
+                        failed[to_left, i] = parent | (0 if goes_left else bit)
+                        failed[to_right, i] = parent | (bit if goes_left else 0)
+        for i in range(m):
+            for target in range(out.shape[1]):
+                out[start + i, target] += added[target, i]

@@ -12,7 +12,8 @@ feature ``i`` is a function of the ``d`` bits ``o`` alone (the formula in
 :func:`models._shap_kernel.leaf_table`). So every leaf's share for each of its ``2**d``
 patterns is computed once, when the tables are built (the idea of Fast TreeSHAP v2: Yang,
 arXiv:2109.09847), and a row costs a comparison per split and a table row per leaf: about
-0.15-0.25 µs a tree and row on the same machine, 5-17 times less than XGBoost
+0.1-0.25 µs a tree and row on the same machine, 5-17 times less than XGBoost, one row at a
+time; in blocks of rows, from :data:`BLOCKS_FROM` rows, 0.02-0.07 µs
 (``bench/bench_tree_shap.py``).
 
 The values are XGBoost's own to float32 rounding: ``tests/models/test_shap_tables.py`` checks
@@ -48,6 +49,10 @@ MAX_PATH_FEATURES = 8
 MAX_TABLE_VALUES = 4_000_000
 #: Probe rows a booster's tables are checked on against XGBoost when they are built.
 PROBE_ROWS = 64
+#: Rows from which :meth:`ShapTables.contributions` takes them through the trees in blocks:
+#: one row at a time is faster for one or two (a lone request), blocks from three on
+#: (``bench/bench_tree_shap.py``).
+BLOCKS_FROM = 3
 #: How far from XGBoost's float32 values a probe's contribution may be (log-odds).
 _PROBE_TOLERANCE = 1e-4
 
@@ -104,7 +109,15 @@ class ShapTables:
             tables = cls.build(booster)
             probe = tables.probe_rows(np.random.default_rng(0))
             expected = tree_contributions(booster, ScoringMatrix(probe, threads=1))
-            farthest = float(np.max(np.abs(tables.contributions(probe) - expected), initial=0))
+            # Both loops (a lone request takes one, a batch the other) on the same rows.
+            farthest = float(
+                max(
+                    np.max(
+                        np.abs(tables.contributions(probe, blocks=blocks) - expected), initial=0
+                    )
+                    for blocks in (False, True)
+                )
+            )
         except UnsupportedBoosterError as error:
             logger.info("TreeSHAP by XGBoost for this booster: %s", error)
             return None
@@ -137,9 +150,14 @@ class ShapTables:
         bias = float(tree_contributions(booster, ScoringMatrix(bias_row, threads=1))[0, -1])
         return cls(features=booster.num_features(), bias=bias, **columns.arrays(kernel()))
 
-    def contributions(self, features: np.ndarray) -> np.ndarray:
+    def contributions(self, features: np.ndarray, *, blocks: bool | None = None) -> np.ndarray:
         """TreeSHAP values of every row of ``features`` (log-odds, float64), the bias last,
-        as ``booster.predict(DMatrix(features), pred_contribs=True)`` gives them."""
+        as ``booster.predict(DMatrix(features), pred_contribs=True)`` gives them.
+
+        ``blocks``: whether the rows go through the trees in blocks
+        (:func:`models._shap_kernel.add_block_contributions`) or one at a time; by default
+        in blocks from :data:`BLOCKS_FROM` rows. Either way the values are the same.
+        """
         if features.ndim != 2:
             raise ValueError(f"features must be a 2-D array, not {features.ndim}-D")
         if features.shape[1] != self.features:
@@ -152,7 +170,10 @@ class ShapTables:
         if np.isinf(rows).any():  # refused as XGBoost refuses them
             raise ValueError("features contain an infinite value (or one beyond float32)")
         out = np.zeros((rows.shape[0], self.features + 1))
-        kernel().add_contributions(
+        if blocks is None:
+            blocks = len(rows) >= BLOCKS_FROM
+        add = kernel().add_block_contributions if blocks else kernel().add_contributions
+        add(
             rows, self.node_start, self.feature, self.threshold, self.default_left,
             self.left, self.right, self.slot, self.width, self.table_start,
             self.features_start, self.leaf_features, self.tables, out,

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.landmarks import build_landmarks
+from models._shap_kernel import BLOCK_ROWS
 from models.bundle import RiskModel
-from models.shap_tables import ShapTables, UnsupportedBoosterError
+from models.shap_tables import BLOCKS_FROM, ShapTables, UnsupportedBoosterError, kernel
 
 
 def _booster(
@@ -54,12 +55,51 @@ def _xgboost(booster: xgb.Booster, rows: np.ndarray) -> np.ndarray:
 def test_contributions_are_xgboosts(seed, features, depth, rounds, missing):
     booster, rows = _booster(seed, features=features, depth=depth, rounds=rounds, missing=missing)
     tables = ShapTables.build(booster)
-    # The training rows, and rows on and just below every threshold (XGBoost's x < t).
+    # The training rows, and rows on and just below every threshold (XGBoost's x < t), one
+    # at a time and in blocks.
     for explained in (rows, tables.probe_rows(np.random.default_rng(seed))):
-        ours = tables.contributions(explained)
-        np.testing.assert_allclose(ours, _xgboost(booster, explained), rtol=1e-5, atol=2e-6)
-        margin = booster.predict(xgb.DMatrix(explained, missing=np.nan), output_margin=True)
-        np.testing.assert_allclose(ours.sum(axis=1), margin, rtol=1e-5, atol=2e-6)
+        for blocks in (False, True):
+            ours = tables.contributions(explained, blocks=blocks)
+            np.testing.assert_allclose(ours, _xgboost(booster, explained), rtol=1e-5, atol=2e-6)
+            margin = booster.predict(xgb.DMatrix(explained, missing=np.nan), output_margin=True)
+            np.testing.assert_allclose(ours.sum(axis=1), margin, rtol=1e-5, atol=2e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    depth=st.integers(1, 6),
+    rounds=st.integers(1, 12),
+    size=st.integers(0, 3 * BLOCK_ROWS + 5),  # empty, one row, partial and whole blocks
+)
+def test_blocks_add_exactly_what_one_row_at_a_time_adds(seed, depth, rounds, size):
+    booster, rows = _booster(seed, features=5, depth=depth, rounds=rounds)
+    tables = ShapTables.build(booster)
+    explained = np.random.default_rng(seed).permutation(np.vstack([rows, rows]))[:size]
+    one_at_a_time = tables.contributions(explained, blocks=False)
+    np.testing.assert_array_equal(tables.contributions(explained, blocks=True), one_at_a_time)
+    # By default: one at a time for a lone request, in blocks from BLOCKS_FROM rows.
+    np.testing.assert_array_equal(tables.contributions(explained), one_at_a_time)
+
+
+@pytest.mark.parametrize("size", [1, BLOCKS_FROM - 1, BLOCKS_FROM, 2 * BLOCK_ROWS])
+def test_the_loop_is_chosen_by_the_number_of_rows(size, monkeypatch):
+    booster, rows = _booster(1, features=4, depth=3, rounds=5)
+    tables = ShapTables.build(booster)
+    compiled = kernel()
+    taken = []
+    loops = {
+        name: getattr(compiled, name) for name in ("add_contributions", "add_block_contributions")
+    }
+    for loop, exact in loops.items():
+
+        def counted(*args, loop=loop, exact=exact):
+            taken.append(loop)
+            exact(*args)
+
+        monkeypatch.setattr(compiled, loop, counted)
+    tables.contributions(np.resize(rows, (size, rows.shape[1])))
+    assert taken == ["add_block_contributions" if size >= BLOCKS_FROM else "add_contributions"]
 
 
 def test_monotone_boosters_of_the_projects_depth_with_many_trees():
@@ -145,11 +185,19 @@ def test_infinite_values_are_refused_as_xgboost_refuses_them(value):
         _xgboost(booster, rows)
 
 
-def test_tables_that_disagree_with_xgboost_are_not_used(monkeypatch, caplog):
+@pytest.mark.parametrize("loop", ["add_contributions", "add_block_contributions"])
+def test_tables_that_disagree_with_xgboost_are_not_used(loop, monkeypatch, caplog):
     booster, _ = _booster(2, features=4, depth=3, rounds=5)
     assert ShapTables.of(booster) is not None
-    exact = ShapTables.contributions
-    monkeypatch.setattr(ShapTables, "contributions", lambda self, rows: exact(self, rows) + 1e-3)
+    # Either loop going wrong is caught: a lone request takes one, a batch the other.
+    compiled = kernel()
+    exact = getattr(compiled, loop)
+
+    def off_by_a_little(*args):
+        exact(*args)
+        args[-1][:, 0] += 1e-3  # the output array
+
+    monkeypatch.setattr(compiled, loop, off_by_a_little)
     with caplog.at_level(logging.ERROR, logger="models.shap_tables"):
         assert ShapTables.of(booster) is None
     assert "differ from XGBoost" in caplog.text
@@ -159,7 +207,7 @@ def test_tables_that_disagree_with_xgboost_are_not_used(monkeypatch, caplog):
 def test_a_failure_to_build_or_run_leaves_the_booster_to_xgboost(step, monkeypatch, caplog):
     booster, _ = _booster(2, features=4, depth=3, rounds=5)
 
-    def broken(*_args):
+    def broken(*_args, **_options):
         raise RuntimeError("no compiler today")
 
     # Building the tables, or their first use on the probe rows (numba compiles or loads
