@@ -66,23 +66,24 @@ def leaf_table(value: float, zero_fractions: np.ndarray, weights: np.ndarray) ->
     return table
 
 
+#: The tree arrays of :class:`models.shap_tables.ShapTables` the loops read, in order.
+TREE_ARRAYS = (
+    "node_start", "feature", "threshold", "default_left", "left", "right", "slot", "width",
+    "table_start", "features_start", "leaf_features", "tables",
+)  # fmt: skip
+
+
 @numba.njit(cache=True, nogil=True)
-def add_contributions(
-    rows: np.ndarray,
-    node_start: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    default_left: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    slot: np.ndarray,
-    width: np.ndarray,
-    table_start: np.ndarray,
-    features_start: np.ndarray,
-    leaf_features: np.ndarray,
-    tables: np.ndarray,
-    out: np.ndarray,
-) -> None:
+def _most_nodes(node_start: np.ndarray) -> int:
+    """Nodes of the largest tree."""
+    most = 0
+    for t in range(node_start.shape[0] - 1):
+        most = max(most, node_start[t + 1] - node_start[t])
+    return most
+
+
+@numba.njit(cache=True, nogil=True)
+def add_contributions(rows: np.ndarray, trees: tuple, out: np.ndarray) -> None:
     """Add every tree's TreeSHAP values of each row of ``rows`` (float32) to ``out``.
 
     Nodes are numbered per tree from ``node_start[t]``, each parent before its children. A
@@ -91,11 +92,12 @@ def add_contributions(
     table row of the pattern its path features leave, and adds it to its features.
     XGBoost's rule for a split: go left when ``x < threshold``, or when ``x`` is missing
     and the split's default is left.
+
+    ``trees``: the arrays of :data:`TREE_ARRAYS`, in that order.
     """
-    most_nodes = 0
-    for t in range(node_start.shape[0] - 1):
-        most_nodes = max(most_nodes, node_start[t + 1] - node_start[t])
-    failed = np.zeros(most_nodes, dtype=np.int64)
+    (node_start, feature, threshold, default_left, left, right, slot, width, table_start,
+     features_start, leaf_features, tables) = trees  # fmt: skip
+    failed = np.zeros(_most_nodes(node_start), dtype=np.int64)
     for r in range(rows.shape[0]):
         for t in range(node_start.shape[0] - 1):
             first = node_start[t]
@@ -125,22 +127,7 @@ BLOCK_ROWS = 64
 
 
 @numba.njit(cache=True, nogil=True)
-def add_block_contributions(
-    rows: np.ndarray,
-    node_start: np.ndarray,
-    feature: np.ndarray,
-    threshold: np.ndarray,
-    default_left: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    slot: np.ndarray,
-    width: np.ndarray,
-    table_start: np.ndarray,
-    features_start: np.ndarray,
-    leaf_features: np.ndarray,
-    tables: np.ndarray,
-    out: np.ndarray,
-) -> None:
+def add_block_contributions(rows: np.ndarray, trees: tuple, out: np.ndarray) -> None:
     """As :func:`add_contributions`, :data:`BLOCK_ROWS` rows at a time.
 
     Each node is taken once per block rather than once per row, and its loop over the
@@ -149,12 +136,11 @@ def add_block_contributions(
     are added tree by tree, leaf by leaf and feature by feature, as in
     :func:`add_contributions`, so the sums are the same to the last bit.
     """
+    (node_start, feature, threshold, default_left, left, right, slot, width, table_start,
+     features_start, leaf_features, tables) = trees  # fmt: skip
     n, columns = rows.shape
-    most_nodes = 0
-    for t in range(node_start.shape[0] - 1):
-        most_nodes = max(most_nodes, node_start[t + 1] - node_start[t])
     block = min(BLOCK_ROWS, max(n, 1))
-    failed = np.zeros((most_nodes, block), dtype=np.int32)
+    failed = np.zeros((_most_nodes(node_start), block), dtype=np.int32)
     values = np.empty((columns, block), dtype=np.float32)  # the block's rows, by column
     added = np.zeros((out.shape[1], block))
     table_row = np.empty(block, dtype=np.int64)

@@ -173,13 +173,14 @@ class ShapTables:
         if blocks is None:
             blocks = len(rows) >= BLOCKS_FROM
         add = kernel().add_block_contributions if blocks else kernel().add_contributions
-        add(
-            rows, self.node_start, self.feature, self.threshold, self.default_left,
-            self.left, self.right, self.slot, self.width, self.table_start,
-            self.features_start, self.leaf_features, self.tables, out,
-        )  # fmt: skip
+        add(rows, self._trees, out)
         out[:, -1] = self.bias
         return out
+
+    @functools.cached_property
+    def _trees(self) -> tuple[np.ndarray, ...]:
+        """The arrays the compiled loops read (:data:`models._shap_kernel.TREE_ARRAYS`)."""
+        return tuple(getattr(self, name) for name in kernel().TREE_ARRAYS)
 
     def probe_rows(self, rng: np.random.Generator) -> np.ndarray:
         """Rows that reach many leaves: each value missing, a split threshold of its feature,
